@@ -1,0 +1,160 @@
+"""The one settings model: read from a JSON config file, then `TOWN_*` environment variables.
+
+Precedence (highest first): explicit overrides (command-line flags), environment variables
+(`TOWN_PORT=9000`, nested with `__`: `TOWN_LLM__MODEL=gpt-4o-mini`), the config file, defaults.
+An unknown key or a wrong value stops start-up with a message naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class LLMProfile(BaseModel):
+    """How to reach one model. `provider` "scripted" is the offline model; "openai" is any
+    OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp, DeepSeek, DashScope) via `base_url`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["scripted", "openai"] = "scripted"
+    model: str = "scripted"
+    base_url: str | None = None
+    api_key: str | None = None
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=20)
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    embedding_model: str | None = None  # set to use the OpenAI embeddings API for `stream` memory
+
+
+class Limits(BaseModel):
+    """Protective limits. Every refusal is an error frame naming the limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_frame_bytes: int = Field(default=65536, ge=256)
+    commands_per_second: float = Field(default=50.0, gt=0)
+    command_burst: int = Field(default=100, ge=1)
+    connections_per_address: int = Field(default=64, ge=1)
+    agents_per_town: int = Field(default=2000, ge=1)
+    send_queue_frames: int = Field(default=256, ge=1)  # a client further behind than this is dropped
+
+
+class LLMLimits(BaseModel):
+    """The model limiter shared by all agents."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: int = Field(default=64, ge=1)
+    requests_per_minute: int = Field(default=0, ge=0)  # 0 = unlimited
+    tokens_per_minute: int = Field(default=0, ge=0)  # 0 = unlimited
+    step_timeout_s: float = Field(default=120.0, gt=0)  # one agent's whole step
+    cache_dir: str | None = None  # record/replay cache; None = off
+    cache_mode: Literal["off", "record", "replay", "auto"] = "off"
+
+
+class Settings(BaseSettings):
+    """Server settings. See the README's configuration table for every key."""
+
+    model_config = SettingsConfigDict(env_prefix="TOWN_", env_nested_delimiter="__", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    db: str = "sqlite:///var/town.sqlite3"
+    town: str = "buildings/town.json"
+    agents: str | None = "config/agents.json"  # preset agents created in a new town; None = none
+    seed: int = 42
+    tick_seconds: int = Field(default=10, ge=1)  # game seconds per tick
+    move_tiles_per_tick: int = Field(default=4, ge=1)
+    sight_tiles: int = Field(default=8, ge=1)
+    admin_token: str | None = None  # generated and printed at first start when unset
+    allowed_origins: list[str] = Field(default_factory=lambda: ["*"])
+    llm: LLMProfile = Field(default_factory=LLMProfile)
+    llms: dict[str, LLMProfile] = Field(default_factory=dict)  # named profiles agents may choose
+    llm_limits: LLMLimits = Field(default_factory=LLMLimits)
+    limits: Limits = Field(default_factory=Limits)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("db")
+    @classmethod
+    def _known_scheme(cls, v: str) -> str:
+        if not v.startswith(("sqlite://", "mysql://", "mysql+aiomysql://", "sqlite+aiosqlite://")):
+            raise ValueError("db must be a sqlite:///path or mysql://user:pass@host:port/db URL")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+    def profile(self, name: str | None) -> LLMProfile:
+        """The LLM profile an agent names; "" or None means the town default."""
+        if not name or name == "default":
+            return self.llm
+        if name in self.llms:
+            return self.llms[name]
+        if name == "scripted":
+            return LLMProfile()
+        raise KeyError(name)
+
+    def llm_names(self) -> list[str]:
+        """The LLM profile names an agent may choose."""
+        return sorted({"default", "scripted", *self.llms})
+
+    def path(self, p: str) -> Path:
+        """A path from the config, relative to the project root."""
+        q = Path(p)
+        return q if q.is_absolute() else ROOT / q
+
+
+class ConfigError(Exception):
+    """The configuration is wrong; the message names the key."""
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the config file (JSON), then the environment, then `overrides` (flags)."""
+    data: dict[str, Any] = {}
+    if config_file:
+        path = Path(config_file)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError as e:
+            raise ConfigError(f"config file {path} does not exist") from e
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"config file {path} is not valid JSON: {e}") from e
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path} must hold a JSON object")
+    try:
+        from_env = Settings().model_dump(exclude_unset=True)
+        merged = _deep_merge(_deep_merge(data, from_env), {k: v for k, v in overrides.items() if v is not None})
+        return Settings(**merged)
+    except ValidationError as e:
+        raise ConfigError(_describe(e, config_file)) from e
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _describe(e: ValidationError, source: str | Path | None) -> str:
+    where = f" in {source}" if source else ""
+    lines = [f"invalid configuration{where}:"]
+    for err in e.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(root)"
+        lines.append(f"  {loc}: {err['msg']}")
+    return "\n".join(lines)
