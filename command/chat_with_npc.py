@@ -1,0 +1,54 @@
+"""A player talks to an agent (player role). The agent answers in character from its memory
+and remembers the talk. The player's text is data in the prompt, never instructions: a reply is
+only words, and nothing a player says can move cash. Subscribers get a `chat` push."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from agent.answers import Utterance
+from agent.mind import persona_context
+from server.context import Context
+from server.protocol import Model
+from server.world.rules import Snapshot
+
+PERMISSION = "player"
+
+
+class Request(Model):
+    """Whom to talk to, and what to say."""
+
+    agent_id: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=1000)
+
+
+class Response(Model):
+    """The agent's reply."""
+
+    agent_id: str
+    reply: str
+    failed: bool  # the model failed; `reply` is a polite fallback
+
+
+async def handle(ctx: Context, req: Request) -> Response:
+    w = ctx.world
+    a = w.agent(req.agent_id)
+    player = ctx.session.player or "a visitor"
+    mind = ctx.services.brain.mind(a)
+    p = Snapshot(w).perceive(a)
+    assert a.mem is not None
+    memories = await a.mem.retrieve(mind, p, req.text, k=8)
+    ans = await mind.ask("reply_player", persona_context(p, memories=[m.text for m in memories],
+                                                         player_name=player, player_text=req.text), Utterance)
+    reply = ans.text if ans is not None else f"Sorry, {player}, I am lost in thought. Could you say that again?"
+    await a.mem.observe(mind, p, "chat", f"{player} (a player) said to me: {req.text}")
+    await a.mem.observe(mind, p, "chat", f"I answered {player}: {reply}")
+    calls, _ = ctx.services.brain.drain()
+    async with w.lock:
+        if req.agent_id in w.agents:
+            w.event("player_chat", f"{player}: {req.text}", None, a.id)
+            w.event("player_chat", reply, a.id, None)
+            w.dirty.llm_calls.extend(ctx.services.brain.call_rows(w.clock.tick, calls))
+            await w.commit()
+    ctx.services.hub.publish("chat", {"from": player, "to": a.id, "text": req.text, "reply": reply, "agent": a.name})
+    return Response(agent_id=a.id, reply=reply, failed=ans is None)

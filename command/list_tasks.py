@@ -1,0 +1,40 @@
+"""The mayor's tasks with their status (open, completed, expired), progress, holders, the agents
+credited and the reward payments; and who holds which job. Open to everyone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from server.context import Context
+from server.protocol import Model
+
+PERMISSION = "viewer"
+
+
+class Request(Model):
+    """Optionally only the tasks of one status, or these ids."""
+
+    status: str | None = Field(default=None, pattern=r"^(open|completed|expired)$")
+    ids: list[str] | None = Field(default=None, max_length=1000)
+
+
+class Response(Model):
+    """Tasks, jobs (agent id -> row) and the current tick."""
+
+    tick: int
+    tasks: list[dict[str, Any]]
+    jobs: dict[str, dict[str, Any]]
+
+
+async def handle(ctx: Context, req: Request) -> Response:
+    w = ctx.world
+    board = w.task_board
+    tasks = board.listing() if board is not None else []
+    if req.status is not None:
+        tasks = [t for t in tasks if t["status"] == req.status]
+    if req.ids is not None:
+        tasks = [t for t in tasks if t["id"] in req.ids]
+    jobs = dict(board.job_info) if board is not None else {}
+    return Response(tick=w.clock.tick, tasks=tasks, jobs=jobs)

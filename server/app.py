@@ -1,0 +1,186 @@
+"""Builds the running town and serves it: `python -m server` (see `--help`).
+
+`main()` is the one owner of resources: the database engine, the model clients and the server
+socket are opened in one AsyncExitStack and closed on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+
+from agent.brain import Brain, build_plugins
+from config.settings import ROOT, ConfigError, Settings, load_settings
+from server.context import Services
+from server.db.repository import Repository
+from server.hub import Hub
+from server.report import build_report
+from server.report.html import render as render_report
+from server.router import Router, discover
+from server.world.tasks import TaskBoard
+from server.world.town import TownFileError, TownFiles, load_presets
+from server.world.world import World
+from server.ws import TownSocket
+
+log = logging.getLogger(__name__)
+WEB_ROOT = Path(__file__).resolve().parent / "web"
+
+
+class InfoHandler(tornado.web.RequestHandler):
+    """GET /healthz: a plain liveness check for load balancers and scripts."""
+
+    def initialize(self, services: Services) -> None:
+        self.services = services
+
+    def get(self) -> None:
+        w = self.services.world
+        self.write({"ok": True, "tick": w.clock.tick, "agents": len(w.agents)})
+
+
+class ReportHandler(tornado.web.RequestHandler):
+    """GET /report (HTML with inline SVG plots) and /report.json: the run report."""
+
+    def initialize(self, services: Services, fmt: str) -> None:
+        self.services = services
+        self.fmt = fmt
+
+    async def get(self) -> None:
+        rep = await build_report(self.services.world)
+        if self.fmt == "json":
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self.write(json.dumps(rep))
+        else:
+            self.set_header("Content-Type", "text/html; charset=UTF-8")
+            self.write(render_report(rep))
+
+
+def make_app(services: Services) -> tornado.web.Application:
+    """The tornado application: /ws, /healthz, /report, /report.json and the static browser client."""
+    lim = services.settings.limits
+    routes: list[Any] = [
+        (r"/ws", TownSocket, {"services": services}),
+        (r"/healthz", InfoHandler, {"services": services}),
+        (r"/report", ReportHandler, {"services": services, "fmt": "html"}),
+        (r"/report\.json", ReportHandler, {"services": services, "fmt": "json"}),
+    ]
+    routes.extend(services.extras.get("routes", []))
+    routes.append((r"/(.*)", tornado.web.StaticFileHandler, {"path": str(WEB_ROOT), "default_filename": "index.html"}))
+    return tornado.web.Application(routes, websocket_max_message_size=max(lim.max_frame_bytes * 16, 1 << 20),
+                                   websocket_ping_interval=20)
+
+
+@dataclass
+class Running:
+    """A started town: its services, the bound port, and the HTTP server."""
+
+    services: Services
+    port: int
+    server: tornado.httpserver.HTTPServer
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+
+@contextlib.asynccontextmanager
+async def run_town(settings: Settings) -> AsyncIterator[Running]:
+    """Open everything the town needs, serve it, and close it all on exit."""
+    async with contextlib.AsyncExitStack() as stack:
+        town = TownFiles(settings.path(settings.town))
+        presets = load_presets(settings.path(settings.agents)) if settings.agents else []
+        repo = await Repository.open(settings.db, ROOT)
+        stack.push_async_callback(repo.close)
+        world = World(town, repo, build_plugins(), seed=settings.seed, tick_seconds=settings.tick_seconds,
+                      max_agents=settings.limits.agents_per_town, sight=settings.sight_tiles,
+                      move_tiles=settings.move_tiles_per_tick,
+                      llm_names=settings.llm_names())
+        world.task_board = TaskBoard()  # mayor mode; installed before start so restore loads tasks and jobs
+        await world.start(presets, str(settings.path(settings.agents)) if settings.agents else "agent presets")
+        token = await _admin_token(settings, world)
+        services = Services(settings, world, Hub(), Router(discover()), token)
+        brain = Brain(settings, world)
+        stack.push_async_callback(brain.aclose)
+        services.brain = brain
+        app = make_app(services)
+        server = tornado.httpserver.HTTPServer(app, xheaders=False)
+        sockets = tornado.netutil.bind_sockets(settings.port, settings.host)
+        server.add_sockets(sockets)
+        stack.callback(server.stop)
+        port = sockets[0].getsockname()[1]
+        log.info("town %r serving on http://%s:%d (websocket /ws)", town.map.name, settings.host, port)
+        yield Running(services, port, server)
+
+
+async def _admin_token(settings: Settings, world: World) -> str:
+    if settings.admin_token:
+        return settings.admin_token
+    snap_token = (await world.repo.load()).meta.get("admin_token")
+    if snap_token:
+        return str(snap_token)
+    token = secrets.token_urlsafe(24)
+    world.dirty.meta["admin_token"] = token
+    await world.commit()
+    print(f"admin token (generated, stored in the database; set admin_token to choose one): {token}", flush=True)
+    return token
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m server", description="Run the AI town game server.")
+    p.add_argument("--config", help="JSON config file (see README: Configuration)")
+    p.add_argument("--db", help="sqlite:///path or mysql://user:pass@host:port/db")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--town", help="town map JSON (default buildings/town.json)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--admin-token")
+    p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p.parse_args(argv)
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with run_town(settings):
+        await stop.wait()
+        log.info("shutting down")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings(args.config, db=args.db, host=args.host, port=args.port, town=args.town,
+                                 seed=args.seed, admin_token=args.admin_token, log_level=args.log_level)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(settings))
+    except TownFileError as e:
+        print(f"error: the town files are invalid:\n{e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0

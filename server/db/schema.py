@@ -1,0 +1,130 @@
+"""The database schema, written once for SQLite and MySQL (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+metadata = sa.MetaData()
+
+ID = sa.String(64)
+JSON_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", JSON_TEXT, nullable=False),
+)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("x", sa.Integer, nullable=False),
+    sa.Column("y", sa.Integer, nullable=False),
+    sa.Column("cash", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("data", JSON_TEXT, nullable=False),  # the rest of the agent record, JSON
+)
+
+buildings = sa.Table(
+    "buildings",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("template", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("x", sa.Integer, nullable=False),
+    sa.Column("y", sa.Integer, nullable=False),
+    sa.Column("owner", ID, nullable=True),
+    sa.Column("created_tick", sa.Integer, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),  # placement order, kept across restarts
+)
+
+equipment = sa.Table(
+    "equipment",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("building_id", ID, nullable=False, index=True),
+    sa.Column("spec", sa.String(64), nullable=False),
+    sa.Column("users", JSON_TEXT, nullable=False),  # JSON list of agent ids using it now
+)
+
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("tick", sa.Integer, nullable=False, index=True),
+    sa.Column("src", sa.String(80), nullable=False, index=True),
+    sa.Column("dst", sa.String(80), nullable=False, index=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.String(255), nullable=False),
+)
+
+memories = sa.Table(
+    "memories",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("agent_id", ID, nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("tick", sa.Integer, nullable=False),
+    sa.Column("importance", sa.Float, nullable=False),
+    sa.Column("subject", sa.String(128), nullable=True),
+    sa.Column("embedding", sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql"), nullable=True),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("tick", sa.Integer, nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("agent_id", ID, nullable=True, index=True),
+    sa.Column("other_id", ID, nullable=True),
+    sa.Column("text", sa.Text, nullable=False),
+)
+
+ticks = sa.Table(
+    "ticks",
+    metadata,
+    sa.Column("tick", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("game_seconds", sa.BigInteger, nullable=False),
+    sa.Column("summary", JSON_TEXT, nullable=False),
+)
+
+llm_calls = sa.Table(
+    "llm_calls",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("tick", sa.Integer, nullable=False, index=True),
+    sa.Column("agent_id", ID, nullable=True, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("prompt_tokens", sa.Integer, nullable=False),
+    sa.Column("completion_tokens", sa.Integer, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("cached", sa.Boolean, nullable=False),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("data", JSON_TEXT, nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("agent_id", ID, primary_key=True),
+    sa.Column("building_id", ID, nullable=False, index=True),
+    sa.Column("title", sa.String(64), nullable=False),
+    sa.Column("wage", sa.Integer, nullable=False),
+    sa.Column("since_tick", sa.Integer, nullable=False),
+)
+
+SCHEMA_VERSION = 1

@@ -1,0 +1,84 @@
+"""Game errors: raised by commands and the world, turned into error frames by the socket."""
+
+from __future__ import annotations
+
+
+class GameError(Exception):
+    """A refusal a client should see. `code` is stable and machine-readable."""
+
+    code = "game_error"
+
+    def __init__(self, message: str, *, code: str | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.code
+
+
+class BadFrame(GameError):
+    """The frame is not JSON, or not a request envelope."""
+
+    code = "bad_frame"
+
+
+class UnknownCommand(GameError):
+    """No command of that name."""
+
+    code = "unknown_command"
+
+
+class InvalidRequest(GameError):
+    """The command's data does not fit its request model."""
+
+    code = "invalid_request"
+
+
+class FrameTooLarge(GameError):
+    """The frame is over the configured size limit."""
+
+    code = "frame_too_large"
+
+
+class RateLimited(GameError):
+    """Too many commands per second on this connection."""
+
+    code = "rate_limited"
+
+
+class Forbidden(GameError):
+    """The session lacks the permission the command needs."""
+
+    code = "forbidden"
+
+
+class NotFound(GameError):
+    """An agent, building, equipment or task of that id does not exist."""
+
+    code = "not_found"
+
+
+class Conflict(GameError):
+    """The request clashes with the world: a taken tile, a name in use, a full equipment."""
+
+    code = "conflict"
+
+
+class InsufficientFunds(GameError):
+    """A payment larger than the payer's balance."""
+
+    code = "insufficient_funds"
+
+
+class LimitReached(GameError):
+    """A configured limit (agents per town, connections per address) is reached."""
+
+    code = "limit_reached"
+
+
+class Unavailable(GameError):
+    """A backing service (database) is unreachable right now; nothing was changed."""
+
+    code = "unavailable"

@@ -1,0 +1,144 @@
+"""The report as data. Every series is a list of [tick, value] points, oldest first."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from typing import TYPE_CHECKING, Any
+
+from server.world.tasks import KnowsFact, TaskSpec, keywords
+
+if TYPE_CHECKING:
+    from server.world.world import World
+
+MAX_POINTS = 600  # per series; longer series keep evenly spaced points and the last one
+
+
+def _thin(points: list[list[int]]) -> list[list[int]]:
+    if len(points) <= MAX_POINTS:
+        return points
+    step = len(points) / (MAX_POINTS - 1)
+    return [points[int(i * step)] for i in range(MAX_POINTS - 1)] + [points[-1]]
+
+
+def _words(text: str) -> set[str]:
+    return set("".join(c if c.isalnum() else " " for c in text.lower()).split())
+
+
+async def build_report(world: World) -> dict[str, Any]:
+    """The whole report for the town as of its last commit."""
+    repo = world.repo
+    names = {a.id: a.name for a in world.agents.values()}
+    entries = await repo.ledger_entries()
+    cash = _cash_series(entries)
+    ticks = await repo.rows("ticks", order="tick", limit=10_000_000)
+    per_tick = []
+    for r in ticks:
+        s = r["summary"] if isinstance(r["summary"], dict) else json.loads(r["summary"])
+        per_tick.append({k: s.get(k, 0) for k in ("tick", "stepped", "llm_calls", "tokens", "failures", "wall_ms")})
+    calls = await repo.rows("llm_calls", limit=10_000_000)
+    by_kind: dict[str, dict[str, int]] = defaultdict(lambda: {"calls": 0, "tokens": 0})
+    for c in calls:
+        k = by_kind[c["kind"]]
+        k["calls"] += 1
+        k["tokens"] += c["prompt_tokens"] + c["completion_tokens"]
+    chats = await repo.rows("events", where={"kind": "chat"}, limit=10_000_000)
+    pairs: Counter[tuple[str, str]] = Counter()
+    for ev in chats:
+        if ev["agent_id"] and ev["other_id"]:
+            a, b = sorted((ev["agent_id"], ev["other_id"]))
+            pairs[(a, b)] += 1
+    board = world.task_board
+    tasks = board.listing() if board is not None else []
+    facts = {f: a.id for a in world.agents.values() for f in a.facts}
+    for t in tasks:
+        cond = TaskSpec.model_validate({k: t[k] for k in ("title", "description", "reward", "building",
+                                                          "condition")}).condition
+        if isinstance(cond, KnowsFact):
+            facts.setdefault(cond.fact, "")
+    diffusion = await _diffusion(world, facts, tasks)
+    agent_accounts = {k: v for k, v in world.ledger.accounts().items() if k.startswith("agent:")}
+    return {
+        "town": world.town.map.name, "tick": world.clock.tick, "clock": str(world.clock), "seed": world.seed,
+        "agents": [{"id": a.id, "name": a.name, "cash": a.cash, "job": world.jobs.get(a.id)}
+                   for a in sorted(world.agents.values(), key=lambda a: a.id)],
+        "ledger": {
+            "entries": len(entries), "total": world.ledger.total(), "zero_sum": world.ledger.total() == 0,
+            "agents_total": sum(agent_accounts.values()),
+            "accounts": dict(sorted(world.ledger.accounts().items())),
+            "rewards": [{"tick": e.tick, "src": e.src, "dst": e.dst, "amount": e.amount, "reason": e.reason}
+                        for e in entries if e.reason.startswith(("reward", "reward in escrow"))],
+        },
+        "cash": {acct[6:]: _thin(pts) for acct, pts in sorted(cash.items()) if acct.startswith("agent:")},
+        "cash_total": _thin(_total_series(cash)),
+        "llm": {
+            "calls": len(calls), "tokens": sum(c["prompt_tokens"] + c["completion_tokens"] for c in calls),
+            "failed": sum(1 for c in calls if not c["ok"]), "by_kind": dict(sorted(by_kind.items())),
+            "per_tick": per_tick[-MAX_POINTS:],
+        },
+        "tasks": tasks,
+        "jobs": dict(board.job_info) if board is not None else {},
+        "companies": list(board.companies) if board is not None else [],
+        "chats": {
+            "lines": len(chats),
+            "nodes": [{"id": a, "name": n} for a, n in sorted(names.items())],
+            "edges": [{"a": a, "b": b, "count": n} for (a, b), n in sorted(pairs.items())],
+        },
+        "diffusion": diffusion,
+    }
+
+
+def _cash_series(entries: list[Any]) -> dict[str, list[list[int]]]:
+    bal: dict[str, int] = defaultdict(int)
+    out: dict[str, list[list[int]]] = defaultdict(list)
+    for e in entries:
+        for acct, delta in ((e.src, -e.amount), (e.dst, e.amount)):
+            bal[acct] += delta
+            pts = out[acct]
+            if pts and pts[-1][0] == e.tick:
+                pts[-1][1] = bal[acct]
+            else:
+                pts.append([e.tick, bal[acct]])
+    return dict(out)
+
+
+def _total_series(cash: dict[str, list[list[int]]]) -> list[list[int]]:
+    changes: dict[int, dict[str, int]] = defaultdict(dict)
+    for acct, pts in cash.items():
+        if acct.startswith("agent:"):
+            for tick, v in pts:
+                changes[tick][acct] = v
+    cur: dict[str, int] = {}
+    out = []
+    for tick in sorted(changes):
+        cur.update(changes[tick])
+        out.append([tick, sum(cur.values())])
+    return out
+
+
+async def _diffusion(world: World, facts: dict[str, str], tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each fact: the tick each agent first had a memory holding all its key words."""
+    if not facts:
+        return []
+    mems = await world.repo.rows("memories", limit=10_000_000)
+    out = []
+    for fact, seeded_by in facts.items():
+        keys = set(keywords(fact))
+        for t in tasks:
+            c = t["condition"]
+            if c.get("type") == "knows_fact" and c.get("fact") == fact and c.get("keywords"):
+                keys = {k.lower() for k in c["keywords"]}
+        first: dict[str, int] = {}
+        for m in mems:
+            if m["agent_id"] not in first and keys <= _words(m["text"]):
+                first[m["agent_id"]] = m["tick"]
+        counts = Counter(first.values())
+        series, n = [], 0
+        for tick in sorted(counts):
+            n += counts[tick]
+            series.append([tick, n])
+        if series and series[-1][0] < world.clock.tick:
+            series.append([world.clock.tick, n])
+        out.append({"fact": fact, "seeded_by": seeded_by or None, "keywords": sorted(keys),
+                    "knowers": dict(sorted(first.items(), key=lambda kv: (kv[1], kv[0]))), "series": series})
+    return out

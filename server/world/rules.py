@@ -1,0 +1,237 @@
+"""The world's rules for a tick: what agents perceive, how they walk, and whether a proposed
+action happens. An LLM can propose; only these rules decide (no cash from nowhere, no chat with a
+wall or an agent out of reach, no walking through walls, no use of a full or missing equipment)."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from agent.actor import Action
+from agent.interfaces import AgentBrief, BuildingView, EquipmentView, Perception
+from agent.state import ActorState, AgentRecord
+from server.errors import GameError
+
+if TYPE_CHECKING:
+    from server.world.world import World
+
+log = logging.getLogger(__name__)
+
+USE_TICKS = 3  # how many ticks one use of an equipment lasts
+
+
+class Refused(GameError):
+    """The world refused a proposed action."""
+
+    code = "action_refused"
+
+
+class Snapshot:
+    """What every agent perceives at the start of a tick, built once per tick."""
+
+    def __init__(self, world: World):
+        self.world = world
+        self.buildings = tuple(
+            BuildingView(
+                b.id, b.name, b.template.kind, b.template.description, *b.entrance,
+                tuple(EquipmentView(e.id, e.spec.name, e.spec.description, tuple(e.spec.operations), e.spec.price,
+                                    e.spec.income, e.spec.capacity, len(e.users)) for e in b.equipment),
+            )
+            for b in world.buildings.values()
+        )
+        self.entrances = {b.entrance: b.id for b in world.buildings.values()}
+        self.cell = max(1, world.sight)
+        # agents as arrays, in id order, bucketed by cell: nearby() scores a neighbourhood at once
+        self.agents = sorted(world.agents.values(), key=lambda a: a.id)
+        self.index = {a.id: i for i, a in enumerate(self.agents)}
+        self.xs = np.fromiter((a.x for a in self.agents), np.int64, len(self.agents))
+        self.ys = np.fromiter((a.y for a in self.agents), np.int64, len(self.agents))
+        self.buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for i, a in enumerate(self.agents):
+            self.buckets[(a.x // self.cell, a.y // self.cell)].append(i)
+        self._hoods: dict[tuple[int, int], np.ndarray] = {}
+        board = getattr(world, "task_board", None)
+        self.tasks = board.views() if board is not None else ()
+        self.clock = (world.clock.tick, world.clock.minute_of_day, world.clock.day, str(world.clock))
+
+    def _hood(self, cx: int, cy: int) -> np.ndarray:
+        """Indices of the agents in cell (cx, cy) and the 8 around it, ascending (id order)."""
+        hood = self._hoods.get((cx, cy))
+        if hood is None:
+            idx = [i for bx in (cx - 1, cx, cx + 1) for by in (cy - 1, cy, cy + 1) for i in self.buckets.get((bx, by), ())]
+            hood = self._hoods[(cx, cy)] = np.array(sorted(idx), dtype=np.int64)
+        return hood
+
+    def nearby(self, a: AgentRecord) -> tuple[AgentBrief, ...]:
+        """The 10 nearest agents within sight (Manhattan), nearest first, ties by id."""
+        c = self.cell
+        hood = self._hood(a.x // c, a.y // c)
+        d = np.abs(self.xs[hood] - a.x) + np.abs(self.ys[hood] - a.y)
+        keep = d <= self.world.sight
+        me = self.index.get(a.id)
+        if me is not None:
+            keep &= hood != me
+        idx, d = hood[keep], d[keep]
+        if len(idx) > 10:  # a crowded square holds hundreds in sight: keep 10 before sorting
+            key = d * len(self.agents) + idx  # distance, then id (idx is in id order)
+            part = np.argpartition(key, 9)[:10]
+            idx, d = idx[part], d[part]
+        order = np.lexsort((idx, d))
+        agents = self.agents
+        return tuple(AgentBrief(b.id, b.name, dist, b.state.value, b.purpose)
+                     for b, dist in ((agents[i], dd) for i, dd in zip(idx[order].tolist(), d[order].tolist(), strict=True)))
+
+    def perceive(self, a: AgentRecord) -> Perception:
+        tick, minute, day, clock = self.clock
+        job = self.world.jobs.get(a.id) if hasattr(self.world, "jobs") else None
+        return Perception(
+            tick=tick, minute_of_day=minute, day=day, clock=clock, agent_id=a.id, name=a.name, bio=a.bio,
+            goal=a.goal, cash=a.cash, x=a.x, y=a.y, building_id=self.entrances.get((a.x, a.y)),
+            job=job, buildings=self.buildings, nearby=self.nearby(a), tasks=self.tasks, events=tuple(a.inbox),
+        )
+
+
+def walk(world: World, a: AgentRecord) -> bool:
+    """Advance a moving agent along its path; True if it moved."""
+    if a.state is not ActorState.MOVING:
+        return False
+    steps = a.path[: world.move_tiles]
+    del a.path[: world.move_tiles]
+    if steps:
+        a.x, a.y = steps[-1]
+    if not a.path:
+        a.state = ActorState.IDLE
+        b = world.buildings.get(a.target or "")
+        a.label = f"arrived at {b.name}" if b else "arrived"
+        a.plan_state["acts_here"] = 0
+    world.dirty.agents.add(a.id)
+    return bool(steps)
+
+
+def finish_use(world: World, a: AgentRecord) -> None:
+    """Count a use down; free the equipment when it is over."""
+    if a.state is ActorState.USING:
+        a.use_left -= 1
+        if a.use_left <= 0:
+            _release(world, a)
+            a.state = ActorState.IDLE
+        world.dirty.agents.add(a.id)
+    elif a.state is ActorState.CHATTING:
+        a.state = ActorState.IDLE
+        world.dirty.agents.add(a.id)
+
+
+def _release(world: World, a: AgentRecord) -> None:
+    if a.using and a.using in world.equipment:
+        eq = world.equipment[a.using]
+        if a.id in eq.users:
+            eq.users.remove(a.id)
+            world.dirty.equipment.add(eq.id)
+    a.using = None
+
+
+def apply(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None:
+    """Validate and apply one action; returns an event for the delta, or raises Refused."""
+    world.dirty.agents.add(a.id)
+    if action.kind == "move":
+        return _move(world, a, action)
+    if action.kind == "use":
+        return _use(world, a, action)
+    if action.kind == "chat":
+        return _chat(world, a, action)
+    if action.kind == "leave":
+        _release(world, a)
+        b = world.buildings.get(a.target or "")
+        a.target, a.state, a.path = None, ActorState.IDLE, []
+        a.label = f"left {b.name}" if b else "looking for something to do"
+        a.plan_state["acts_here"] = 0
+        return None
+    if action.kind == "wait":
+        a.label = "waiting"
+        a.plan_state["acts_here"] = a.plan_state.get("acts_here", 0) + 1
+        return None
+    if action.kind == "take_task":
+        board = getattr(world, "task_board", None)
+        if board is None:
+            raise Refused("there are no tasks in this town")
+        return board.take(world, a, action.task_id or "")  # type: ignore[no-any-return]
+    raise Refused(f"unknown action {action.kind!r}")
+
+
+def _move(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None:
+    b = world.buildings.get(action.building_id or "")
+    if b is None:
+        raise Refused(f"no building {action.building_id!r} to go to")
+    path = world.grid.path((a.x, a.y), b.entrance)
+    if path is None:
+        raise Refused(f"{b.name} cannot be reached from ({a.x},{a.y})")
+    _release(world, a)
+    a.target, a.purpose = b.id, action.purpose[:300]
+    a.plan_state["last_target"] = b.id
+    a.path = list(path)
+    a.plan_state["acts_here"] = 0
+    if a.path:
+        a.state = ActorState.MOVING
+        a.label = f"walking to {b.name}"
+    else:
+        a.state = ActorState.IDLE
+        a.label = f"at {b.name}"
+    return None
+
+
+def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
+    eq = world.equipment.get(action.equipment_id or "")
+    here = world.building_at(a.x, a.y)
+    if eq is None or here is None or eq.building_id != here.id:
+        raise Refused(f"no equipment {action.equipment_id!r} in the building {a.name} stands in")
+    op = action.operation or eq.spec.operations[0]
+    if op not in eq.spec.operations:
+        op_l = op.lower()
+        match = next((o for o in eq.spec.operations if o.lower() == op_l), None)
+        if match is None:
+            raise Refused(f"{eq.spec.name} does not support {op!r}; it supports {eq.spec.operations}")
+        op = match
+    if eq.full:
+        raise Refused(f"{eq.spec.name} is full ({eq.spec.capacity} in use)")
+    board = getattr(world, "task_board", None)
+    veto = board.allow_use(world, a, eq, op) if board is not None else None
+    if veto:
+        raise Refused(veto)
+    if eq.spec.price > a.cash:
+        raise Refused(f"{a.name} has {a.cash} coins; {op} at {eq.spec.name} costs {eq.spec.price}")
+    if eq.spec.price:
+        world.pay(f"agent:{a.id}", "town", eq.spec.price, f"{op} at {here.name}")
+    income = eq.spec.income
+    if board is not None:
+        income = board.wage(world, a, eq, income)
+    if income:
+        world.pay("source:economy", f"agent:{a.id}", income, f"{op} at {here.name}")
+    eq.users.append(a.id)
+    world.dirty.equipment.add(eq.id)
+    a.using, a.use_left, a.state = eq.id, USE_TICKS, ActorState.USING
+    a.label = f"{op} at {here.name}"
+    a.plan_state["acts_here"] = a.plan_state.get("acts_here", 0) + 1
+    if board is not None:
+        board.on_use(world, a, eq, op)
+    return world.event("use", f"{a.name}: {op} at {here.name}", a.id)
+
+
+def _chat(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
+    other = world.agents.get(action.target or "")
+    if other is None:
+        raise Refused(f"{action.target!r} is not an agent; {a.name} cannot chat with it")
+    if other.id == a.id:
+        raise Refused(f"{a.name} cannot chat with itself")
+    d = abs(other.x - a.x) + abs(other.y - a.y)
+    if d > world.sight:
+        raise Refused(f"{other.name} is {d} tiles away, out of reach (sight {world.sight})")
+    text = " ".join(action.text.split())[:400] or "Hello!"
+    other.inbox.append(f"{a.name} says: {text}")
+    del other.inbox[:-10]
+    world.dirty.agents.add(other.id)
+    a.state, a.label = ActorState.CHATTING, f"chatting with {other.name}"
+    a.plan_state["acts_here"] = a.plan_state.get("acts_here", 0) + 1
+    return world.event("chat", text, a.id, other.id)

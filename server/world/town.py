@@ -1,0 +1,210 @@
+"""The town as authored in JSON: the tile map, building templates, equipment and agent presets.
+
+Every file is validated when loaded; a mistake raises `TownFileError` naming the file, the field
+and what is wrong, and the server does not start.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+M = TypeVar("M", bound=BaseModel)
+
+WALKABLE = "."
+BLOCKED = "#"
+TILE_CHARS = {".": True, "#": False, "~": False, ",": True, "=": True}  # floor, wall, water, grass, road
+
+
+class TownFileError(Exception):
+    """A town file is missing or invalid. The message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EquipmentSpec(_Strict):
+    """An equipment type: what it does, what it costs to use, what it pays."""
+
+    name: str = Field(min_length=1, max_length=64)
+    description: str = ""
+    operations: list[str] = Field(min_length=1)
+    price: int = Field(default=0, ge=0)  # paid by the user per use
+    income: int = Field(default=0, ge=0)  # paid to the user per use (work)
+    capacity: int = Field(default=1, ge=1)
+    job: str | None = None  # the job title this equipment employs, e.g. "cook"
+
+
+class Offset(_Strict):
+    """A tile offset inside a footprint."""
+
+    dx: int = Field(ge=0)
+    dy: int = Field(ge=0)
+
+
+class Size(_Strict):
+    """A footprint in tiles."""
+
+    w: int = Field(ge=1, le=64)
+    h: int = Field(ge=1, le=64)
+
+
+class BuildingTemplate(_Strict):
+    """A building type players and the town can put up."""
+
+    name: str = Field(min_length=1, max_length=64)
+    kind: str = Field(min_length=1)
+    description: str = ""
+    footprint: Size
+    entrance: Offset
+    price: int = Field(default=0, ge=0)
+    equipment: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _entrance_on_edge(self) -> BuildingTemplate:
+        e, f = self.entrance, self.footprint
+        if e.dx >= f.w or e.dy >= f.h:
+            raise ValueError(f"entrance ({e.dx},{e.dy}) lies outside the {f.w}x{f.h} footprint")
+        return self
+
+
+class PlacedBuilding(_Strict):
+    """A building standing in the town at start."""
+
+    id: str = Field(pattern=r"^[a-z0-9_\-]{1,40}$")
+    template: str
+    name: str | None = None
+    x: int = Field(ge=0)
+    y: int = Field(ge=0)
+
+
+class TownMap(_Strict):
+    """The tile map and what stands on it. Rows are strings: '.' floor, ',' grass, '=' road
+    (walkable); '#' wall, '~' water (blocked)."""
+
+    name: str = "town"
+    tiles: list[str] = Field(min_length=1)
+    buildings: list[PlacedBuilding] = Field(default_factory=list)
+    templates: str = "templates.json"
+    equipment: str = "equipment.json"
+    start_cash_source: str = "grant"
+
+    @field_validator("tiles")
+    @classmethod
+    def _rectangular(cls, rows: list[str]) -> list[str]:
+        width = len(rows[0])
+        for i, row in enumerate(rows):
+            if len(row) != width:
+                raise ValueError(f"row {i} has {len(row)} tiles, row 0 has {width}: the map must be rectangular")
+            bad = set(row) - TILE_CHARS.keys()
+            if bad:
+                raise ValueError(f"row {i} has unknown tile characters {sorted(bad)}; known: {sorted(TILE_CHARS)}")
+        return rows
+
+    @property
+    def width(self) -> int:
+        return len(self.tiles[0])
+
+    @property
+    def height(self) -> int:
+        return len(self.tiles)
+
+
+class AgentPreset(_Strict):
+    """An agent created when a new town starts."""
+
+    name: str = Field(min_length=1, max_length=40)
+    bio: str = Field(min_length=1, max_length=2000)
+    goal: str = Field(min_length=1, max_length=500)
+    cash: int = Field(default=100, ge=0)
+    sprite: str = "default"
+    llm: str = "default"
+    plan: str = "qa"
+    memory: str = "long_term"
+    home: str | None = None  # building id the agent starts at
+    facts: list[str] = Field(default_factory=list)  # seeded knowledge (information diffusion)
+
+
+class AgentPresets(_Strict):
+    """The agent presets file."""
+
+    agents: list[AgentPreset]
+
+
+def read_json_model(path: Path, model: type[M]) -> M:
+    """Load and validate one JSON file; errors name the file and the field."""
+    try:
+        raw: Any = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise TownFileError(f"{path}: file not found") from e
+    except json.JSONDecodeError as e:
+        raise TownFileError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from e
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise TownFileError(describe_errors(path, e)) from e
+
+
+def describe_errors(path: Path | str, e: ValidationError) -> str:
+    """One line per problem: file, dotted field path, message."""
+    lines = [f"{path}: {e.error_count()} problem(s)"]
+    for err in e.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        lines.append(f"  {path}: field {loc}: {err['msg']}")
+    return "\n".join(lines)
+
+
+class _TemplateList(_Strict):
+    templates: list[BuildingTemplate]
+
+
+class _EquipmentList(_Strict):
+    equipment: list[EquipmentSpec]
+
+
+class TownFiles:
+    """A validated town: map, templates by name, equipment by name. Cross-references checked."""
+
+    def __init__(self, town_path: Path):
+        self.path = town_path
+        self.map = read_json_model(town_path, TownMap)
+        tdir = town_path.parent
+        tl = read_json_model(tdir / self.map.templates, _TemplateList)
+        el = read_json_model(tdir / self.map.equipment, _EquipmentList)
+        self.templates = _unique(tdir / self.map.templates, "templates", [t.name for t in tl.templates], tl.templates)
+        self.equipment = _unique(tdir / self.map.equipment, "equipment", [e.name for e in el.equipment], el.equipment)
+        for i, t in enumerate(tl.templates):
+            for j, eq in enumerate(t.equipment):
+                if eq not in self.equipment:
+                    raise TownFileError(
+                        f"{tdir / self.map.templates}: field templates.{i}.equipment.{j}: unknown equipment "
+                        f"{eq!r}; known: {sorted(self.equipment)}"
+                    )
+        seen: set[str] = set()
+        for i, b in enumerate(self.map.buildings):
+            if b.template not in self.templates:
+                raise TownFileError(
+                    f"{town_path}: field buildings.{i}.template: unknown template {b.template!r}; "
+                    f"known: {sorted(self.templates)}"
+                )
+            if b.id in seen:
+                raise TownFileError(f"{town_path}: field buildings.{i}.id: duplicate id {b.id!r}")
+            seen.add(b.id)
+
+
+def _unique(path: Path, field: str, names: list[str], items: list[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for i, (n, it) in enumerate(zip(names, items, strict=True)):
+        if n in out:
+            raise TownFileError(f"{path}: field {field}.{i}.name: duplicate name {n!r}")
+        out[n] = it
+    return out
+
+
+def load_presets(path: Path) -> list[AgentPreset]:
+    """Agent presets from JSON."""
+    return read_json_model(path, AgentPresets).agents

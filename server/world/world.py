@@ -1,0 +1,387 @@
+"""The World: the whole town in memory, the rules that change it, and what to persist.
+
+Only the world changes state. Commands and the tick call its methods; each method validates
+first and raises a `GameError` before touching anything, so a refused request changes nothing.
+Changes are collected (dirty sets, pending ledger entries, new memories and events) and written
+by `commit()` in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from agent.interfaces import Memory, MemoryRecord, Planner
+from agent.state import ActorState, AgentRecord
+from server.db.repository import Changes, Repository, Snapshot
+from server.errors import Conflict, GameError, LimitReached, NotFound
+from server.world.clock import Clock
+from server.world.economy import Ledger
+from server.world.grid import Grid
+from server.world.things import Building, Equipment
+from server.world.town import TILE_CHARS, AgentPreset, TownFileError, TownFiles
+
+log = logging.getLogger(__name__)
+
+
+class Plugins(Protocol):
+    """The plan/memory registry the world builds agents' plug-ins from."""
+
+    def make_planner(self, name: str) -> Planner: ...
+    def make_memory(self, name: str) -> Memory: ...
+    def planner_names(self) -> list[str]: ...
+    def memory_names(self) -> list[str]: ...
+
+
+@dataclass(slots=True)
+class Dirty:
+    """What changed since the last commit."""
+
+    agents: set[str] = field(default_factory=set)
+    buildings: set[str] = field(default_factory=set)
+    equipment: set[str] = field(default_factory=set)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    llm_calls: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    extra: list[Changes] = field(default_factory=list)  # changes other modules add (tasks, jobs)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:32] or "x"
+
+
+class World:
+    """The town: map, buildings, equipment, agents, ledger, clock and seeded randomness."""
+
+    def __init__(self, town: TownFiles, repo: Repository, plugins: Plugins, *, seed: int = 42,
+                 tick_seconds: int = 10, max_agents: int = 2000, sight: int = 8, move_tiles: int = 4,
+                 llm_names: list[str] | None = None):
+        self.town = town
+        self.repo = repo
+        self.plugins = plugins
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.clock = Clock(tick_seconds=tick_seconds)
+        self.max_agents = max_agents
+        self.sight = sight
+        self.move_tiles = move_tiles
+        self.jobs: dict[str, str] = {}  # agent id -> workplace building id (mayor mode fills it)
+        self.task_board: Any = None  # mayor mode's task board, when installed
+        self.llm_names = llm_names or ["default", "scripted"]
+        self.grid = Grid.from_rows(town.map.tiles, TILE_CHARS)
+        self.buildings: dict[str, Building] = {}
+        self.equipment: dict[str, Equipment] = {}
+        self.agents: dict[str, AgentRecord] = {}
+        self.ledger = Ledger()
+        self.lock = asyncio.Lock()  # held while the world changes and commits
+        self.dirty = Dirty()
+        self.new_memories: list[MemoryRecord] = []
+        self.stale = False  # a commit failed and so did the reload: memory holds unsaved changes
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self, presets: list[AgentPreset], presets_file: str = "agent presets") -> None:
+        """Restore the town from the database, or found it from the town files."""
+        snap = await self.repo.load()
+        if snap.meta.get("founded"):
+            self._restore(snap)
+            log.info("town restored at tick %d (%d agents, %d buildings)", self.clock.tick, len(self.agents), len(self.buildings))
+            return
+        self.found(presets, presets_file)
+        self.dirty.meta.update(founded=True, seed=self.seed, town=self.town.map.name)
+        await self.commit()
+        log.info("new town founded: %d agents, %d buildings", len(self.agents), len(self.buildings))
+
+    def found(self, presets: list[AgentPreset], presets_file: str = "agent presets") -> None:
+        """Put up the town's buildings and preset agents in memory. A building that does not fit
+        or a preset the world refuses raises TownFileError naming the file and the field."""
+        for i, b in enumerate(self.town.map.buildings):
+            try:
+                self.place_building(b.template, b.x, b.y, name=b.name, building_id=b.id)
+            except GameError as e:
+                raise TownFileError(f"{self.town.path}: field buildings.{i}: {e.message}") from None
+        for i, p in enumerate(presets):
+            if p.home is not None and p.home not in self.buildings:
+                raise TownFileError(f"{presets_file}: field agents.{i}.home: no building {p.home!r}; "
+                                    f"known: {sorted(self.buildings)}")
+            try:
+                self.add_agent(p.name, p.bio, p.goal, cash=p.cash, sprite=p.sprite, llm=p.llm, plan=p.plan,
+                               memory=p.memory, at=self.buildings[p.home].entrance if p.home else None,
+                               facts=p.facts)
+            except GameError as e:
+                raise TownFileError(f"{presets_file}: field agents.{i}: {e.message}") from None
+
+    def _restore(self, snap: Snapshot) -> None:
+        self.clock.tick = int(snap.meta.get("tick", 0))
+        if "rng" in snap.meta:
+            v, internal, g = snap.meta["rng"]
+            self.rng.setstate((v, tuple(internal), g))
+        for row in snap.buildings:
+            tpl = self.town.templates.get(row["template"])
+            if tpl is None:
+                raise GameError(f"stored building {row['id']} uses template {row['template']!r}, which the town files no longer define")
+            b = Building(row["id"], tpl, row["name"], row["x"], row["y"], row["owner"], row["created_tick"], row["seq"])
+            self._block(b)
+            self.buildings[b.id] = b
+        for row in snap.equipment:
+            b = self.buildings[row["building_id"]]
+            eq = Equipment(row["id"], b.id, self.town.equipment[row["spec"]], json.loads(row["users"]))
+            b.equipment.append(eq)
+            self.equipment[eq.id] = eq
+        for acct, bal in snap.balances.items():
+            self.ledger._balances[acct] = bal
+        by_agent: dict[str, list[MemoryRecord]] = {}
+        for m in snap.memories:
+            by_agent.setdefault(m.agent_id, []).append(m)
+        for row in snap.agents:
+            a = AgentRecord.from_row(row)
+            self._attach_plugins(a)
+            assert a.mem is not None
+            a.mem.load(by_agent.get(a.id, []))
+            self.agents[a.id] = a
+        self.jobs = {row["agent_id"]: row["building_id"] for row in snap.jobs}
+        if self.task_board is not None:
+            self.task_board.restore(self, snap)
+
+    def _attach_plugins(self, a: AgentRecord) -> None:
+        a.planner = self.plugins.make_planner(a.plan)
+        a.planner.load(a.plan_state)
+        a.mem = self.plugins.make_memory(a.memory_module)
+
+    # -------------------------------------------------------------- commits
+
+    def collect(self, tick_row: dict[str, Any] | None = None) -> Changes:
+        """Drain every pending change into one batch."""
+        d = self.dirty
+        for a in self.agents.values():
+            if a.mem is not None:
+                self.new_memories.extend(a.mem.drain_new())
+        ch = Changes(
+            meta={**d.meta, "tick": self.clock.tick, "rng": self.rng.getstate()},
+            agents=[self.agents[i].to_row() for i in sorted(d.agents) if i in self.agents],
+            buildings=[self._building_row(self.buildings[i]) for i in sorted(d.buildings) if i in self.buildings],
+            equipment=[self._equipment_row(self.equipment[i]) for i in sorted(d.equipment) if i in self.equipment],
+            ledger=self.ledger.drain(),
+            memories=self.new_memories,
+            events=d.events,
+            llm_calls=d.llm_calls,
+            tick_row=tick_row,
+        )
+        for extra in d.extra:
+            ch.tasks.extend(extra.tasks)
+            ch.jobs.extend(extra.jobs)
+            ch.jobs_removed.extend(extra.jobs_removed)
+            ch.agents_removed.extend(extra.agents_removed)
+        self.dirty = Dirty()
+        self.new_memories = []
+        return ch
+
+    async def commit(self, tick_row: dict[str, Any] | None = None) -> None:
+        """Write every pending change in one transaction. On failure the world reloads the
+        last committed state, so memory and database never disagree."""
+        ch = self.collect(tick_row)
+        try:
+            await self.repo.commit(ch)
+        except BaseException:
+            log.exception("commit failed; reloading the town as of the last committed tick")
+            try:
+                await self.reload()
+            except Exception:  # noqa: BLE001 - the database is still away; try again before the next command
+                self.stale = True
+                log.warning("reload failed too; the town reloads before the next command")
+            raise
+
+    async def refresh(self) -> None:
+        """Reload if an earlier failed commit left memory ahead of the database (raises
+        `Unavailable` while the database stays away)."""
+        if self.stale:
+            async with self.lock:
+                if self.stale:
+                    await self.reload()
+
+    async def reload(self) -> None:
+        """Drop the in-memory town and load it again from the database. Loads first, so a
+        failed load (database still down) leaves the town in memory as it was."""
+        snap = await self.repo.load()
+        self.buildings.clear()
+        self.equipment.clear()
+        self.agents.clear()
+        self.ledger = Ledger()
+        self.dirty = Dirty()
+        self.new_memories = []
+        self.grid = Grid.from_rows(self.town.map.tiles, TILE_CHARS)
+        self.clock.tick = 0
+        self._restore(snap)
+        self.stale = False
+
+    @staticmethod
+    def _building_row(b: Building) -> dict[str, Any]:
+        return {"id": b.id, "template": b.template.name, "name": b.name, "x": b.x, "y": b.y,
+                "owner": b.owner, "created_tick": b.created_tick, "seq": b.seq}
+
+    @staticmethod
+    def _equipment_row(e: Equipment) -> dict[str, Any]:
+        return {"id": e.id, "building_id": e.building_id, "spec": e.spec.name, "users": json.dumps(e.users)}
+
+    def event(self, kind: str, text: str, agent_id: str | None = None, other_id: str | None = None) -> dict[str, Any]:
+        """Record an event (chat line, use, hire...) for the events table and the next delta."""
+        ev = {"tick": self.clock.tick, "kind": kind, "agent_id": agent_id, "other_id": other_id, "text": text}
+        self.dirty.events.append(ev)
+        return ev
+
+    # ------------------------------------------------------------ buildings
+
+    def place_building(self, template: str, x: int, y: int, *, name: str | None = None,
+                       building_id: str | None = None, owner: str | None = None) -> Building:
+        """Put up a building on free walkable tiles. Raises without changing anything."""
+        tpl = self.town.templates.get(template)
+        if tpl is None:
+            raise NotFound(f"no building template {template!r}; known: {sorted(self.town.templates)}")
+        bid = building_id or self._free_id(slug(name or tpl.name), self.buildings)
+        if bid in self.buildings:
+            raise Conflict(f"a building with id {bid!r} exists")
+        seq = max((x.seq for x in self.buildings.values()), default=0) + 1
+        b = Building(bid, tpl, name or tpl.name, x, y, owner, self.clock.tick, seq)
+        occupied = {(a.x, a.y) for a in self.agents.values()}
+        for tx, ty in b.tiles():
+            if not self.grid.inside(tx, ty):
+                raise Conflict(f"{tpl.name} at ({x},{y}) does not fit the {self.grid.width}x{self.grid.height} map")
+            if not self.grid.walkable(tx, ty):
+                raise Conflict(f"tile ({tx},{ty}) is not free: {tpl.name} needs {tpl.footprint.w}x{tpl.footprint.h} free tiles at ({x},{y})")
+            if (tx, ty) in occupied and (tx, ty) != b.entrance:
+                raise Conflict(f"tile ({tx},{ty}) has an agent standing on it")
+        self._block(b)
+        self.buildings[b.id] = b
+        for i, spec_name in enumerate(tpl.equipment):
+            eq = Equipment(f"{b.id}/{i}-{slug(spec_name)}", b.id, self.town.equipment[spec_name])
+            b.equipment.append(eq)
+            self.equipment[eq.id] = eq
+            self.dirty.equipment.add(eq.id)
+        self.dirty.buildings.add(b.id)
+        return b
+
+    def _block(self, b: Building) -> None:
+        for tx, ty in b.tiles():
+            self.grid.set_walkable(tx, ty, (tx, ty) == b.entrance)
+
+    @staticmethod
+    def _free_id(base: str, taken: dict[str, Any]) -> str:
+        if base not in taken:
+            return base
+        n = 2
+        while f"{base}-{n}" in taken:
+            n += 1
+        return f"{base}-{n}"
+
+    def building_at(self, x: int, y: int) -> Building | None:
+        """The building whose entrance is at (x, y)."""
+        for b in self.buildings.values():
+            if b.entrance == (x, y):
+                return b
+        return None
+
+    # --------------------------------------------------------------- agents
+
+    def add_agent(self, name: str, bio: str, goal: str, *, cash: int = 100, sprite: str = "default",
+                  llm: str = "default", plan: str = "qa", memory: str = "long_term",
+                  at: tuple[int, int] | None = None, owner: str | None = None, facts: list[str] | None = None) -> AgentRecord:
+        """Create an agent with its starting cash granted through the ledger."""
+        if len(self.agents) >= self.max_agents:
+            raise LimitReached(f"the town has its maximum of {self.max_agents} agents")
+        if any(a.name.lower() == name.lower() for a in self.agents.values()):
+            raise Conflict(f"an agent named {name!r} exists")
+        if plan not in self.plugins.planner_names():
+            raise GameError(f"unknown plan module {plan!r}; valid: {self.plugins.planner_names()}", code="unknown_plugin")
+        if memory not in self.plugins.memory_names():
+            raise GameError(f"unknown memory module {memory!r}; valid: {self.plugins.memory_names()}", code="unknown_plugin")
+        if llm not in self.llm_names:
+            raise GameError(f"unknown llm {llm!r}; valid: {self.llm_names}", code="unknown_llm")
+        if at is None:
+            at = self._spawn_point()
+        elif not self.grid.walkable(*at):
+            raise Conflict(f"tile {at} is not walkable")
+        aid = self._free_id(slug(name), self.agents)
+        a = AgentRecord(aid, name, bio, goal, sprite, llm, plan, memory, at[0], at[1], owner=owner,
+                        created_tick=self.clock.tick, facts=list(facts or []))
+        self._attach_plugins(a)
+        self.agents[aid] = a
+        if cash > 0:
+            self.pay("source:grant", f"agent:{aid}", cash, "starting cash")
+        self.dirty.agents.add(aid)
+        for fact in a.facts:
+            assert a.mem is not None
+            a.mem.load([MemoryRecord(aid, "observation", fact, self.clock.tick, importance=8.0)])
+            self.new_memories.append(MemoryRecord(aid, "observation", fact, self.clock.tick, importance=8.0))
+        return a
+
+    def _spawn_point(self) -> tuple[int, int]:
+        walk = [(x, y) for y in range(self.grid.height) for x in range(self.grid.width) if self.grid.walkable(x, y)]
+        if not walk:
+            raise Conflict("the map has no walkable tile")
+        return self.rng.choice(walk)
+
+    def agent(self, agent_id: str) -> AgentRecord:
+        a = self.agents.get(agent_id)
+        if a is None:
+            raise NotFound(f"no agent {agent_id!r}")
+        return a
+
+    def remove_agent(self, agent_id: str) -> None:
+        """Delete an agent; its remaining cash leaves the town (sink:consumption), its job ends."""
+        a = self.agent(agent_id)
+        if a.cash > 0:
+            self.pay(f"agent:{a.id}", "sink:consumption", a.cash, "agent removed")
+        if a.using and a.using in self.equipment:
+            self.equipment[a.using].users.remove(a.id)
+            self.dirty.equipment.add(a.using)
+        del self.agents[agent_id]
+        self.jobs.pop(agent_id, None)
+        self.dirty.agents.discard(agent_id)
+        self.dirty.extra.append(Changes(agents_removed=[agent_id]))
+
+    # --------------------------------------------------------------- money
+
+    def pay(self, src: str, dst: str, amount: int, reason: str) -> None:
+        """A ledger transfer that keeps agents' cash fields in step."""
+        self.ledger.transfer(self.clock.tick, src, dst, amount, reason)
+        for acct in (src, dst):
+            if acct.startswith("agent:"):
+                aid = acct[6:]
+                if aid in self.agents:
+                    self.agents[aid].cash = self.ledger.balance(acct)
+                    self.dirty.agents.add(aid)
+
+    # ------------------------------------------------------------- queries
+
+    def agents_near(self, a: AgentRecord, radius: int | None = None) -> list[tuple[int, AgentRecord]]:
+        r = self.sight if radius is None else radius
+        out = []
+        for b in self.agents.values():
+            if b.id != a.id:
+                d = abs(b.x - a.x) + abs(b.y - a.y)
+                if d <= r:
+                    out.append((d, b))
+        out.sort(key=lambda t: (t[0], t[1].id))
+        return out
+
+    def town_state(self) -> dict[str, Any]:
+        """The whole town for a client: map, buildings, equipment, agents, clock."""
+        return {
+            "name": self.town.map.name, "width": self.grid.width, "height": self.grid.height,
+            "tiles": self.town.map.tiles, "tick": self.clock.tick, "clock": str(self.clock),
+            "buildings": [b.public() for b in self.buildings.values()],
+            "agents": [a.public() for a in sorted(self.agents.values(), key=lambda a: a.id)],
+            "templates": [
+                {"name": t.name, "kind": t.kind, "description": t.description, "w": t.footprint.w,
+                 "h": t.footprint.h, "price": t.price, "equipment": list(t.equipment)}
+                for t in self.town.templates.values()
+            ],
+        }
+
+    def is_state(self, a: AgentRecord, *states: ActorState) -> bool:
+        return a.state in states
