@@ -1,0 +1,191 @@
+"""The models an LLM's answers are parsed into, one per prompt kind (see `agent/prompts/`).
+
+Strict on field names (`extra="forbid"`), forgiving on what models commonly send: surrounding
+whitespace, numbers as strings ("7"), an action in capitals ("Use"), a list longer than asked for
+(trimmed) or a text too long (cut). Bounds are kept by clamping, not by refusing.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+_TEXT_MAX = 600
+_LINE_MAX = 400
+_LIST_MAX = 12
+
+
+def _cut(limit: int) -> BeforeValidator:
+    def cut(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.strip()[:limit]
+        return value
+
+    return BeforeValidator(cut)
+
+
+def _trim_list(limit: int) -> BeforeValidator:
+    def trim(value: Any) -> Any:
+        if isinstance(value, list):
+            return value[:limit]
+        if isinstance(value, str):  # a lone string where a list was asked for
+            return [value]
+        return value
+
+    return BeforeValidator(trim)
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in {"", "none", "null"}:
+        return None
+    return value
+
+
+Text = Annotated[str, _cut(_TEXT_MAX)]
+Line = Annotated[str, _cut(_LINE_MAX), Field(min_length=1)]
+OptionalId = Annotated[str | None, BeforeValidator(_blank_to_none)]
+
+
+class Answer(BaseModel):
+    """Base of every answer model: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class QAQuestions(Answer):
+    """qa_ask: questions about the goal."""
+
+    questions: Annotated[list[Line], _trim_list(5), Field(min_length=1)]
+
+
+class QAAnswers(Answer):
+    """qa_answer: one answer per question, in order."""
+
+    answers: Annotated[list[Line], _trim_list(5), Field(min_length=1)]
+
+
+class QAChoice(Answer):
+    """qa_choose: where to go and why."""
+
+    building: Annotated[str, Field(min_length=1)]
+    purpose: Line
+
+
+class DailyPlan(Answer):
+    """daily_plan: the day in broad strokes."""
+
+    plan: Annotated[list[Line], _trim_list(_LIST_MAX), Field(min_length=1)]
+
+
+class HourSlot(Answer):
+    """One hour of the schedule."""
+
+    hour: Annotated[int, Field(ge=0, le=23)]
+    activity: Line
+    building: Annotated[str, Field(min_length=1)]
+
+
+class HourlySchedule(Answer):
+    """hourly_schedule: what to do from which hour, and where."""
+
+    schedule: Annotated[list[HourSlot], _trim_list(24), Field(min_length=1)]
+
+
+class TaskStep(Answer):
+    """One decomposed task of an hour."""
+
+    task: Line
+    minutes: Annotated[int, Field(ge=1, le=240)] = 20
+    building: Annotated[str, Field(min_length=1)]
+
+
+class Decomposition(Answer):
+    """decompose: the hour's activity as a few short tasks."""
+
+    tasks: Annotated[list[TaskStep], _trim_list(8), Field(min_length=1)]
+
+
+class Reaction(Answer):
+    """react: whether an event warrants changing the plan."""
+
+    replan: bool
+    reason: Text = ""
+
+
+class ActDecision(Answer):
+    """act: what to do inside a building."""
+
+    action: Literal["use", "chat", "leave", "wait"]
+    equipment: OptionalId = None  # equipment id, for "use"
+    operation: OptionalId = None  # one of the equipment's operations, for "use"
+    target: OptionalId = None  # agent id, for "chat"
+    reason: Text = ""
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+class Utterance(Answer):
+    """chat and reply_player: one line said in character. Words only: it can move nothing."""
+
+    text: Line
+
+
+class Importance(Answer):
+    """importance: how poignant a memory is, 1 (mundane) to 10 (life-changing)."""
+
+    score: int
+
+    @field_validator("score", mode="before")
+    @classmethod
+    def _clamp(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return value  # let pydantic report it
+        return int(min(10.0, max(1.0, round(number))))
+
+
+class Reflection(Answer):
+    """reflect: high-level insights drawn from recent memories."""
+
+    insights: Annotated[list[Line], _trim_list(5), Field(min_length=1)]
+
+
+class ImpressionAnswer(Answer):
+    """impression: the agent's current impression of a person or building."""
+
+    impression: Line
+
+
+class ExperienceAnswer(Answer):
+    """experience: what a finished plan taught the agent."""
+
+    summary: Line
+    success: bool = True
+
+
+class TaskDecision(Answer):
+    """task_decide: which announced task to take, if any."""
+
+    take: OptionalId = None
+    reason: Text = ""
+
+
+ANSWER_MODELS: MappingProxyType[str, type[Answer]] = MappingProxyType(
+    {
+        model.__name__: model
+        for model in (
+            QAQuestions, QAAnswers, QAChoice, DailyPlan, HourlySchedule, Decomposition, Reaction,
+            ActDecision, Utterance, Importance, Reflection, ImpressionAnswer, ExperienceAnswer,
+            TaskDecision,
+        )
+    }
+)
+"""Every answer model by class name; prompt templates name theirs here."""

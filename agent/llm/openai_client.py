@@ -1,0 +1,197 @@
+"""The network model: any OpenAI-compatible chat server through the official `openai` SDK.
+
+The SDK's own retries are off (`max_retries=0`); `RetryingModel` retries instead, so every
+attempt passes through our limiter and metering. SDK errors become `LLMError` with `retryable`
+and `retry_after` set, so no caller ever sees an SDK exception type.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import itertools
+import logging
+import math
+import ssl
+import time
+from typing import Any
+
+import openai
+import orjson
+from openai import AsyncOpenAI
+
+try:  # the SDK's HTTP library: httpx2 in current releases, httpx before
+    import httpx2 as httpx
+except ImportError:  # pragma: no cover
+    import httpx  # type: ignore[no-redef]
+
+from agent.interfaces import LLMError, LLMRequest, LLMResult, Usage
+from config.settings import LLMProfile
+
+log = logging.getLogger(__name__)
+
+# Status codes a later attempt may get past: request timeout, rate limit, server errors.
+_RETRYABLE_STATUS = frozenset({408, 429})
+_NO_KEY = "sk-no-key-needed"  # local servers (vLLM, Ollama, llama.cpp) ignore the key
+# The HTTP pool's cost per request grows with its size; many small pools beat one big one.
+_CONNECTIONS_PER_CLIENT = 64
+
+
+def make_client(
+    *,
+    base_url: str | None,
+    api_key: str | None,
+    timeout_s: float,
+    connections: int | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> AsyncOpenAI:
+    """An `AsyncOpenAI` client with SDK retries off, keeping up to `connections` alive.
+
+    A local `base_url` needs no key. Clients built together should share one `ssl_context`:
+    building one loads the CA bundle (about 30 ms).
+    """
+    if api_key is None and base_url is not None:
+        api_key = _NO_KEY
+    http_client = None
+    if connections is not None or ssl_context is not None:
+        kw: dict[str, Any] = {"verify": ssl_context if ssl_context is not None else True}
+        if connections is not None:
+            kw["limits"] = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        http_client = openai.DefaultAsyncHttpxClient(**kw)
+    return AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0,
+                       http_client=http_client)
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """The server's Retry-After advice in seconds (`retry-after-ms`, seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms is not None:
+        try:
+            return max(0.0, float(raw_ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        value = when.timestamp() - time.time()  # an HTTP date is wall-clock by definition
+    return max(0.0, value) if math.isfinite(value) else None
+
+
+def translate_error(exc: openai.OpenAIError, model: str) -> LLMError:
+    """An SDK exception as an `LLMError`: rate limits, 5xx, timeouts and lost connections retry."""
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        retryable = status in _RETRYABLE_STATUS or status >= 500
+        after = retry_after_seconds(exc.response.headers) if status == 429 else None
+        return LLMError(f"{model}: HTTP {status}: {_short(exc)}", retryable=retryable, retry_after=after)
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMError(f"{model}: request timed out", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        return LLMError(f"{model}: connection error: {_short(exc)}", retryable=True)
+    return LLMError(f"{model}: {type(exc).__name__}: {_short(exc)}", retryable=False)
+
+
+# What `chat.completions.create` sends with every request: the API key as a bearer token.
+_CHAT_OPTIONS: Any = {"security": {"bearer_auth": True}}
+
+
+def _result(raw: bytes, model: str, latency: float) -> LLMResult:
+    """An `LLMResult` from the body of a chat completion; a malformed one is a retryable error."""
+    try:
+        body = orjson.loads(raw)
+        choices = body.get("choices") or []
+        if not choices:
+            raise LLMError(f"{model}: the answer has no choices", retryable=True)
+        text = (choices[0].get("message") or {}).get("content") or ""
+        usage = body.get("usage") or {}
+        return LLMResult(
+            text=text if isinstance(text, str) else str(text),
+            usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
+            model=body.get("model") or model,
+            latency_s=latency,
+        )
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError) as e:
+        raise LLMError(f"{model}: the answer is not a chat completion: {e}", retryable=True) from None
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = str(exc)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class OpenAIModel:
+    """A `LanguageModel` over an OpenAI-compatible chat completions endpoint.
+
+    `connections` is how many calls may be in flight (match the limiter's concurrency); they are
+    spread round-robin over clients of at most 64 connections each. `client` overrides all that.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 60.0,
+        connections: int = 64,
+        client: AsyncOpenAI | None = None,
+    ) -> None:
+        self.name = model
+        if client is not None:
+            self._clients = [client]
+        else:
+            shards = max(1, math.ceil(connections / _CONNECTIONS_PER_CLIENT))
+            per = max(1, math.ceil(connections / shards))
+            ctx = httpx.create_ssl_context()  # one CA bundle load for every shard
+            self._clients = [
+                make_client(base_url=base_url, api_key=api_key, timeout_s=timeout_s, connections=per,
+                            ssl_context=ctx)
+                for _ in range(shards)
+            ]
+        self._next_client = itertools.cycle(self._clients)
+
+    @classmethod
+    def from_profile(cls, profile: LLMProfile, *, connections: int = 64) -> OpenAIModel:
+        """The model a settings profile describes."""
+        return cls(profile.model, base_url=profile.base_url, api_key=profile.api_key,
+                   timeout_s=profile.timeout_s, connections=connections)
+
+    async def complete(self, request: LLMRequest) -> LLMResult:
+        """One chat completion; JSON mode when the request carries a schema.
+
+        Sent with the SDK's `post` and read as bytes: the body we build is already the wire
+        format, so the SDK's TypedDict transform of the parameters (a quarter of a call's CPU)
+        and the pydantic `ChatCompletion` it would build from the answer are skipped; the SDK
+        still does auth, headers, timeouts and HTTP errors (as `openai.APIStatusError`)."""
+        params: dict[str, Any] = {
+            "model": self.name,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "temperature": request.temperature,
+        }
+        if request.max_tokens is not None:
+            params["max_tokens"] = request.max_tokens
+        if request.schema is not None:
+            params["response_format"] = {"type": "json_object"}
+        started = time.perf_counter()
+        try:
+            raw = await next(self._next_client).post(
+                "/chat/completions", body=params, cast_to=bytes, options=_CHAT_OPTIONS)
+        except openai.OpenAIError as exc:
+            err = translate_error(exc, self.name)
+            log.debug("agent %s: %s call failed: %s", request.agent_id, request.kind, err)
+            raise err from exc
+        latency = time.perf_counter() - started
+        return _result(raw, self.name, latency)
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients."""
+        for client in self._clients:
+            await client.close()

@@ -1,0 +1,342 @@
+"""`ScriptedModel`: an offline, deterministic stand-in for an LLM, for demos and tests.
+
+It never reads the rendered messages: it answers from `request.kind` and `request.context` with
+simple rules (word overlap between the agent's goal and what a building offers; stable blake2b
+hashes of seed, agent id and tick to vary choices between agents). It is not intelligent; it only
+gives every kind a sensible answer in the right JSON shape. A missing or malformed context key
+yields a safe, valid answer, never an exception.
+
+Context keys read, per kind (all optional):
+
+- every kind: agent_id, tick, name, goal, cash
+- qa_ask: buildings
+- qa_answer: questions, buildings, nearby, memories
+- qa_choose: buildings, answers, building_id
+- daily_plan: buildings
+- hourly_schedule: hours (list of int), daily_plan (list of str), buildings, minute_of_day
+- decompose: activity, building (id), minutes, buildings
+- react: event
+- act: building (a building_context mapping with equipment), purpose, nearby
+- chat: partner, heard (list of str), memories (a remembered piece of news is passed on)
+- reply_player: player_text, memories
+- importance: text
+- reflect: memories (list of str)
+- impression: subject_name (or subject), previous, text
+- experience: building_name (or building), purpose, outcome
+- task_decide: tasks (id, title, description, building_id or building), buildings, job
+
+A building is a mapping with id, name, kind, description, equipment (id, name, description,
+operations, price, income, free). An unknown kind is answered with `{}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from agent.interfaces import LLMRequest, LLMResult, Usage
+
+_STOP = frozenset(
+    "the and for with that this from into your you are was were have has had but not what which who "
+    "how can will would should could about there their them then than they our out get got its more "
+    "some want wants make made just like been being also very much many any all one two day".split()
+)
+_MONEY = frozenset("cash coin coins money pay give send transfer wallet gold loan lend donate".split())
+_URGENT = frozenset(
+    "urgent fire help task job hired fired closed emergency mayor invite invited party hurt sick".split()
+)
+_IMPORTANT = {
+    9: frozenset("married died death fired hired promotion emergency fire love founded".split()),
+    6: frozenset("job task mayor money cash bought earned paid argument friend company salary".split()),
+    4: frozenset("chat talked met said asked plan work learned".split()),
+}
+_NEGATIVE = frozenset("fail failed failure could refused closed broke nothing unable denied".split())
+_LOW_CASH = 20
+
+
+def words(text: str) -> list[str]:
+    """Lower-case content words of `text` (letters and digits, stop words dropped)."""
+    cleaned = "".join(c if c.isalnum() else " " for c in text.lower())
+    return [w for w in cleaned.split() if len(w) > 2 and w not in _STOP]
+
+
+def _str(ctx: Mapping[str, Any], key: str, default: str = "") -> str:
+    value = ctx.get(key)
+    if isinstance(value, str):
+        return value.strip() or default
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return default
+
+
+def _int(ctx: Mapping[str, Any], key: str, default: int = 0) -> int:
+    value = ctx.get(key)
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(float(value))
+        except ValueError:
+            return default
+    return default
+
+
+def _maps(ctx: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = ctx.get(key)
+    if isinstance(value, list | tuple):
+        return [v for v in value if isinstance(v, Mapping)]
+    return []
+
+
+def _strs(ctx: Mapping[str, Any], key: str) -> list[str]:
+    value = ctx.get(key)
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    if isinstance(value, list | tuple):
+        return [v for v in value if isinstance(v, str) and v.strip()]
+    return []
+
+
+def _building_text(b: Mapping[str, Any]) -> str:
+    parts = [_str(b, "name"), _str(b, "kind"), _str(b, "description")]
+    for e in _maps(b, "equipment"):
+        parts += [_str(e, "name"), _str(e, "description"), " ".join(_strs(e, "operations"))]
+    return " ".join(parts)
+
+
+_NEWS = "Did you hear?"
+_NOT_NEWS = ("i ", "i'm", "a lot of my days", "everything i do", "hi ", "hello", "good ", "thanks", "i see")
+
+
+def _news(memories: Sequence[str]) -> str:
+    """A remembered piece of news to pass on in a chat: something heard as news ("Did you hear?
+    ..."), or a remembered statement about the town (no colon, not about oneself, not a greeting)."""
+    for m in memories:
+        if _NEWS in m:
+            text = m.split(_NEWS, 1)[1].strip()
+        elif ":" not in m and not m.lower().startswith(_NOT_NEWS) and m.rstrip().endswith("."):
+            text = m.strip()
+        else:
+            continue
+        if len(words(text)) >= 4:
+            return text[:300]
+    return ""
+
+
+def _overlap(a: str, b: str) -> int:
+    return len(set(words(a)) & set(words(b)))
+
+
+class ScriptedModel:
+    """An offline deterministic `LanguageModel` that answers from the request's kind and context."""
+
+    name = "scripted"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self._answers: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+            "qa_ask": self._qa_ask, "qa_answer": self._qa_answer, "qa_choose": self._qa_choose,
+            "daily_plan": self._daily_plan, "hourly_schedule": self._hourly_schedule,
+            "decompose": self._decompose, "react": self._react, "act": self._act, "chat": self._chat,
+            "reply_player": self._reply_player, "importance": self._importance, "reflect": self._reflect,
+            "impression": self._impression, "experience": self._experience, "task_decide": self._task_decide,
+        }
+
+    async def complete(self, request: LLMRequest) -> LLMResult:
+        """The scripted JSON answer to `request`."""
+        ctx = request.context if isinstance(request.context, Mapping) else {}
+        answer = self._answers.get(request.kind)
+        text = json.dumps(answer(ctx) if answer is not None else {}, ensure_ascii=False)
+        prompt_chars = sum(len(m.content) for m in request.messages)
+        return LLMResult(text=text, usage=Usage(prompt_chars // 4, len(text) // 4), model=self.name)
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+    # ------------------------------------------------------------------ helpers
+
+    def _hash(self, ctx: Mapping[str, Any], *parts: object) -> int:
+        key = "|".join(str(p) for p in (self.seed, _str(ctx, "agent_id"), _int(ctx, "tick"), *parts))
+        return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big")
+
+    def _ranked(self, ctx: Mapping[str, Any], text: str) -> list[Mapping[str, Any]]:
+        """Buildings with an id, best fit to `text` first; ties broken by a stable hash."""
+        found = [b for b in _maps(ctx, "buildings") if _str(b, "id")]
+        return sorted(found, key=lambda b: (-_overlap(text, _building_text(b)), self._hash(ctx, _str(b, "id"))))
+
+    def _focus(self, ctx: Mapping[str, Any]) -> str:
+        return _str(ctx, "goal", "get by in town")
+
+    # ------------------------------------------------------------------ kinds
+
+    def _qa_ask(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        goal = self._focus(ctx)
+        return {"questions": [
+            f"Which place in town helps me to {goal}?",
+            f"What can I afford with {_int(ctx, 'cash')} coins?",
+            "Who in town could help me?",
+        ]}
+
+    def _qa_answer(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        goal = self._focus(ctx)
+        ranked = self._ranked(ctx, goal)
+        best = _str(ranked[0], "name", "somewhere in town") if ranked else "nowhere I know of"
+        people = [_str(a, "name") for a in _maps(ctx, "nearby") if _str(a, "name")]
+        memories = _strs(ctx, "memories")
+        facts = [
+            f"{best} looks like the best place to {goal}.",
+            f"I have {_int(ctx, 'cash')} coins.",
+            f"I could ask {', '.join(people[:3])}." if people else "Nobody is around right now.",
+        ]
+        if memories:
+            facts.append(f"I remember: {memories[0][:200]}")
+        questions = _strs(ctx, "questions") or ["Where should I go?"]
+        return {"answers": [facts[i % len(facts)] for i in range(min(len(questions), 5))]}
+
+    def _qa_choose(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        goal = self._focus(ctx)
+        ranked = self._ranked(ctx, goal + " " + " ".join(_strs(ctx, "answers")))
+        if not ranked:
+            return {"building": _str(ctx, "building_id", "nowhere"), "purpose": f"think about how to {goal}"}
+        best = ranked[0]
+        return {"building": _str(best, "id"), "purpose": f"{goal} at {_str(best, 'name', 'there')}"}
+
+    def _daily_plan(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        goal = self._focus(ctx)
+        names = [_str(b, "name", _str(b, "id")) for b in self._ranked(ctx, goal)[:3]]
+        plan = ["wake up and get ready for the day"]
+        plan += [f"work towards my goal ({goal}) at {names[0]}"] if names else [f"work towards my goal: {goal}"]
+        plan += [f"spend some time at {n}" for n in names[1:]]
+        plan += ["have dinner and talk to people", "go to bed"]
+        return {"plan": plan}
+
+    def _hourly_schedule(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        goal = self._focus(ctx)
+        raw = ctx.get("hours")
+        hours = sorted({h for h in raw if isinstance(h, int) and 0 <= h <= 23}) if isinstance(raw, list) else []
+        if not hours:
+            hours = list(range(max(0, min(23, _int(ctx, "minute_of_day") // 60)), 24))
+        plan = _strs(ctx, "daily_plan") or [f"work towards my goal: {goal}"]
+        top = self._ranked(ctx, goal)[:3]
+        fallback = _str(ctx, "building_id", "home")
+        schedule = []
+        for i, hour in enumerate(hours):
+            building = _str(top[self._hash(ctx, hour) % len(top) if i % 3 == 2 else 0], "id") if top else fallback
+            schedule.append({"hour": hour, "activity": plan[i * len(plan) // len(hours)][:200], "building": building})
+        return {"schedule": schedule}
+
+    def _decompose(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        activity = _str(ctx, "activity", f"work towards my goal: {self._focus(ctx)}")
+        ranked = self._ranked(ctx, activity)
+        building = _str(ctx, "building") or (_str(ranked[0], "id") if ranked else "home")
+        minutes = max(3, min(240, _int(ctx, "minutes", 60)))
+        steps = [f"get started: {activity}", activity, f"wrap up: {activity}"]
+        return {"tasks": [{"task": s[:200], "minutes": minutes // 3, "building": building} for s in steps]}
+
+    def _react(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        hits = sorted(set(words(_str(ctx, "event"))) & _URGENT)
+        if hits:
+            return {"replan": True, "reason": f"this matters: {', '.join(hits)}"}
+        return {"replan": False, "reason": "nothing that changes my plan"}
+
+    def _act(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        cash = _int(ctx, "cash")
+        building = ctx.get("building")
+        equipment = _maps(building, "equipment") if isinstance(building, Mapping) else []
+        nearby = [a for a in _maps(ctx, "nearby") if _str(a, "id")]
+        roll = self._hash(ctx, "act")
+        if nearby and roll % 4 == 0:
+            partner = nearby[(roll // 4) % len(nearby)]
+            return {"action": "chat", "target": _str(partner, "id"), "reason": "say hello"}
+        usable = [e for e in equipment if _str(e, "id") and _int(e, "price") <= cash and _int(e, "free", 1) > 0]
+        if usable:
+            focus = _str(ctx, "purpose") + " " + self._focus(ctx)
+            if cash < _LOW_CASH and any(_int(e, "income") > 0 for e in usable):
+                usable = [e for e in usable if _int(e, "income") > 0]
+            usable.sort(key=lambda e: (-_overlap(focus, _building_text({"equipment": [e]})),
+                                       -_int(e, "income"), self._hash(ctx, _str(e, "id"))))
+            chosen = usable[0]
+            operations = _strs(chosen, "operations") or ["use"]
+            return {"action": "use", "equipment": _str(chosen, "id"), "operation": operations[0],
+                    "reason": f"{_str(chosen, 'name', 'it')} fits what I came for"}
+        if nearby:
+            return {"action": "chat", "target": _str(nearby[0], "id"), "reason": "nothing here I can use"}
+        return {"action": "leave", "reason": "nothing here I can use"}
+
+    def _chat(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        name, goal = _str(ctx, "name", "a neighbour"), self._focus(ctx)
+        partner = _str(ctx, "partner", "there")
+        heard = _strs(ctx, "heard")
+        news = _news(_strs(ctx, "memories"))
+        if news and self._hash(ctx, "news") % 3 != 0:
+            return {"text": f"{_NEWS} {news}"}
+        if heard:
+            lines = (f"I see, {partner}. For my part I am trying to {goal}.",
+                     f"Good to hear, {partner}. Any tips on how to {goal}?",
+                     f"Thanks, {partner}. I should get back to it: {goal}.")
+        else:
+            lines = (f"Hi {partner}, I'm {name}. I'm trying to {goal}.",
+                     f"Hello {partner}! How is your day going?",
+                     f"Good to see you, {partner}. What are you up to?")
+        return {"text": lines[self._hash(ctx, "chat", len(heard)) % len(lines)]}
+
+    def _reply_player(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        name, goal = _str(ctx, "name", "a resident here"), self._focus(ctx)
+        if set(words(_str(ctx, "player_text"))) & _MONEY:
+            text = f"I'm {name}, and my coins stay with me, thanks. I'd rather talk about how I {goal}."
+        else:
+            memories = _strs(ctx, "memories")
+            lately = f" Lately: {memories[0][:120]}" if memories else ""
+            text = f"Hello, I'm {name}. Right now I'm focused on this: {goal}.{lately}"
+        return {"text": text}
+
+    def _importance(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        found = set(words(_str(ctx, "text")))
+        for score in sorted(_IMPORTANT, reverse=True):
+            if found & _IMPORTANT[score]:
+                return {"score": score}
+        return {"score": 2}
+
+    def _reflect(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        memories = _strs(ctx, "memories")
+        counts = Counter(w for m in memories for w in set(words(m)))
+        insights = [f"A lot of my days revolve around {w}." for w, _ in counts.most_common(3)]
+        insights.append(f"Everything I do should help me {self._focus(ctx)}.")
+        return {"insights": insights}
+
+    def _impression(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        subject = _str(ctx, "subject_name", _str(ctx, "subject", "them"))
+        text, previous = _str(ctx, "text"), _str(ctx, "previous")
+        latest = f"Most recently: {text[:160]}" if text else "I know little about them yet."
+        return {"impression": f"{previous[:200]} {latest}".strip() if previous else f"{subject}. {latest}"}
+
+    def _experience(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        where = _str(ctx, "building_name", _str(ctx, "building", "somewhere"))
+        purpose, outcome = _str(ctx, "purpose", "do something"), _str(ctx, "outcome", "it happened")
+        success = not (set(words(outcome)) & _NEGATIVE)
+        return {"summary": f"I went to {where} to {purpose[:150]}: {outcome[:200]}", "success": success}
+
+    def _task_decide(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        known = {_str(b, "id"): b for b in _maps(ctx, "buildings")}
+        focus = self._focus(ctx) + " " + _str(ctx, "job")
+        candidates: list[tuple[int, int, int, str]] = []
+        for t in _maps(ctx, "tasks"):
+            task_id, where = _str(t, "id"), _str(t, "building_id") or _str(t, "building")
+            if not task_id or (where and where not in known):
+                continue
+            about = " ".join((_str(t, "title"), _str(t, "description"), _building_text(known.get(where, {}))))
+            candidates.append((-_overlap(focus, about), -_int(t, "reward"), self._hash(ctx, task_id), task_id))
+        if not candidates:
+            return {"take": None, "reason": "no task I can do"}
+        best = min(candidates)
+        if best[0] < 0 or self._hash(ctx, "task") % 2 == 0:
+            return {"take": best[3], "reason": "it fits what I can do"}
+        return {"take": None, "reason": "none of these fits my goal"}
+
+
+__all__: Sequence[str] = ["ScriptedModel", "words"]

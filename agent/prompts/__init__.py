@@ -1,0 +1,148 @@
+"""Prompt templates as data (`prompts.toml`) and the one function that renders them.
+
+A `PromptBook` loads every template once; `PromptBook.render(kind, context)` (or the module-level
+`render`, which uses the packaged book) turns a kind and its context into a system and a user
+message. Each kind names its answer model (agent/answers.py), whose JSON schema is put into the
+system message and is what `answer_model(kind)` returns for the caller's `LLMRequest.schema`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import string
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from agent.answers import ANSWER_MODELS, Answer
+from agent.interfaces import Message
+
+DEFAULT_PATH = Path(__file__).with_name("prompts.toml")
+_NONE = "(none)"
+_MARKER = "<<<"
+
+
+class UnknownPromptKind(LookupError):
+    """A prompt kind that no template defines."""
+
+    def __init__(self, kind: str, valid: tuple[str, ...]) -> None:
+        super().__init__(f"unknown prompt kind {kind!r}; valid kinds: {', '.join(valid)}")
+        self.kind = kind
+        self.valid = valid
+
+
+@dataclass(frozen=True, slots=True)
+class PromptTemplate:
+    """One kind's templates and answer model."""
+
+    kind: str
+    system: string.Template
+    user: string.Template
+    answer: type[Answer]
+    untrusted: tuple[str, ...] = ()
+
+
+class _Fields(dict[str, str]):
+    """Template fields; a missing key renders as "(none)"."""
+
+    def __missing__(self, key: str) -> str:
+        return _NONE
+
+
+def to_text(value: Any) -> str:
+    """A context value as prompt text: scalars as is, string lists as "- " lines, else JSON."""
+    if value is None:
+        return _NONE
+    if isinstance(value, str):
+        return value if value.strip() else _NONE
+    if isinstance(value, bool | int | float):
+        return str(value)
+    if isinstance(value, list | tuple):
+        if not value:
+            return _NONE
+        if all(isinstance(v, str) for v in value):
+            return "\n".join(f"- {v}" for v in value)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class PromptBook:
+    """Every prompt template, loaded and checked once. Unknown kinds are refused with the valid ones."""
+
+    def __init__(self, path: Path = DEFAULT_PATH) -> None:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+        common = data.get("common", {})
+        self._persona = string.Template(common.get("persona", ""))
+        self._answer_format = string.Template(common.get("answer_format", "$schema"))
+        self._open = string.Template(common.get("untrusted_open", "<<<UNTRUSTED $label>>>"))
+        self._close = string.Template(common.get("untrusted_close", "<<<END UNTRUSTED $label>>>"))
+        templates: dict[str, PromptTemplate] = {}
+        for kind, spec in data.get("kinds", {}).items():
+            model_name = spec.get("answer")
+            if model_name not in ANSWER_MODELS:
+                raise ValueError(f"{path}: kind {kind!r} names unknown answer model {model_name!r}")
+            templates[kind] = PromptTemplate(
+                kind=kind,
+                system=string.Template(spec["system"]),
+                user=string.Template(spec["user"]),
+                answer=ANSWER_MODELS[model_name],
+                untrusted=tuple(spec.get("untrusted", ())),
+            )
+        self._templates = MappingProxyType(templates)
+        self._schemas = MappingProxyType(
+            {kind: MappingProxyType(t.answer.model_json_schema()) for kind, t in templates.items()}
+        )
+
+    def kinds(self) -> tuple[str, ...]:
+        """The known prompt kinds, sorted."""
+        return tuple(sorted(self._templates))
+
+    def template(self, kind: str) -> PromptTemplate:
+        """The template of `kind`; raises `UnknownPromptKind` listing the valid kinds."""
+        try:
+            return self._templates[kind]
+        except KeyError:
+            raise UnknownPromptKind(kind, self.kinds()) from None
+
+    def answer_model(self, kind: str) -> type[Answer]:
+        """The pydantic model the answer to `kind` is parsed into."""
+        return self.template(kind).answer
+
+    def schema(self, kind: str) -> Mapping[str, Any]:
+        """The JSON schema of `kind`'s answer model (read-only)."""
+        self.template(kind)
+        return self._schemas[kind]
+
+    def render(self, kind: str, context: Mapping[str, Any]) -> tuple[Message, ...]:
+        """The system and user messages of `kind` filled from `context`."""
+        template = self.template(kind)
+        fields = _Fields({key: to_text(value) for key, value in context.items()})
+        for key in template.untrusted:
+            label = key.upper()
+            raw = str(context.get(key) or "")
+            cleaned = raw.replace(_MARKER, "< < <").replace(">>>", "> > >")
+            fields[key] = "\n".join(
+                (self._open.substitute(label=label), cleaned, self._close.substitute(label=label))
+            )
+        fields["persona"] = self._persona.substitute(fields)
+        schema = json.dumps(self._schemas[kind], separators=(",", ":"), default=dict)
+        system = template.system.substitute(fields) + "\n\n" + self._answer_format.substitute(schema=schema)
+        return (Message("system", system), Message("user", template.user.substitute(fields)))
+
+
+@functools.cache
+def default_book() -> PromptBook:
+    """The packaged prompt book, loaded once (it is read-only)."""
+    return PromptBook()
+
+
+def render(kind: str, context: Mapping[str, Any]) -> tuple[Message, ...]:
+    """Render `kind` from `context` with the packaged prompt book."""
+    return default_book().render(kind, context)
+
+
+__all__ = ["PromptBook", "PromptTemplate", "UnknownPromptKind", "default_book", "render", "to_text"]

@@ -1,0 +1,98 @@
+"""The agent's record as the world keeps it: identity, position, state machine state."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.interfaces import Memory, Planner
+
+
+class ActorState(enum.StrEnum):
+    """Where an agent is in its step cycle.
+
+    inited -> planning -> moving -> (arrived) -> using | chatting -> idle -> planning ...
+    """
+
+    INITED = "inited"
+    PLANNING = "planning"
+    MOVING = "moving"
+    USING = "using"
+    CHATTING = "chatting"
+    IDLE = "idle"
+
+
+@dataclass(slots=True)
+class AgentRecord:
+    """One agent. `planner` and `memory` are its plug-in instances (not persisted as such:
+    the planner dumps its state into `plan_state`, the memory's records go to the memories table)."""
+
+    id: str
+    name: str
+    bio: str
+    goal: str
+    sprite: str
+    llm: str
+    plan: str
+    memory_module: str
+    x: int
+    y: int
+    cash: int = 0  # mirrors the ledger balance of agent:<id>
+    state: ActorState = ActorState.INITED
+    path: list[tuple[int, int]] = field(default_factory=list)
+    target: str | None = None  # building id the agent is heading to or in
+    purpose: str = ""
+    using: str | None = None  # equipment id
+    use_left: int = 0
+    label: str = "just arrived in town"  # a short "what am I doing" line for the client
+    owner: str | None = None  # the player who created it, if any
+    created_tick: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    inbox: list[str] = field(default_factory=list)  # events heard since the last step
+    facts: list[str] = field(default_factory=list)
+    plan_state: dict[str, Any] = field(default_factory=dict)
+    planner: Planner | None = field(default=None, repr=False, compare=False)
+    mem: Memory | None = field(default=None, repr=False, compare=False)
+
+    _PERSISTED = (
+        "bio", "goal", "sprite", "llm", "plan", "memory_module", "path", "target", "purpose", "using",
+        "use_left", "label", "owner", "created_tick", "failures", "last_error", "inbox", "facts",
+    )
+
+    def to_row(self) -> dict[str, Any]:
+        """The agents-table row."""
+        data = {k: getattr(self, k) for k in self._PERSISTED}
+        data["plan_state"] = self.planner.dump() if self.planner is not None else self.plan_state
+        return {
+            "id": self.id, "name": self.name, "x": self.x, "y": self.y, "cash": self.cash,
+            "state": self.state.value, "data": json.dumps(data, separators=(",", ":")),
+        }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> AgentRecord:
+        data = json.loads(row["data"])
+        data["path"] = [tuple(p) for p in data.get("path", [])]
+        return cls(
+            id=row["id"], name=row["name"], x=row["x"], y=row["y"], cash=row["cash"],
+            state=ActorState(row["state"]), **data,
+        )
+
+    def public(self) -> dict[str, Any]:
+        """What any client may see of the agent."""
+        return {
+            "id": self.id, "name": self.name, "bio": self.bio, "goal": self.goal, "sprite": self.sprite,
+            "llm": self.llm, "plan": self.plan, "memory": self.memory_module, "x": self.x, "y": self.y,
+            "cash": self.cash, "state": self.state.value, "target": self.target, "purpose": self.purpose,
+            "using": self.using, "label": self.label, "owner": self.owner, "failures": self.failures,
+            "last_error": self.last_error,
+        }
+
+    def brief(self) -> dict[str, Any]:
+        """The per-tick delta of an agent."""
+        return {
+            "id": self.id, "x": self.x, "y": self.y, "state": self.state.value, "label": self.label,
+            "cash": self.cash, "target": self.target, "purpose": self.purpose,
+        }

@@ -1,0 +1,113 @@
+"""tick.py: drive a running town in free mode over its websocket.
+
+    python tick.py                      # tick every 2 s until Ctrl-C
+    python tick.py --ticks 100 --interval 0   # 100 ticks, as fast as the server answers
+
+Ctrl-C stops cleanly after the tick in flight. While an admin has paused ticking, it waits.
+Exits 0 when done, 1 on a fatal error (server unreachable, wrong token, server error), 130 when
+stopped by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+
+from server.client import CommandError, ConnectionLost, TownClient
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Send ticks to a running AI town server.")
+    p.add_argument("--url", default=os.environ.get("TOWN_URL", "ws://127.0.0.1:8000/ws"), help="server websocket URL")
+    p.add_argument("--token", default=os.environ.get("TOWN_ADMIN_TOKEN"), help="admin token (or TOWN_ADMIN_TOKEN)")
+    p.add_argument("--ticks", type=int, default=0, help="how many ticks; 0 = until stopped")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between tick starts; 0 = as fast as possible")
+    p.add_argument("--connect-timeout", type=float, default=30.0, help="seconds to keep trying to reach the server")
+    p.add_argument("--quiet", action="store_true", help="only the final line")
+    return p.parse_args(argv)
+
+
+async def connect(url: str, within: float) -> TownClient:
+    """Connect, retrying until `within` seconds have passed (the server may still be starting)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return await TownClient.connect(url, timeout=5)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.25)
+
+
+async def drive(args: argparse.Namespace) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        c = await connect(args.url, args.connect_timeout)
+    except OSError as e:
+        print(f"tick.py: cannot reach {args.url}: {e}", file=sys.stderr)
+        return 1
+    totals = {"ticks": 0, "llm_calls": 0, "tokens": 0, "failures": 0}
+    t_start = time.monotonic()
+    waiting = False
+    try:
+        await c.call("login", token=args.token or "")
+        while not stop.is_set() and (args.ticks == 0 or totals["ticks"] < args.ticks):
+            started = time.monotonic()
+            try:
+                s = await c.call("tick")
+            except CommandError as e:
+                if e.code == "paused":
+                    if not waiting:
+                        print("ticking is paused by an admin; waiting ...", flush=True)
+                        waiting = True
+                    await _wait(stop, 0.5)
+                    continue
+                raise
+            waiting = False
+            totals["ticks"] += 1
+            for k in ("llm_calls", "tokens", "failures"):
+                totals[k] += s[k]
+            if not args.quiet:
+                print(f"tick {s['tick']:>6}  {s['clock']}  stepped {s['stepped']:>4}  moved {s['moved']:>4}  "
+                      f"llm {s['llm_calls']:>4}  tokens {s['tokens']:>7}  failures {s['failures']:>3}  "
+                      f"{s['wall_ms']:8.1f} ms", flush=True)
+                for err in s["errors"][:3]:
+                    print(f"      ! {err['agent']}: {err['error']}", flush=True)
+            if args.interval > 0:
+                await _wait(stop, args.interval - (time.monotonic() - started))
+    except CommandError as e:
+        print(f"tick.py: the server refused: {e}", file=sys.stderr)
+        return 1
+    except (ConnectionLost, OSError) as e:
+        print(f"tick.py: lost the server: {e}", file=sys.stderr)
+        return 1
+    finally:
+        c.close()
+    el = time.monotonic() - t_start
+    print(f"done: {totals['ticks']} ticks in {el:.1f}s, {totals['llm_calls']} LLM calls, {totals['tokens']} tokens, "
+          f"{totals['failures']} agent failures", flush=True)
+    return 130 if stop.is_set() and args.ticks and totals["ticks"] < args.ticks else 0
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    if seconds <= 0:
+        return
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(drive(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
