@@ -1,0 +1,176 @@
+"""mayor.py: drive a running town in mayor mode over its websocket.
+
+    python mayor.py scenarios/dessert_shop_hiring.json --token $TOKEN
+    python mayor.py scenarios/company.json --max-ticks 500 --report-dir var/reports
+
+It reads a scenario (who the mayor is, the tasks with rewards, deadlines and completion
+conditions), posts the tasks (`post_task`, admin), sends ticks like tick.py, prints one progress
+line per task every `--every` ticks, stops when every task is completed or expired (or at
+`--max-ticks`), then prints the outcome and writes the run report (JSON and HTML) to
+`--report-dir`. Exits 0 when every task completed, 1 when some expired or were still open at the
+tick limit, 2 on a bad scenario file or a connection error, 130 when stopped by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from server.client import CommandError, ConnectionLost, TownClient
+from server.protocol import Model
+from server.report.html import render
+from server.world.tasks import TaskSpec
+from server.world.town import TownFileError, read_json_model
+from tick import connect
+
+
+class Scenario(Model):
+    """A mayor scenario file."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[\w.\-]+$")
+    description: str = ""
+    mayor: str = Field(default="player", description='an agent id of the town, or "player"')
+    max_ticks: int = Field(default=300, ge=1, le=1_000_000)
+    tasks: list[TaskSpec] = Field(min_length=1, max_length=100)
+
+
+class ScenarioError(Exception):
+    """The scenario file is missing or invalid; the message names the file and the field."""
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file."""
+    try:
+        return read_json_model(path, Scenario)
+    except TownFileError as e:
+        raise ScenarioError(str(e)) from e
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Run a mayor scenario against a running AI town server.")
+    p.add_argument("scenario", help="scenario JSON file (see scenarios/)")
+    p.add_argument("--url", default=os.environ.get("TOWN_URL", "ws://127.0.0.1:8000/ws"), help="server websocket URL")
+    p.add_argument("--token", default=os.environ.get("TOWN_ADMIN_TOKEN"), help="admin token (or TOWN_ADMIN_TOKEN)")
+    p.add_argument("--max-ticks", type=int, default=None, help="tick limit (default: the scenario's max_ticks)")
+    p.add_argument("--every", type=int, default=10, help="print task progress every N ticks (0: never)")
+    p.add_argument("--step", type=int, default=5, help="ticks per tick command")
+    p.add_argument("--report-dir", default="var/reports", help="where to write <scenario>.report.json and .html")
+    p.add_argument("--connect-timeout", type=float, default=30.0, help="seconds to keep trying to reach the server")
+    p.add_argument("--quiet", action="store_true", help="only the outcome")
+    return p.parse_args(argv)
+
+
+def _progress_lines(tick: int, tasks: list[dict[str, Any]]) -> list[str]:
+    return [f"tick {tick:>6}  {t['id']:<4} {t['status']:<9} {t['progress']:<22} {t['title']}" for t in tasks]
+
+
+async def drive(args: argparse.Namespace) -> int:
+    """Run the scenario; the exit code as described in the module docstring."""
+    try:
+        sc = load_scenario(Path(args.scenario))
+    except ScenarioError as e:
+        print(f"mayor.py: bad scenario file:\n{e}", file=sys.stderr)
+        return 2
+    max_ticks = args.max_ticks or sc.max_ticks
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+        except (RuntimeError, ValueError):  # not the main thread (tests): no signal handling
+            pass
+    try:
+        c = await connect(args.url, args.connect_timeout)
+    except OSError as e:
+        print(f"mayor.py: cannot reach {args.url}: {e}", file=sys.stderr)
+        return 2
+    try:
+        return await _run(c, sc, args, max_ticks, stop)
+    except CommandError as e:
+        print(f"mayor.py: the server refused: {e}", file=sys.stderr)
+        return 2
+    except (ConnectionLost, OSError, TimeoutError) as e:
+        print(f"mayor.py: lost the server: {e!r}", file=sys.stderr)
+        return 2
+    finally:
+        c.close()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+
+
+async def _run(c: TownClient, sc: Scenario, args: argparse.Namespace, max_ticks: int, stop: asyncio.Event) -> int:
+    await c.call("login", token=args.token or "")
+    ids = []
+    for spec in sc.tasks:
+        try:
+            t = (await c.call("post_task", mayor=sc.mayor, task=spec.model_dump(mode="json", exclude_none=True)))["task"]
+        except CommandError as e:
+            print(f"mayor.py: {args.scenario}: cannot post task {spec.title!r}: {e}", file=sys.stderr)
+            return 2
+        ids.append(t["id"])
+        if not args.quiet:
+            print(f"posted {t['id']}: {t['title']} (reward {t['reward']}, mayor {sc.mayor}"
+                  f"{', deadline tick ' + str(t['deadline_tick']) if t['deadline_tick'] is not None else ''})", flush=True)
+    ran = 0
+    listing = await c.call("list_tasks", ids=ids)
+    last_print = -1
+    while ran < max_ticks and not stop.is_set() and any(t["status"] == "open" for t in listing["tasks"]):
+        n = max(1, min(args.step, max_ticks - ran))
+        try:
+            await c.call("tick", count=n)
+        except CommandError as e:
+            if e.code == "paused":
+                await asyncio.sleep(1.0)
+                continue
+            raise
+        ran += n
+        listing = await c.call("list_tasks", ids=ids)
+        if not args.quiet and args.every and ran // args.every != last_print:
+            last_print = ran // args.every
+            for line in _progress_lines(listing["tick"], listing["tasks"]):
+                print(line, flush=True)
+    rep = (await c.call("get_report", timeout=600))["report"]
+    tasks = listing["tasks"]
+    names = {a["id"]: a["name"] for a in rep["agents"]}
+    print(f"scenario {sc.name}: {ran} ticks run, now tick {listing['tick']}", flush=True)
+    for t in tasks:
+        who = ", ".join(names.get(a, a) for a in t["credited"]) or "-"
+        when = f"at tick {t['completed_tick']}" if t["completed_tick"] is not None else f"({t['progress']})"
+        cash = "; ".join(f"{p['amount']} {p['src']} -> {p['dst']}" for p in t["payments"]) or "no payment"
+        print(f"  {t['id']} {t['status'].upper():<9} {when}: {t['title']}; by {who}; {cash}", flush=True)
+    print(f"  ledger: sum of balances {rep['ledger']['total']} ({'zero-sum' if rep['ledger']['zero_sum'] else 'BROKEN'}),"
+          f" agents hold {rep['ledger']['agents_total']}; LLM {rep['llm']['calls']} calls, {rep['llm']['tokens']} tokens",
+          flush=True)
+    rep["scenario"] = {"name": sc.name, "mayor": sc.mayor, "task_ids": ids, "ticks_run": ran}
+    path = await asyncio.to_thread(write_report, Path(args.report_dir), sc.name, rep)
+    print(f"  report: {path} and .html", flush=True)
+    if stop.is_set() and any(t["status"] == "open" for t in tasks):
+        return 130
+    return 0 if all(t["status"] == "completed" for t in tasks) else 1
+
+
+def write_report(out: Path, name: str, rep: dict[str, Any]) -> Path:
+    """Write `<name>.report.json` and `<name>.report.html` into `out`; the JSON file's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.report.json"
+    path.write_text(json.dumps(rep, indent=1))
+    (out / f"{name}.report.html").write_text(render(rep))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(drive(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
