@@ -1,0 +1,175 @@
+// The page's entry point: builds the store, the connection, the map, the panel and the forms,
+// and runs the connection's life cycle: on every (re)connect it fetches `info`, logs in again
+// with the credentials the person gave, subscribes to pushes and re-fetches the whole town.
+// While the connection is down a banner says so and counts down to the next attempt.
+
+import { Connection } from './net.js';
+import { TownStore } from './store.js';
+import { MapView } from './map.js';
+import { Panel } from './panel.js';
+import { Forms } from './forms.js';
+import { $ } from './dom.js';
+
+const store = new TownStore();
+const conn = new Connection();
+const session = { role: 'viewer', player: null, creds: null, info: null };
+let syncs = 0;          // completed (re)synchronisations with the server, for tests and status
+let everConnected = false;
+
+const map = new MapView($('map'), store, {
+  onSelectAgent: (id) => selectAgent(id),
+  onSelectBuilding: (id) => selectBuilding(id),
+  onPlace: (x, y) => forms.place(x, y),
+  onCancelPlace: () => forms.stopPlacing(),
+});
+const panel = new Panel(store, conn, { onSelect: (id) => selectAgent(id) });
+const forms = new Forms({ store, conn, map, panel, session });
+
+function selectAgent(id) {
+  map.selected = id;
+  forms.onSelectAgent(id);
+  panel.showAgent(id);
+}
+
+function selectBuilding(id) {
+  map.selected = null;
+  $('chat-form').hidden = true;
+  panel.showBuilding(id);
+}
+
+// ----- pushes -----
+
+conn.on('push:tick', (d) => store.applyTick(d));
+conn.on('push:agent_added', (d) => { if (!store.agents.has(d.agent.id)) store.addAgent(d.agent); });
+conn.on('push:building_added', (d) => { if (!store.buildings.has(d.building.id)) store.addBuilding(d.building); });
+conn.on('push:chat', (d) => store.playerChat(d));
+conn.on('push:paused', (d) => store.setPaused(d.paused));
+
+// ----- connection life cycle -----
+
+conn.on('open', () => sync());
+conn.on('close', () => showOffline());
+
+/** Everything the page needs after a (re)connect, in an order that loses no push. */
+async function sync() {
+  setStatus('syncing', 'loading the town…');
+  try {
+    session.info = await conn.request('info');
+    if (session.creds) {
+      try {
+        await forms.login(session.creds);
+      } catch (err) {
+        // The token may have changed with the restart: fall back to watching, and say so.
+        session.creds = null;
+        session.role = 'viewer';
+        session.player = null;
+        forms.renderSession();
+        $('login-error').textContent = `Logged out after reconnecting: ${err.message}`;
+      }
+    } else {
+      session.role = session.info.role;
+      forms.renderSession();
+    }
+    // Subscribe first: pushes that arrive before the town are overwritten by it, none are missed.
+    await conn.request('subscribe', { on: true });
+    const town = await conn.request('get_town');
+    store.load(town);
+    store.setPaused(session.info.paused);
+    forms.refreshChoices();
+    if (panel.selected?.kind === 'agent') panel.loadAgent();
+    syncs += 1;
+    setStatus('online', 'connected');
+    showOnline();
+    everConnected = true;
+  } catch (err) {
+    // The socket dropped mid-sync: the next "open" syncs again.
+    if (err.code !== 'disconnected') console.warn('sync failed:', err.message);
+  }
+}
+
+function setStatus(state, text) {
+  const s = $('status');
+  s.dataset.state = state;
+  $('status-text').textContent = text;
+}
+
+let countdown = null;
+
+function showOffline() {
+  const banner = $('banner');
+  banner.hidden = false;
+  banner.className = 'banner offline';
+  const render = () => {
+    const secs = Math.max(0, Math.ceil((conn.retryAt - Date.now()) / 1000));
+    const lead = everConnected ? 'Lost the connection to the server.' : 'Cannot reach the server.';
+    banner.replaceChildren(
+      document.createTextNode(`${lead} Reconnecting ${secs ? `in ${secs} s` : 'now'}… (attempt ${conn.attempt})`),
+      retryButton(),
+    );
+    setStatus('offline', 'offline');
+  };
+  render();
+  clearInterval(countdown);
+  countdown = setInterval(render, 1000);
+}
+
+function retryButton() {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = 'Retry now';
+  b.addEventListener('click', () => conn.connect());
+  return b;
+}
+
+function showOnline() {
+  clearInterval(countdown);
+  countdown = null;
+  const banner = $('banner');
+  if (banner.hidden) return;
+  banner.className = 'banner online';
+  banner.textContent = 'Reconnected: the town is up to date.';
+  setTimeout(() => { if (conn.connected) banner.hidden = true; }, 2500);
+}
+
+// ----- zoom buttons -----
+
+$('zoom-in').addEventListener('click', () => map.zoomAt(1.25));
+$('zoom-out').addEventListener('click', () => map.zoomAt(0.8));
+$('zoom-fit').addEventListener('click', () => map.fit());
+
+// ----- a read-only view for tests and the curious (window.__town) -----
+
+Object.defineProperty(window, '__town', {
+  value: Object.freeze({
+    get connected() { return conn.connected; },
+    get syncs() { return syncs; },
+    get loaded() { return store.loaded; },
+    get tick() { return store.tick; },
+    get clock() { return store.clock; },
+    get paused() { return store.paused; },
+    get role() { return session.role; },
+    get player() { return session.player; },
+    get frames() { return map.frames; },
+    get selected() { return panel.selected ? { ...panel.selected } : null; },
+    get placing() { return map.placing ? map.placing.name : null; },
+    get preview() { return map.preview ? { ...map.preview } : null; },
+    get camera() { return { scale: map.scale, ox: map.ox, oy: map.oy, width: map.cssW, height: map.cssH, dpr: map.dpr }; },
+    agents() {
+      const now = performance.now();
+      return [...store.agents.values()].map((a) => {
+        const p = store.drawPos(a, now);
+        return { id: a.id, name: a.name, x: a.x, y: a.y, drawX: p.x, drawY: p.y, state: a.state, label: a.label, cash: a.cash, owner: a.owner };
+      });
+    },
+    buildings() {
+      return [...store.buildings.values()].map((b) => ({ id: b.id, name: b.name, template: b.template, x: b.x, y: b.y, w: b.w, h: b.h }));
+    },
+    bubbles() {
+      return [...store.liveBubbles().entries()].map(([id, b]) => ({ agent_id: id, text: b.text }));
+    },
+    tileToClient(x, y) { return map.tileToClient(x, y); },
+  }),
+});
+
+setStatus('connecting', 'connecting…');
+conn.connect();
