@@ -1,0 +1,72 @@
+"""Websocket subscribers for `bench.fanout`, in their own process:
+`python -m bench._subscribers URL N TICKS SLOW` connects N clients (plus, when SLOW is 1, one
+slow client that subscribes and then never reads), prints "ready", and when every client has
+received TICKS `tick` pushes prints one JSON object: for each tick, the CLOCK_MONOTONIC time each
+client received it.
+
+The slow client is a bare socket with a 4 KB receive buffer set before it connects, as on a slow
+link: with loopback's autotuned buffers (megabytes on each side) the kernel would absorb every
+delta of the run and the server would never see the client lag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import sys
+import time
+from urllib.parse import urlparse
+
+from server.client import TownClient
+
+
+async def slow_client(url: str) -> socket.socket:
+    """Open a websocket by hand on a socket with a small receive buffer; subscribe; never read."""
+    u = urlparse(url)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (u.hostname, u.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    await loop.sock_sendall(sock, (f"GET {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\nUpgrade: websocket\r\n"
+                                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                                   "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += await loop.sock_recv(sock, 1)  # byte by byte: read nothing past the handshake
+    assert head.startswith(b"HTTP/1.1 101"), head
+    payload = json.dumps({"id": 1, "command": "subscribe", "data": {}}).encode()
+    mask = os.urandom(4)
+    frame = bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    await loop.sock_sendall(sock, frame)
+    return sock
+
+
+async def main(url: str, n: int, ticks: int, slow: bool) -> None:
+    clients = [await TownClient.connect(url) for _ in range(n)]
+    for c in clients:
+        await c.call("subscribe")
+    lazy = await slow_client(url) if slow else None
+    got: dict[int, list[float]] = {}
+
+    async def read(c: TownClient) -> None:
+        for _ in range(ticks):
+            p = await c.next_push("tick", timeout=120)
+            got.setdefault(p["data"]["tick"], []).append(time.monotonic())
+
+    print("ready", flush=True)
+    await asyncio.gather(*(read(c) for c in clients))
+    print(json.dumps({str(k): v for k, v in got.items()}), flush=True)
+    sys.stdin.readline()  # hold the slow client open until the bench is done
+    for c in clients:
+        c.close()
+    if lazy is not None:
+        lazy.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:5] == ["1"]))

@@ -1,0 +1,118 @@
+"""Broadcast latency: 200 websocket clients subscribed (in a separate process, so they do not
+share the server's event loop) while 1000 agents move on the scripted model. For each tick, the
+time from the tick's commit (the moment `Hub.publish` is called, right after the commit) to the
+last client receiving the `tick` delta; p50/p99 over the ticks. Both processes read
+CLOCK_MONOTONIC, which is system-wide on Linux.
+
+One more client subscribes and never reads. `limits.send_queue_frames` is 4 here (default 256)
+so that its queue fills within the run: it must be dropped, and must not slow the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from bench._common import ADMIN, ROOT, args, emit, quiet_logs, scratch, settings
+
+# Subscriber processes. Two (100 clients each) measured worse than one on this 2-core box: the
+# clients, the server and other work share the same two cores.
+PROCS = int(os.environ.get("BENCH_SUBSCRIBER_PROCS", "1"))
+# The server's send buffer per connection, set on each accepted socket (instrumentation): left to
+# autotune, loopback grows it to 4 MB, which holds ~50 deltas before the bounded queue is reached.
+SNDBUF = 64 * 1024
+
+
+async def run(quick: bool) -> None:
+    from server.app import run_town
+    from server.client import TownClient
+    from server.protocol import encode, push
+
+    agents, clients, ticks = (100, 20, 6) if quick else (1000, 200, 20)
+    published: dict[int, float] = {}
+    sizes: list[int] = []
+    frame_bytes: list[int] = []
+    dropped: list[float] = []
+    with scratch() as tmp:
+        s = settings(tmp, agents, limits={"agents_per_town": 2000, "commands_per_second": 10_000,
+                                          "command_burst": 10_000, "connections_per_address": 1000,
+                                          "send_queue_frames": 4})
+        async with run_town(s) as town:
+            hub = town.services.hub
+            publish = hub.publish
+
+            def timed(kind: str, data: dict[str, Any]) -> int:  # instrumentation only: stamps the call
+                if kind != "tick":
+                    return publish(kind, data)
+                published[data["tick"]] = time.monotonic()
+                n = publish(kind, data)
+                sizes.append(len(data["agents"]))
+                frame_bytes.append(len(encode(push(kind, data)).encode()))
+                return n
+
+            hub.publish = timed  # type: ignore[method-assign]
+            from server.ws import TownSocket
+
+            opened = TownSocket.open
+
+            def small_sndbuf(self: TownSocket, *a: str, **kw: str) -> None:
+                self.ws_connection.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)  # type: ignore[union-attr]
+                opened(self, *a, **kw)
+
+            TownSocket.open = small_sndbuf  # type: ignore[method-assign]
+            hub.on_drop = lambda _s: dropped.append(time.monotonic())
+            procs = []
+            for k in range(PROCS):  # the clients split over processes; the slow one in the first
+                share = clients // PROCS + (1 if k < clients % PROCS else 0)
+                procs.append(await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bench._subscribers", town.ws_url, str(share), str(ticks),
+                    "1" if k == 0 else "0", cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=1 << 24))
+            for proc in procs:
+                assert proc.stdout is not None
+                line = await asyncio.wait_for(proc.stdout.readline(), 120)
+                assert line.strip() == b"ready", line
+            async with await TownClient.connect(town.ws_url) as admin:
+                await admin.call("login", token=ADMIN)
+                t0 = time.monotonic()
+                for _ in range(ticks):
+                    await admin.call("tick")
+                ticking = time.monotonic() - t0
+            got: dict[str, list[float]] = {}
+            for proc in procs:
+                assert proc.stdout is not None and proc.stdin is not None
+                for tick, stamps in json.loads(await asyncio.wait_for(proc.stdout.readline(), 300)).items():
+                    got.setdefault(tick, []).extend(stamps)
+                proc.stdin.write(b"\n")
+                await proc.stdin.drain()
+            for proc in procs:
+                await proc.wait()
+    lat = sorted(max(v) - published[int(k)] for k, v in got.items())
+    first = sorted(min(v) - published[int(k)] for k, v in got.items())
+    complete = all(len(v) == clients for v in got.values()) and len(got) == ticks
+    pct = lambda xs, q: round(xs[min(len(xs) - 1, int(q * len(xs)))] * 1000, 2)  # noqa: E731
+    figs = {"clients": clients, "ticks": ticks, "all_clients_got_every_tick": complete,
+            "last_client_p50_ms": pct(lat, 0.5), "last_client_p99_ms": pct(lat, 0.99),
+            "last_client_max_ms": round(lat[-1] * 1000, 2), "first_client_p50_ms": pct(first, 0.5),
+            "agents_in_delta_median": sorted(sizes)[len(sizes) // 2],
+            "delta_bytes_median": sorted(frame_bytes)[len(frame_bytes) // 2], "ms_per_tick": round(ticking * 1000 / ticks, 1),
+            "slow_client_dropped": len(dropped) == 1, "slow_client_dropped_after_s": round(dropped[0] - t0, 2) if dropped else None}
+    emit("fanout", {"agents": agents, "clients": clients, "slow_clients": 1, "send_queue_frames": 4,
+                    "server_so_sndbuf": SNDBUF, "llm": "scripted", "subscriber_processes": PROCS},
+         figs, "p99 commit -> last client < 200 ms; slow client dropped", complete and figs["last_client_p99_ms"] < 200 and len(dropped) == 1)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    a = args(argv, __doc__ or "")
+    quiet_logs()
+    asyncio.run(run(a.quick))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

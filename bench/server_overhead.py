@@ -1,0 +1,108 @@
+"""The server's own work per agent step, with the LLM taken out: the scripted model (offline, no
+latency), N agents, several ticks sent over a websocket to the real server, one subscriber
+connected and reading every delta. An agent step is one agent's tick: its plan/act decision (or
+its walk along the path), the world update, its share of the tick's commit and of the broadcast.
+
+Figures: agent steps per second (agents that thought or walked, over tick wall time) and the
+thinking steps alone; a cProfile summary of where the time goes (top functions by own time and by
+cumulative time), from a separate profiled run of the same ticks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import io
+import pstats
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from bench._common import ADMIN, args, emit, now, quiet_logs, scratch, settings
+
+
+async def _ticks(n: int, ticks: int, profile: bool) -> tuple[dict[str, Any], pstats.Stats | None]:
+    from server.app import run_town
+    from server.client import TownClient
+
+    with scratch() as tmp:
+        async with run_town(settings(tmp, n)) as town:
+            admin = await TownClient.connect(town.ws_url)
+            sub = await TownClient.connect(town.ws_url)
+            await admin.call("login", token=ADMIN)
+            await sub.call("subscribe")
+            got = 0
+
+            async def read() -> None:
+                nonlocal got
+                while True:
+                    await sub.next_push("tick", timeout=600)
+                    got += 1
+
+            reader = asyncio.create_task(read())
+            prof = cProfile.Profile() if profile else None
+            stepped = moved = 0
+            walls = []
+            if prof:
+                prof.enable()
+            for _ in range(ticks):
+                t0 = now()
+                s = await admin.call("tick")
+                walls.append(now() - t0)
+                stepped += s["stepped"]
+                moved += s["moved"]
+            if prof:
+                prof.disable()
+            while got < ticks:  # noqa: ASYNC110 - a few ms at most: the last delta is in flight
+                await asyncio.sleep(0.01)
+            reader.cancel()
+            admin.close()
+            sub.close()
+    wall = sum(walls)
+    return ({"agents": n, "ticks": ticks, "stepped": stepped, "moved": moved, "wall_s": round(wall, 3),
+             "ms_per_tick": round(wall * 1000 / ticks, 2),
+             "agent_steps_per_s": round((stepped + moved) / wall, 1),
+             "thinking_steps_per_s": round(stepped / wall, 1),
+             "us_per_agent_step": round(wall * 1e6 / max(1, stepped + moved), 1),
+             "deltas_received": got},
+            pstats.Stats(prof) if prof else None)
+
+
+def summary(stats: pstats.Stats, key: str, top: int = 8) -> list[dict[str, Any]]:
+    """The top functions of a profile: name, calls, own and cumulative seconds."""
+    stats.sort_stats(key)
+    out = []
+    for func in stats.fcn_list[:top]:  # type: ignore[attr-defined]
+        cc, nc, tt, ct, _ = stats.stats[func]  # type: ignore[attr-defined]
+        file, line, name = func
+        short = file.split("site-packages/")[-1].split("/work/main/")[-1]
+        out.append({"fn": f"{short}:{line}({name})", "calls": nc, "tottime_s": round(tt, 3), "cumtime_s": round(ct, 3)})
+    return out
+
+
+async def run(quick: bool) -> None:
+    sizes, ticks = ([100], 3) if quick else ([100, 1000], 10)
+    rows = {}
+    for n in sizes:
+        rows[str(n)], _ = await _ticks(n, ticks, profile=False)
+    _, stats = await _ticks(sizes[-1], ticks, profile=True)
+    assert stats is not None
+    stats.stream = io.StringIO()  # type: ignore[attr-defined]
+    total = stats.total_tt  # type: ignore[attr-defined]
+    prof = {"agents": sizes[-1], "total_s": round(total, 3), "top_tottime": summary(stats, "tottime"),
+            "top_cumtime": summary(stats, "cumulative", 12)}
+    big = rows[str(sizes[-1])]["agent_steps_per_s"]
+    emit("server_overhead", {"sizes": sizes, "ticks": ticks, "llm": "scripted (offline, no latency)",
+                             "plan": "qa", "memory": "long_term", "subscribers": 1},
+         {"by_agents": rows, "profile": prof}, f"agent steps/s >= 2000 at {sizes[-1]} agents",
+         big >= 2000)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    a = args(argv, __doc__ or "")
+    quiet_logs()
+    asyncio.run(run(a.quick))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,114 @@
+"""Tick wall time against the LLM floor: N agents that all think in the same tick, every call
+through the real `openai` SDK over HTTP to the fake OpenAI-compatible server (own process, set
+latency), the tick sent over a real websocket to the real server (`run_town`, port 0).
+
+floor = (most metered calls of one agent in the tick: calls within a step are sequential) x latency.
+
+Ticks measured per N: tick 1 (cold: every agent plans, HTTP connections opened for the first
+time) and tick 4 (warm: every agent plans again). `move_tiles_per_tick` is 1000 so that agents
+arrive at tick 2, act and leave at tick 3, and all plan again at tick 4. The model pool is built
+before tick 1 and its cost reported (`pool_build_s`); the server otherwise builds it inside the
+first tick.
+
+Baseline: the same ticks with `llm_limits.concurrency` 1, i.e. one LLM call at a time, agents
+stepped one after another as Generative Agents does. For N above the largest sequential size it
+is extrapolated from the per-agent time of the largest measured run (marked `extrapolated`).
+Sequential sizes stay small (10, 25) because a tick longer than about 20 s loses its websocket:
+the server reads no frame (so no pong) while a command runs, and closes the connection with
+"ping timed out" (see the README's Benchmarks section).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from bench._common import ADMIN, FakeLLM, args, emit, fake_llm, now, quiet_logs, scratch, settings
+
+LATENCY = 0.2
+MEASURED = (1, 4)  # cold, warm
+
+
+async def run_town_ticks(n: int, fake: FakeLLM, concurrency: int, ticks: int) -> dict[int, dict[str, Any]]:
+    """Tick a fresh town of `n` agents `ticks` times; figures of the ticks in MEASURED."""
+    from server.app import run_town
+    from server.client import TownClient
+
+    out: dict[int, dict[str, Any]] = {}
+    with scratch() as tmp:
+        s = settings(tmp, n, llm={"provider": "openai", "base_url": fake.url, "api_key": "x", "model": "fake"},
+                     llm_limits={"concurrency": concurrency}, move_tiles_per_tick=1000)
+        async with run_town(s) as town:
+            t0 = now()
+            town.services.brain.pool.model(None)  # as start-up would; see the module docstring
+            pool_build = now() - t0
+            async with await TownClient.connect(town.ws_url) as c:
+                await c.call("login", token=ADMIN)
+                for _ in range(ticks):
+                    cpu0, fake0, t0 = time.process_time(), fake.cpu_s(), now()
+                    summary = await c.call("tick")
+                    wall = now() - t0
+                    cpu, fake_cpu = time.process_time() - cpu0, fake.cpu_s() - fake0
+                    if summary["tick"] not in MEASURED:
+                        continue
+                    calls = await town.services.world.repo.rows("llm_calls", where={"tick": summary["tick"]})
+                    per_agent = collections.Counter(r["agent_id"] for r in calls)
+                    chain = max(per_agent.values(), default=0)
+                    out[summary["tick"]] = {
+                        "stepped": summary["stepped"], "llm_calls": summary["llm_calls"],
+                        "failures": summary["failures"], "chain": chain, "wall_s": round(wall, 3),
+                        "floor_s": round(chain * LATENCY, 3),
+                        "ratio": round(wall / (chain * LATENCY), 3) if chain else None,
+                        "server_cpu_s": round(cpu, 3), "fake_llm_cpu_s": round(fake_cpu, 3),
+                        "server_cpu_ms_per_call": round(cpu * 1000 / max(1, summary["llm_calls"]), 2),
+                        "pool_build_s": round(pool_build, 3),
+                    }
+    return out
+
+
+async def run(quick: bool) -> None:
+    env = os.environ.get
+    sizes = [10] if quick else [int(x) for x in env("BENCH_SIZES", "10,100,1000").split(",")]
+    seq_sizes = [5] if quick else [int(x) for x in env("BENCH_SEQ_SIZES", "10,25").split(",")]
+    rows: dict[str, Any] = {}
+    seq: dict[str, Any] = {}
+    with fake_llm(LATENCY) as fake:
+        await run_town_ticks(2, fake, 2000, 1)  # warm up imports and the fake server
+        for n in sizes:
+            r = await run_town_ticks(n, fake, 2000, max(MEASURED))
+            rows[str(n)] = {"agents": n, "cold": r[1], "warm": r[4]}
+        for n in seq_sizes:  # the cold tick only: the same work, one LLM call at a time
+            r = await run_town_ticks(n, fake, 1, 1)
+            seq[str(n)] = {"wall_s": r[1]["wall_s"], "llm_calls": r[1]["llm_calls"],
+                           "per_agent_s": round(r[1]["wall_s"] / n, 4), "extrapolated": False}
+    per_agent = seq[str(seq_sizes[-1])]["per_agent_s"]
+    for n in sizes:
+        row = rows[str(n)]
+        base = seq.get(str(n)) or {"wall_s": round(per_agent * n, 3), "extrapolated": True}
+        row["sequential_wall_s"] = base["wall_s"]
+        row["sequential_extrapolated"] = base["extrapolated"]
+        row["speedup_vs_sequential"] = round(base["wall_s"] / row["cold"]["wall_s"], 1)
+    key = "100" if "100" in rows else str(sizes[-1])
+    ratio = rows[key]["warm"]["ratio"]
+    ok = ratio is not None and ratio <= 1.3 and all(r[k]["failures"] == 0 for r in rows.values() for k in ("cold", "warm"))
+    emit("tick_concurrency",
+         {"sizes": sizes, "latency_s": LATENCY, "llm": "openai SDK over HTTP -> fake server in its own process",
+          "concurrency": 2000, "plan": "qa", "memory": "long_term", "sequential_sizes": seq_sizes,
+          "measured_ticks": {"cold": 1, "warm": 4}},
+         {"ratio_at_target_n": ratio, "ticks": rows, "sequential": seq},
+         f"warm wall/floor <= 1.3 at N={key}", ok)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    a = args(argv, __doc__ or "")
+    quiet_logs()
+    asyncio.run(run(a.quick))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
