@@ -1,0 +1,128 @@
+"""Stream and long-term memory: ranking, reflection, scale, impressions, persistence hooks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from agent.interfaces import AgentBrief, LLMRequest, MemoryRecord, PlanDecision
+from agent.llm.embedders import HashingEmbedder
+from agent.llm.scripted import ScriptedModel
+from agent.memory.long_term import LongTermMemory
+from agent.memory.stream import StreamMemory
+from agent.mind import AgentMind
+from agent.prompts import default_book
+from tests.fakes.scripted_llm import RecordingModel, sample_perception
+
+
+def mind_with(model: RecordingModel | ScriptedModel, dim: int = 128) -> AgentMind:
+    return AgentMind("a1", model, HashingEmbedder(dim), default_book(), call_timeout_s=1.0)
+
+
+def importance_by_text(scores: dict[str, int]) -> RecordingModel:
+    def answer(req: LLMRequest) -> str:
+        if req.kind == "importance":
+            return json.dumps({"score": scores.get(str(req.context.get("text")), 1)})
+        return '{"insights": ["I care about bread"]}'
+
+    return RecordingModel(answer)
+
+
+async def test_stream_ranks_relevant_recent_important_higher() -> None:
+    texts = {"bread is baked in the oven at the bakery": 2, "the park has a green bench": 2,
+             "Bob won the lottery and bought a house": 9, "I baked bread again at the bakery": 2}
+    mind = mind_with(importance_by_text(texts))
+    memory = StreamMemory()
+    for tick, text in enumerate(texts):
+        await memory.observe(mind, sample_perception(tick=tick * 10), "observation", text)
+    now = sample_perception(tick=40)
+    top = await memory.retrieve(mind, now, "bake bread at the bakery", k=4)
+    order = [r.text for r in top]
+    assert order[0] == "I baked bread again at the bakery"  # relevant and most recent
+    assert order.index("bread is baked in the oven at the bakery") < order.index("the park has a green bench")
+    assert order.index("Bob won the lottery and bought a house") < order.index("the park has a green bench")
+    assert [r.text for r in await memory.retrieve(mind, now, "bread", k=1)] == [order[0]]
+
+
+async def test_reflection_triggers_past_threshold() -> None:
+    model = importance_by_text({f"event {i}": 6 for i in range(10)})
+    mind = mind_with(model)
+    memory = StreamMemory(reflect_threshold=30)
+    for i in range(4):
+        await memory.observe(mind, sample_perception(tick=i), "observation", f"event {i}")
+    assert "reflect" not in model.kinds()
+    await memory.observe(mind, sample_perception(tick=5), "observation", "event 4")  # 5 * 6 = 30
+    assert model.kinds().count("reflect") == 1
+    reflections = [r for r in memory.recent(10) if r.kind == "reflection"]
+    assert [r.text for r in reflections] == ["I care about bread"]
+    assert reflections[0].embedding is not None
+    new = memory.drain_new()
+    assert len(new) == 6 and memory.drain_new() == []
+
+
+async def test_stream_retrieval_over_100k_memories() -> None:
+    dim = 64
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((100_000, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    records = [MemoryRecord("a1", "observation", f"m{i}", tick=i % 5000, importance=float(i % 10 + 1),
+                            embedding=vectors[i]) for i in range(100_000)]
+    memory = StreamMemory()
+    memory.load(records)
+    assert memory.drain_new() == [] and len(memory) == 100_000
+    got = await memory.retrieve(mind_with(ScriptedModel(), dim), sample_perception(tick=5000), "anything", k=10)
+    assert len(got) == 10 and len({id(r) for r in got}) == 10
+
+
+async def test_stream_loaded_without_embeddings_embeds_lazily() -> None:
+    memory = StreamMemory()
+    memory.load([MemoryRecord("a1", "chat", "Bob talked about bread", tick=1),
+                 MemoryRecord("a1", "chat", "Cat talked about the weather", tick=1)])
+    mind = mind_with(ScriptedModel())
+    top = await memory.retrieve(mind, sample_perception(tick=2), "bread", k=1)
+    assert top[0].text == "Bob talked about bread" and top[0].embedding is not None
+
+
+async def test_stream_plan_finished_is_remembered() -> None:
+    memory = StreamMemory()
+    await memory.on_plan_finished(mind_with(ScriptedModel()), sample_perception(),
+                                  PlanDecision("bakery", "bake bread"), "baked three loaves")
+    assert memory.recent(1)[0].kind == "plan" and memory.recent(1)[0].subject == "bakery"
+
+
+async def test_long_term_impression_updates_after_chat() -> None:
+    model = RecordingModel(delegate=ScriptedModel())
+    mind = mind_with(model)
+    p = sample_perception(nearby=(AgentBrief("b2", "Bob", 1, "idle", ""),))
+    memory = LongTermMemory()
+    await memory.observe(mind, p, "chat", "Bob said he loves sourdough", subject="b2")
+    first = memory.impression_of("b2")
+    assert first is not None and "sourdough" in first
+    assert model.requests[-1].context["subject_name"] == "Bob"
+    await memory.observe(mind, p, "chat", "Bob offered to teach me baking", subject="b2")
+    second = memory.impression_of("b2")
+    assert second != first and "teach" in (second or "")
+    assert model.requests[-1].context["previous"] == first
+    assert sum(r.kind == "impression" for r in memory.recent(50)) == 1  # replaced, not piled up
+    await memory.observe(mind, p, "observation", "it rained")  # no subject: no impression call
+    assert model.kinds().count("impression") == 2
+
+
+async def test_long_term_experience_and_retrieval() -> None:
+    mind = mind_with(ScriptedModel())
+    p = sample_perception(building_id="bakery")
+    memory = LongTermMemory(max_events=3)
+    await memory.on_plan_finished(mind, p, PlanDecision("bakery", "bake bread"), "baked three loaves")
+    for i in range(5):
+        await memory.observe(mind, p, "observation", f"noise {i}")
+    assert len(memory.events) == 3
+    got = await memory.retrieve(mind, p, "bread", k=2)
+    assert got[0].kind == "experience" and "went well" in got[0].text
+    assert got[1].text == "noise 4"  # then the most recent
+    new = memory.drain_new()
+    assert len(new) == 6
+    clone = LongTermMemory(max_events=3)
+    clone.load(new)
+    assert [r.text for r in clone.recent(10)] == [r.text for r in memory.recent(10)]
+    assert clone.drain_new() == []

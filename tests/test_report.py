@@ -1,0 +1,62 @@
+"""The run report: JSON over the websocket and HTTP, and the HTML page with inline SVG plots."""
+
+from __future__ import annotations
+
+import json
+
+import tornado.httpclient
+
+from server.app import Running
+from server.client import TownClient
+from server.report.html import chat_graph, line_chart, render
+
+
+async def test_report_after_a_free_run(town: Running, admin: TownClient) -> None:
+    await admin.call("tick", count=60)
+    rep = (await admin.call("get_report"))["report"]
+    w = town.services.world
+    assert rep["tick"] == 60 and rep["ledger"]["zero_sum"] and rep["ledger"]["total"] == 0
+    assert set(rep["cash"]) == set(w.agents)
+    for aid, pts in rep["cash"].items():
+        assert pts[0][0] == 0 and pts[-1][1] == w.agents[aid].cash
+    assert rep["cash_total"][-1][1] == sum(a.cash for a in w.agents.values()) == rep["ledger"]["agents_total"]
+    assert len(rep["llm"]["per_tick"]) == 60
+    assert rep["llm"]["calls"] == sum(r["llm_calls"] for r in rep["llm"]["per_tick"]) > 0
+    assert rep["llm"]["tokens"] == sum(v["tokens"] for v in rep["llm"]["by_kind"].values())
+    chats = await w.repo.rows("events", where={"kind": "chat"})
+    assert rep["chats"]["lines"] == len(chats) == sum(e["count"] for e in rep["chats"]["edges"])
+    (fact,) = rep["diffusion"]
+    assert fact["seeded_by"] == "carmen-diaz" and fact["knowers"]["carmen-diaz"] == 0
+    assert fact["series"][0] == [0, 1] and fact["series"][-1] == [60, len(fact["knowers"])]
+    http = tornado.httpclient.AsyncHTTPClient()
+    js = await http.fetch(town.url + "/report.json")
+    assert js.headers["Content-Type"].startswith("application/json")
+    assert json.loads(js.body)["ledger"] == rep["ledger"]
+    page = await http.fetch(town.url + "/report")
+    html = page.body.decode()
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert html.count("<svg") >= 6 and "<script" not in html and "http" not in html.split("<body>")[1]
+    assert "Who talked with whom" in html and "Carmen Diaz" in html
+
+
+def test_html_escapes_names_and_handles_empty_data() -> None:
+    rep = {
+        "town": "<T>", "tick": 0, "clock": "Day 1 08:00", "seed": 1,
+        "agents": [{"id": "x", "name": "<b>X & Y</b>", "cash": 0, "job": None}],
+        "ledger": {"entries": 0, "total": 0, "zero_sum": True, "agents_total": 0, "accounts": {}, "rewards": []},
+        "cash": {}, "cash_total": [], "tasks": [], "jobs": {}, "companies": [],
+        "llm": {"calls": 0, "tokens": 0, "failed": 0, "by_kind": {}, "per_tick": []},
+        "chats": {"lines": 0, "nodes": [{"id": "x", "name": "<b>X & Y</b>"}], "edges": []}, "diffusion": [],
+    }
+    html = render(rep)
+    assert "<b>X" not in html and "&lt;b&gt;X &amp; Y&lt;/b&gt;" in html and "&lt;T&gt;" in html
+    assert "no data" in html
+
+
+def test_svg_plots_scale_into_the_frame() -> None:
+    svg = line_chart({"a": [[0, 5], [10, 50]], "b": [[5, -5]]}, "t", x_max=20)
+    pts = [tuple(map(float, p.split(","))) for s in svg.split('points="')[1:] for p in s.split('"')[0].split()]
+    assert pts and all(56 <= x <= 720 - 170 + 0.1 and 16 <= y <= 260 - 34 + 0.1 for x, y in pts)
+    g = chat_graph([{"id": "a", "name": "A"}, {"id": "b", "name": "B"}, {"id": "c", "name": "C"}],
+                   [{"a": "a", "b": "b", "count": 3}, {"a": "b", "b": "c", "count": 1}])
+    assert g.count("<circle") == 3 and g.count("<line") == 2
