@@ -1,8 +1,8 @@
 """Broadcast latency: 200 websocket clients subscribed (in a separate process, so they do not
 share the server's event loop) while 1000 agents move on the scripted model. For each tick, the
 time from the tick's commit (the moment `Hub.publish` is called, right after the commit) to the
-last client receiving the `tick` delta; p50/p99 over the ticks. Both processes read
-CLOCK_MONOTONIC, which is system-wide on Linux.
+last client receiving the `tick` delta (stamped as the frame is read, before it is decoded); p50
+and p99 over the ticks. Both processes read CLOCK_MONOTONIC, which is system-wide on Linux.
 
 One more client subscribes and never reads. `limits.send_queue_frames` is 4 here (default 256)
 so that its queue fills within the run: it must be dropped, and must not slow the others.
@@ -21,12 +21,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench._common import ADMIN, ROOT, args, emit, quiet_logs, scratch, settings
+from bench._subscribers import SLOW_AGENT
 
 # Subscriber processes. Two (100 clients each) measured worse than one on this 2-core box: the
 # clients, the server and other work share the same two cores.
 PROCS = int(os.environ.get("BENCH_SUBSCRIBER_PROCS", "1"))
-# The server's send buffer per connection, set on each accepted socket (instrumentation): left to
-# autotune, loopback grows it to 4 MB, which holds ~50 deltas before the bounded queue is reached.
+# The server's send buffer on the slow client's connection (told apart by its User-Agent; the
+# others are left alone): left to autotune, loopback grows it to 4 MB, which holds ~50 deltas
+# before the bounded queue is reached.
 SNDBUF = 64 * 1024
 
 
@@ -63,7 +65,8 @@ async def run(quick: bool) -> None:
             opened = TownSocket.open
 
             def small_sndbuf(self: TownSocket, *a: str, **kw: str) -> None:
-                self.ws_connection.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)  # type: ignore[union-attr]
+                if self.request.headers.get("User-Agent") == SLOW_AGENT:  # only the slow link's
+                    self.ws_connection.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)  # type: ignore[union-attr]
                 opened(self, *a, **kw)
 
             TownSocket.open = small_sndbuf  # type: ignore[method-assign]
@@ -104,7 +107,7 @@ async def run(quick: bool) -> None:
             "delta_bytes_median": sorted(frame_bytes)[len(frame_bytes) // 2], "ms_per_tick": round(ticking * 1000 / ticks, 1),
             "slow_client_dropped": len(dropped) == 1, "slow_client_dropped_after_s": round(dropped[0] - t0, 2) if dropped else None}
     emit("fanout", {"agents": agents, "clients": clients, "slow_clients": 1, "send_queue_frames": 4,
-                    "server_so_sndbuf": SNDBUF, "llm": "scripted", "subscriber_processes": PROCS},
+                    "slow_client_server_so_sndbuf": SNDBUF, "llm": "scripted", "subscriber_processes": PROCS},
          figs, "p99 commit -> last client < 200 ms; slow client dropped", complete and figs["last_client_p99_ms"] < 200 and len(dropped) == 1)
 
 
