@@ -31,8 +31,10 @@ operations, price, income, free). An unknown kind is answered with `{}`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -57,10 +59,18 @@ _NEGATIVE = frozenset("fail failed failure could refused closed broke nothing un
 _LOW_CASH = 20
 
 
+_ALNUM_RUN = re.compile(r"[^\W_]+")  # runs of characters for which str.isalnum() is true
+
+
 def words(text: str) -> list[str]:
     """Lower-case content words of `text` (letters and digits, stop words dropped)."""
-    cleaned = "".join(c if c.isalnum() else " " for c in text.lower())
-    return [w for w in cleaned.split() if len(w) > 2 and w not in _STOP]
+    return [w for w in _ALNUM_RUN.findall(text.lower()) if len(w) > 2 and w not in _STOP]
+
+
+@functools.lru_cache(maxsize=8192)
+def word_set(text: str) -> frozenset[str]:
+    """`words(text)` as a set, cached: goals and building descriptions recur in every call."""
+    return frozenset(words(text))
 
 
 def _str(ctx: Mapping[str, Any], key: str, default: str = "") -> str:
@@ -129,7 +139,7 @@ def _news(memories: Sequence[str]) -> str:
 
 
 def _overlap(a: str, b: str) -> int:
-    return len(set(words(a)) & set(words(b)))
+    return len(word_set(a) & word_set(b))
 
 
 class ScriptedModel:

@@ -18,6 +18,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import orjson
+
 from agent.answers import ANSWER_MODELS, Answer
 from agent.interfaces import Message
 
@@ -47,14 +49,21 @@ class PromptTemplate:
 
 
 class _Fields(dict[str, str]):
-    """Template fields; a missing key renders as "(none)"."""
+    """Template fields, each converted from the context when a template first asks for it (a
+    context carries more than any one prompt shows); a key the context lacks renders as "(none)"."""
+
+    def __init__(self, context: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._context = context
 
     def __missing__(self, key: str) -> str:
-        return _NONE
+        text = to_text(self._context[key]) if key in self._context else _NONE
+        self[key] = text
+        return text
 
 
 def to_text(value: Any) -> str:
-    """A context value as prompt text: scalars as is, string lists as "- " lines, else JSON."""
+    """A context value as prompt text: scalars as is, string lists as "- " lines, else compact JSON."""
     if value is None:
         return _NONE
     if isinstance(value, str):
@@ -66,7 +75,16 @@ def to_text(value: Any) -> str:
             return _NONE
         if all(isinstance(v, str) for v in value):
             return "\n".join(f"- {v}" for v in value)
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return orjson.dumps(value, default=_plain, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _plain(value: Any) -> Any:
+    """What orjson cannot write itself: read-only mappings as dicts, sets as sorted lists, else text."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    return str(value)
 
 
 class PromptBook:
@@ -96,6 +114,11 @@ class PromptBook:
         self._schemas = MappingProxyType(
             {kind: MappingProxyType(t.answer.model_json_schema()) for kind, t in templates.items()}
         )
+        # the answer-format paragraph with each kind's schema, rendered once
+        self._answer_formats = MappingProxyType({
+            kind: self._answer_format.substitute(schema=json.dumps(schema, separators=(",", ":"), default=dict))
+            for kind, schema in self._schemas.items()
+        })
 
     def kinds(self) -> tuple[str, ...]:
         """The known prompt kinds, sorted."""
@@ -120,7 +143,7 @@ class PromptBook:
     def render(self, kind: str, context: Mapping[str, Any]) -> tuple[Message, ...]:
         """The system and user messages of `kind` filled from `context`."""
         template = self.template(kind)
-        fields = _Fields({key: to_text(value) for key, value in context.items()})
+        fields = _Fields(context)
         for key in template.untrusted:
             label = key.upper()
             raw = str(context.get(key) or "")
@@ -129,8 +152,7 @@ class PromptBook:
                 (self._open.substitute(label=label), cleaned, self._close.substitute(label=label))
             )
         fields["persona"] = self._persona.substitute(fields)
-        schema = json.dumps(self._schemas[kind], separators=(",", ":"), default=dict)
-        system = template.system.substitute(fields) + "\n\n" + self._answer_format.substitute(schema=schema)
+        system = template.system.substitute(fields) + "\n\n" + self._answer_formats[kind]
         return (Message("system", system), Message("user", template.user.substitute(fields)))
 
 
