@@ -3,8 +3,12 @@ agent's Mind for a step. One per server, built by `main()` and closed with it.""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent.interfaces import LanguageModel
@@ -25,18 +29,30 @@ def build_plugins() -> Any:
     return plugin_registry()
 
 
+@dataclass(slots=True)
+class Meter:
+    """The metered calls and model failures of one unit of work (a tick, a player's chat)."""
+
+    calls: list[CallRecord] = field(default_factory=list)
+    failures: list[tuple[str, str, str]] = field(default_factory=list)  # (agent id, kind, reason)
+
+
+# The meter of the work running in this task; tasks started inside inherit it (asyncio copies
+# the context), so a tick's agent steps meter into the tick's and a chat's into the chat's.
+_METER: contextvars.ContextVar[Meter | None] = contextvars.ContextVar("town_meter", default=None)
+
+
 class Brain:
-    """Builds minds and collects the metered calls of the running tick."""
+    """Builds minds and meters their calls, apart for each tick or chat running (`metering`)."""
 
     def __init__(self, settings: Settings, world: Any):
         self.settings = settings
         self.world = world
-        self.calls: list[CallRecord] = []
-        self.failures: list[tuple[str, str, str]] = []  # (agent id, kind, reason)
+        self.unmetered = Meter()  # calls made outside any `metering()` block
         self.prompts = PromptBook()
         seed = settings.seed
         self.pool = ModelPool(
-            settings.profile, limits=settings.llm_limits, sink=self.calls.append,
+            settings.profile, limits=settings.llm_limits, sink=self._record,
             scripted_factory=lambda: ScriptedModel(seed), rng=random.Random(seed ^ 0x5EED),
         )
 
@@ -49,7 +65,7 @@ class Brain:
         profile = self.settings.profile(a.llm)
 
         def failed(kind: str, reason: str) -> None:
-            self.failures.append((aid, kind, reason))
+            (_METER.get() or self.unmetered).failures.append((aid, kind, reason))
 
         return AgentMind(
             aid, self.pool.model(a.llm), self.pool.embedder(a.llm), self.prompts,
@@ -58,10 +74,24 @@ class Brain:
             on_failure=failed,
         )
 
+    def _record(self, call: CallRecord) -> None:
+        (_METER.get() or self.unmetered).calls.append(call)
+
+    @contextlib.contextmanager
+    def metering(self) -> Iterator[Meter]:
+        """Meter the calls made inside this block, and in tasks started inside it, apart from any
+        other work running at the same time (a chat during a tick keeps its calls to itself)."""
+        meter = Meter()
+        token = _METER.set(meter)
+        try:
+            yield meter
+        finally:
+            _METER.reset(token)
+
     def drain(self) -> tuple[list[CallRecord], list[tuple[str, str, str]]]:
-        calls, self.calls[:] = list(self.calls), []
-        fails, self.failures[:] = list(self.failures), []
-        return calls, fails
+        """Take the calls and failures made outside any `metering()` block."""
+        m, self.unmetered = self.unmetered, Meter()
+        return m.calls, m.failures
 
     @staticmethod
     def call_rows(tick: int, calls: list[CallRecord]) -> list[dict[str, Any]]:

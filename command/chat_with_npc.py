@@ -37,13 +37,14 @@ async def handle(ctx: Context, req: Request) -> Response:
     mind = ctx.services.brain.mind(a)
     p = Snapshot(w).perceive(a)
     assert a.mem is not None
-    memories = await a.mem.retrieve(mind, p, req.text, k=8)
-    ans = await mind.ask("reply_player", persona_context(p, memories=[m.text for m in memories],
-                                                         player_name=player, player_text=req.text), Utterance)
-    reply = ans.text if ans is not None else f"Sorry, {player}, I am lost in thought. Could you say that again?"
-    await a.mem.observe(mind, p, "chat", f"{player} (a player) said to me: {req.text}")
-    await a.mem.observe(mind, p, "chat", f"I answered {player}: {reply}")
-    calls, _ = ctx.services.brain.drain()
+    with ctx.services.brain.metering() as meter:  # a tick running meanwhile keeps its own calls
+        memories = await a.mem.retrieve(mind, p, req.text, k=8)
+        ans = await mind.ask("reply_player", persona_context(p, memories=[m.text for m in memories],
+                                                             player_name=player, player_text=req.text), Utterance)
+        reply = ans.text if ans is not None else f"Sorry, {player}, I am lost in thought. Could you say that again?"
+        await a.mem.observe(mind, p, "chat", f"{player} (a player) said to me: {req.text}")
+        await a.mem.observe(mind, p, "chat", f"I answered {player}: {reply}")
+    calls = meter.calls
     async with w.lock:
         if req.agent_id in w.agents:
             w.event("player_chat", f"{player}: {req.text}", None, a.id)

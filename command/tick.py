@@ -87,10 +87,12 @@ async def run_tick(ctx: Context) -> Response:
         w.agents[aid].inbox.clear()  # the perception holds them; they are heard this step
     results: dict[str, list[Action]] = {}
     errors: dict[str, str] = {}
-    async with asyncio.TaskGroup() as tg:
-        for aid in thinkers:
-            tg.create_task(_think(ctx, aid, seen[aid], results, errors))
-    calls, fails = brain.drain()
+    with brain.metering() as meter:  # the steps' tasks meter into this tick's meter
+        async with asyncio.TaskGroup() as tg:
+            for aid in thinkers:
+                tg.create_task(_think(ctx, aid, seen[aid], results, errors))
+    stray_calls, stray_fails = brain.drain()  # made outside any tick or chat: booked here
+    calls, fails = meter.calls + stray_calls, meter.failures + stray_fails
     async with w.lock:
         moved = sum(1 for a in w.agents.values() if rules.walk(w, a))
         for a in w.agents.values():

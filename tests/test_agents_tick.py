@@ -243,3 +243,32 @@ async def test_ticks_from_two_admins_run_one_after_another(town: Running, admin:
     rows = await town.services.world.repo.rows("ticks", order="tick")
     assert [r["tick"] for r in rows] == [1, 2, 3, 4, 5, 6]
     assert town.services.world.ledger.total() == 0
+
+
+async def test_chat_during_a_tick_keeps_its_llm_calls_apart(tmp_path: Any, fake_llm: FakeOpenAIServer) -> None:
+    """A player's chat that runs while a tick's agents are thinking books only its own calls; the
+    tick's summary and llm_calls rows hold every call of the tick's agents and nothing else."""
+    import asyncio
+
+    fake_llm.latency = 0.3  # a tick's step is three calls in a row: the chat fits inside it
+    settings = make_settings(f"sqlite:///{tmp_path / 't.sqlite3'}", llm=openai_profile(fake_llm))
+    async with run_town(settings) as r:
+        w = r.services.world
+        async with await TownClient.connect(r.ws_url) as admin, await TownClient.connect(r.ws_url) as player:
+            await admin.call("login", token=ADMIN)
+            await player.call("login", player="mallory")
+            agent_id = sorted(w.agents)[0]
+            tick = asyncio.create_task(admin.call("tick"))
+            await fake_llm.wait_in_flight(len(w.agents))  # every agent's first call is at the model
+            served_before_chat = fake_llm.served
+            chat = await player.call("chat_with_npc", agent_id=agent_id, text="Hello, how is your day?")
+            assert not tick.done() and fake_llm.served > served_before_chat  # the tick's first calls came back meanwhile
+            summary = await tick
+        rows = await w.repo.rows("llm_calls")
+    assert not chat["failed"] and summary["tick"] == 1
+    chat_rows = [x for x in rows if x["tick"] == 0]  # committed before the tick ended
+    tick_rows = [x for x in rows if x["tick"] == 1]
+    assert chat_rows and {x["agent_id"] for x in chat_rows} == {agent_id}
+    assert "reply_player" in {x["kind"] for x in chat_rows}
+    assert summary["llm_calls"] == len(tick_rows) == len(fake_llm.chat_requests()) - len(chat_rows)
+    assert "reply_player" not in {x["kind"] for x in tick_rows}

@@ -212,6 +212,7 @@ class FakeOpenAIServer:
         self._server: tornado.httpserver.HTTPServer | None = None
         self._stopping: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
+        self._arrivals: list[asyncio.Future[None]] = []  # `wait_in_flight` callers, woken per request
         self.inject(*faults)
 
     @property
@@ -222,6 +223,14 @@ class FakeOpenAIServer:
     def inject(self, *faults: Fault | str) -> None:
         """Queue faults for the next requests, one fault per request."""
         self._faults.extend(f if isinstance(f, Fault) else Fault(f) for f in faults)
+
+    async def wait_in_flight(self, n: int, timeout: float = 10.0) -> None:
+        """Return once `n` requests are being served at the same time (same event loop only)."""
+        async with asyncio.timeout(timeout):
+            while self.in_flight < n:
+                arrived = asyncio.get_running_loop().create_future()
+                self._arrivals.append(arrived)
+                await arrived
 
     def chat_requests(self) -> list[dict[str, Any]]:
         """The bodies of the chat completion requests received."""
@@ -303,6 +312,10 @@ class FakeOpenAIServer:
             self._idle.clear()
         if self.record:
             self.requests.append(RecordedRequest(path, body))
+        waiting, self._arrivals = self._arrivals, []
+        for f in waiting:
+            if not f.done():
+                f.set_result(None)
         return self._faults.popleft() if self._faults else None
 
     def _end(self) -> None:
