@@ -55,6 +55,12 @@ async def test_deterministic_for_seed_and_context() -> None:
         assert await answer(ScriptedModel(3), kind, ctx) == await answer(ScriptedModel(3), kind, ctx)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+async def test_goal_with_full_stop_reads_as_one_sentence(kind: str) -> None:
+    ctx = {**rich_context(kind), "goal": "Run the best bakery in town."}
+    assert ".." not in await answer(ScriptedModel(), kind, ctx)
+
+
 async def test_choice_follows_goal_words() -> None:
     ctx = perception_context(sample_perception(goal="bake bread"))
     chosen = QAChoice.model_validate_json(await answer(ScriptedModel(), "qa_choose", ctx))

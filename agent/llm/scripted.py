@@ -180,7 +180,8 @@ class ScriptedModel:
         return sorted(found, key=lambda b: (-_overlap(text, _building_text(b)), self._hash(ctx, _str(b, "id"))))
 
     def _focus(self, ctx: Mapping[str, Any]) -> str:
-        return _str(ctx, "goal", "get by in town")
+        """The agent's goal, to end a sentence with (its own final full stop dropped)."""
+        return _str(ctx, "goal").rstrip(" .") or "get by in town"
 
     # ------------------------------------------------------------------ kinds
 
