@@ -149,7 +149,8 @@ async def _run(c: TownClient, sc: Scenario, args: argparse.Namespace, max_ticks:
         cash = "; ".join(f"{p['amount']} {p['src']} -> {p['dst']}" for p in t["payments"]) or "no payment"
         print(f"  {t['id']} {t['status'].upper():<9} {when}: {t['title']}; by {who}; {cash}", flush=True)
     print(f"  ledger: sum of balances {rep['ledger']['total']} ({'zero-sum' if rep['ledger']['zero_sum'] else 'BROKEN'}),"
-          f" agents hold {rep['ledger']['agents_total']}; LLM {rep['llm']['calls']} calls, {rep['llm']['tokens']} tokens",
+          f" agents hold {rep['ledger']['agents_total']}; LLM {rep['llm']['calls']} calls, {rep['llm']['tokens']} tokens"
+          + (f" (${rep['llm']['cost_usd']:.4f})" if rep["llm"]["cost_usd"] else ""),
           flush=True)
     rep["scenario"] = {"name": sc.name, "mayor": sc.mayor, "task_ids": ids, "ticks_run": ran}
     path = await asyncio.to_thread(write_report, Path(args.report_dir), sc.name, rep)

@@ -53,7 +53,7 @@ async def drive(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"tick.py: cannot reach {args.url}: {e}", file=sys.stderr)
         return 1
-    totals = {"ticks": 0, "llm_calls": 0, "tokens": 0, "failures": 0}
+    totals: dict[str, float] = {"ticks": 0, "llm_calls": 0, "tokens": 0, "cost_usd": 0.0, "failures": 0}
     t_start = time.monotonic()
     waiting = False
     try:
@@ -72,7 +72,7 @@ async def drive(args: argparse.Namespace) -> int:
                 raise
             waiting = False
             totals["ticks"] += 1
-            for k in ("llm_calls", "tokens", "failures"):
+            for k in ("llm_calls", "tokens", "cost_usd", "failures"):
                 totals[k] += s[k]
             if not args.quiet:
                 print(f"tick {s['tick']:>6}  {s['clock']}  stepped {s['stepped']:>4}  moved {s['moved']:>4}  "
@@ -91,7 +91,8 @@ async def drive(args: argparse.Namespace) -> int:
     finally:
         c.close()
     el = time.monotonic() - t_start
-    print(f"done: {totals['ticks']} ticks in {el:.1f}s, {totals['llm_calls']} LLM calls, {totals['tokens']} tokens, "
+    cost = f" (${totals['cost_usd']:.4f})" if totals["cost_usd"] else ""
+    print(f"done: {totals['ticks']} ticks in {el:.1f}s, {totals['llm_calls']} LLM calls, {totals['tokens']} tokens{cost}, "
           f"{totals['failures']} agent failures", flush=True)
     return 130 if stop.is_set() and args.ticks and totals["ticks"] < args.ticks else 0
 

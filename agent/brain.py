@@ -99,7 +99,7 @@ class Brain:
         return [
             {"tick": tick, "agent_id": c.agent_id, "kind": c.kind[:32], "model": c.model[:128],
              "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
-             "latency_ms": c.latency_s * 1000, "ok": c.ok, "cached": c.cached}
+             "latency_ms": c.latency_s * 1000, "ok": c.ok, "cached": c.cached, "cost_usd": c.cost_usd}
             for c in calls
         ]
 

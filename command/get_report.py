@@ -1,4 +1,4 @@
-"""The run report as JSON: cash per agent over time, LLM calls and tokens per tick, task progress,
+"""The run report as JSON: cash per agent over time, LLM calls, tokens and cost per tick, task progress,
 who talked with whom, and the diffusion of seeded facts through agents' memories. The same report
 is served as HTML with plots at GET /report (JSON at /report.json). Open to everyone."""
 

@@ -43,6 +43,7 @@ class Response(Model):
     refused: int  # actions the world refused
     llm_calls: int
     tokens: int
+    cost_usd: float  # of this tick's calls, at the LLM profiles' prices (0 when unpriced)
     failures: int  # agents whose step failed (timeout, model error, invalid answer)
     errors: list[dict[str, Any]]
     wall_ms: float
@@ -131,6 +132,7 @@ async def run_tick(ctx: Context) -> Response:
         summary = {
             "tick": tick, "clock": str(w.clock), "stepped": len(thinkers), "moved": moved, "actions": applied,
             "refused": refused, "llm_calls": len(calls), "tokens": sum(c.prompt_tokens + c.completion_tokens for c in calls),
+            "cost_usd": round(sum(c.cost_usd for c in calls), 6),
             "failures": len(failed_agents),
             "errors": [{"agent": aid, "error": errors.get(aid) or next(f"{k}: {r}" for a2, k, r in fails if a2 == aid)}
                        for aid in failed_agents][:50],
@@ -143,6 +145,6 @@ async def run_tick(ctx: Context) -> Response:
         # only the fields that changed since the last push (a moving agent: id, x, y)
         "agents": ctx.services.hub.changes(w.agents[i].brief() for i in changed if i in w.agents),
         "events": [{k: ev[k] for k in ("kind", "agent_id", "other_id", "text")} for ev in events],
-        "summary": {k: summary[k] for k in ("stepped", "llm_calls", "tokens", "failures")},
+        "summary": {k: summary[k] for k in ("stepped", "llm_calls", "tokens", "cost_usd", "failures")},
     })
     return Response(**summary, ticks=1)

@@ -272,3 +272,33 @@ async def test_chat_during_a_tick_keeps_its_llm_calls_apart(tmp_path: Any, fake_
     assert "reply_player" in {x["kind"] for x in chat_rows}
     assert summary["llm_calls"] == len(tick_rows) == len(fake_llm.chat_requests()) - len(chat_rows)
     assert "reply_player" not in {x["kind"] for x in tick_rows}
+
+
+async def test_llm_cost_metered_per_call_tick_agent_and_report(tmp_path: Any, fake_llm: FakeOpenAIServer) -> None:
+    """With prices on the profile, every call's cost is its tokens at those prices; the tick
+    summary, the llm_calls rows and the report's totals (by kind and by agent) agree."""
+    prices = {"prompt_usd_per_mtok": 2.5, "completion_usd_per_mtok": 10.0}
+    settings = make_settings(f"sqlite:///{tmp_path / 't.sqlite3'}", llm=openai_profile(fake_llm, **prices))
+    async with run_town(settings) as r:
+        c = await TownClient.connect(r.ws_url)
+        await c.call("login", token=ADMIN)
+        summaries = await ticks(c, 2)
+        report = (await c.call("get_report"))["report"]
+        c.close()
+        rows = await r.services.world.repo.rows("llm_calls")
+    assert rows and all(x["ok"] for x in rows)
+    for x in rows:
+        assert x["cost_usd"] == pytest.approx((x["prompt_tokens"] * 2.5 + x["completion_tokens"] * 10.0) / 1e6)
+        assert x["cost_usd"] > 0
+    for s in summaries:
+        assert s["cost_usd"] == pytest.approx(sum(x["cost_usd"] for x in rows if x["tick"] == s["tick"]), abs=1e-6)
+    llm = report["llm"]
+    total = sum(x["cost_usd"] for x in rows)
+    assert llm["cost_usd"] == pytest.approx(total, abs=1e-6)
+    assert sum(v["cost_usd"] for v in llm["by_agent"].values()) == pytest.approx(total, abs=1e-5)
+    assert sum(v["cost_usd"] for v in llm["by_kind"].values()) == pytest.approx(total, abs=1e-5)
+    assert set(llm["by_agent"]) == {x["agent_id"] for x in rows}
+    assert [p["cost_usd"] for p in llm["per_tick"]] == [s["cost_usd"] for s in summaries]
+    from server.report.html import render
+
+    assert f"${llm['cost_usd']:,.4f}" in render(report)  # the report page shows the run's cost

@@ -211,6 +211,19 @@ async def test_meter_records_and_totals(tmp_path: Path) -> None:
         records[0].ok = False  # type: ignore[misc]
 
 
+async def test_meter_prices_answered_calls_only(tmp_path: Path) -> None:
+    """Cost = tokens at the per-million prices; a failed or cache-replayed call costs nothing."""
+    records: list[CallRecord] = []
+    prices = (3.0, 15.0)
+    m = MeteredModel(CachingModel(FakeModel("a", LLMError("down"), tokens=1000), tmp_path, "auto"), records.append,
+                     prices=prices)
+    await m.complete(req("x"))
+    with pytest.raises(LLMError):
+        await m.complete(req("y"))
+    await MeteredModel(CachingModel(FakeModel(), tmp_path, "auto"), records.append, prices=prices).complete(req("x"))
+    assert [r.cost_usd for r in records] == [pytest.approx(0.018), 0.0, 0.0]
+
+
 @pytest.mark.allow_error_logs
 async def test_a_failing_sink_does_not_fail_the_call(caplog: pytest.LogCaptureFixture) -> None:
     def sink(record: CallRecord) -> None:

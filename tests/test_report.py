@@ -45,7 +45,7 @@ def test_html_escapes_names_and_handles_empty_data() -> None:
         "agents": [{"id": "x", "name": "<b>X & Y</b>", "cash": 0, "job": None}],
         "ledger": {"entries": 0, "total": 0, "zero_sum": True, "agents_total": 0, "accounts": {}, "rewards": []},
         "cash": {}, "cash_total": [], "tasks": [], "jobs": {}, "companies": [],
-        "llm": {"calls": 0, "tokens": 0, "failed": 0, "by_kind": {}, "per_tick": []},
+        "llm": {"calls": 0, "tokens": 0, "cost_usd": 0.0, "failed": 0, "by_kind": {}, "by_agent": {}, "per_tick": []},
         "chats": {"lines": 0, "nodes": [{"id": "x", "name": "<b>X & Y</b>"}], "edges": []}, "diffusion": [],
     }
     html = render(rep)

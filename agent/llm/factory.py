@@ -50,7 +50,7 @@ def build_model(
         raise ValueError(f"unknown LLM provider {profile.provider!r}; valid: openai, scripted")
     if limits.cache_mode != "off" and limits.cache_dir:
         model = CachingModel(model, limits.cache_dir, limits.cache_mode)
-    return MeteredModel(model, sink)
+    return MeteredModel(model, sink, prices=(profile.prompt_usd_per_mtok, profile.completion_usd_per_mtok))
 
 
 def build_embedder(profile: LLMProfile) -> Embedder:

@@ -237,6 +237,7 @@ class CallRecord:
     ok: bool
     cached: bool
     error: str | None = None
+    cost_usd: float = 0.0  # at the profile's prices; 0 when unpriced, failed or cached
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +265,8 @@ class MeterTotals:
 
 
 class MeteredModel:
-    """Hands a `CallRecord` of every call to `sink` and keeps running `totals`."""
+    """Hands a `CallRecord` of every call to `sink` and keeps running `totals`. `prices` are US
+    dollars per million prompt and completion tokens."""
 
     def __init__(
         self,
@@ -272,12 +274,14 @@ class MeteredModel:
         sink: Callable[[CallRecord], None] | None = None,
         *,
         clock: Clock = time.perf_counter,
+        prices: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         self.inner = inner
         self.name = inner.name
         self.totals = MeterTotals()
         self._sink = sink
         self._clock = clock
+        self._prices = prices
 
     async def complete(self, request: LLMRequest) -> LLMResult:
         """The inner answer; the call is recorded whether it succeeds or fails."""
@@ -294,9 +298,12 @@ class MeteredModel:
             self._record(CallRecord(request.agent_id, request.kind, self.name, 0, 0,
                                     self._clock() - started, ok=False, cached=False, error=error))
             raise
+        usage = result.usage
+        cost = 0.0 if result.cached else (
+            usage.prompt_tokens * self._prices[0] + usage.completion_tokens * self._prices[1]) / 1e6
         self._record(CallRecord(
-            request.agent_id, request.kind, result.model or self.name, result.usage.prompt_tokens,
-            result.usage.completion_tokens, self._clock() - started, ok=True, cached=result.cached,
+            request.agent_id, request.kind, result.model or self.name, usage.prompt_tokens,
+            usage.completion_tokens, self._clock() - started, ok=True, cached=result.cached, cost_usd=cost,
         ))
         return result
 

@@ -138,6 +138,16 @@ class Repository:
         row = (await conn.execute(sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version"))).first()
         if row is None:
             await conn.execute(sa.insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION)))
+            return
+        version = int(row[0])
+        if version > t.SCHEMA_VERSION:
+            raise RuntimeError(f"the database has schema version {version}; this server knows up to "
+                               f"{t.SCHEMA_VERSION}: upgrade the server")
+        if version < t.SCHEMA_VERSION:
+            await _migrate(conn, version)
+            await conn.execute(sa.update(t.meta).where(t.meta.c.key == "schema_version")
+                               .values(value=str(t.SCHEMA_VERSION)))
+            log.info("database schema migrated from version %d to %d", version, t.SCHEMA_VERSION)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -294,6 +304,14 @@ class Repository:
                     await conn.execute(sa.delete(tb))
 
         await self._with_retry(work)
+
+
+async def _migrate(conn: AsyncConnection, version: int) -> None:
+    """Bring a database of an older schema version up to date, in the transaction of `_create`."""
+    columns = await conn.run_sync(lambda c: {col["name"] for col in sa.inspect(c).get_columns("llm_calls")})
+    if version < 2 and "cost_usd" not in columns:
+        kind = "DOUBLE" if conn.dialect.name == "mysql" else "FLOAT"
+        await conn.exec_driver_sql(f"ALTER TABLE llm_calls ADD COLUMN cost_usd {kind} NOT NULL DEFAULT 0")
 
 
 async def _replace(conn: AsyncConnection, table: sa.Table, key: str, rows: Sequence[dict[str, Any]]) -> None:

@@ -107,6 +107,7 @@ llm_calls = sa.Table(
     sa.Column("latency_ms", sa.Float, nullable=False),
     sa.Column("ok", sa.Boolean, nullable=False),
     sa.Column("cached", sa.Boolean, nullable=False),
+    sa.Column("cost_usd", sa.Double, nullable=False, server_default="0"),
 )
 
 tasks = sa.Table(
@@ -127,4 +128,4 @@ jobs = sa.Table(
     sa.Column("since_tick", sa.Integer, nullable=False),
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: llm_calls.cost_usd

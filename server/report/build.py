@@ -35,13 +35,19 @@ async def build_report(world: World) -> dict[str, Any]:
     per_tick = []
     for r in ticks:
         s = r["summary"] if isinstance(r["summary"], dict) else json.loads(r["summary"])
-        per_tick.append({k: s.get(k, 0) for k in ("tick", "stepped", "llm_calls", "tokens", "failures", "wall_ms")})
+        per_tick.append({k: s.get(k, 0) for k in ("tick", "stepped", "llm_calls", "tokens", "cost_usd", "failures",
+                                                  "wall_ms")})
     calls = await repo.rows("llm_calls", limit=10_000_000)
-    by_kind: dict[str, dict[str, int]] = defaultdict(lambda: {"calls": 0, "tokens": 0})
+    by_kind: dict[str, dict[str, Any]] = defaultdict(lambda: {"calls": 0, "tokens": 0, "cost_usd": 0.0})
+    by_agent: dict[str, dict[str, Any]] = defaultdict(lambda: {"calls": 0, "tokens": 0, "cost_usd": 0.0})
     for c in calls:
-        k = by_kind[c["kind"]]
-        k["calls"] += 1
-        k["tokens"] += c["prompt_tokens"] + c["completion_tokens"]
+        tokens = c["prompt_tokens"] + c["completion_tokens"]
+        for k in (by_kind[c["kind"]], by_agent[c["agent_id"] or ""]):
+            k["calls"] += 1
+            k["tokens"] += tokens
+            k["cost_usd"] += c["cost_usd"]
+    for k in (*by_kind.values(), *by_agent.values()):
+        k["cost_usd"] = round(k["cost_usd"], 6)
     chats = await repo.rows("events", where={"kind": "chat"}, limit=10_000_000)
     pairs: Counter[tuple[str, str]] = Counter()
     for ev in chats:
@@ -73,7 +79,9 @@ async def build_report(world: World) -> dict[str, Any]:
         "cash_total": _thin(_total_series(cash)),
         "llm": {
             "calls": len(calls), "tokens": sum(c["prompt_tokens"] + c["completion_tokens"] for c in calls),
+            "cost_usd": round(sum(c["cost_usd"] for c in calls), 6),
             "failed": sum(1 for c in calls if not c["ok"]), "by_kind": dict(sorted(by_kind.items())),
+            "by_agent": dict(sorted(by_agent.items())),  # "" holds calls made for no agent
             "per_tick": per_tick[-MAX_POINTS:],
         },
         "tasks": tasks,

@@ -109,6 +109,11 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
     return f"<table><tr>{th}</tr>{body}</table>"
 
 
+def _usd(x: float) -> str:
+    """A cost in US dollars; "unpriced" when no profile sets prices."""
+    return f"${x:,.4f}" if x else "unpriced"
+
+
 def render(rep: dict[str, Any]) -> str:
     """The report page."""
     names = {a["id"]: a["name"] for a in rep["agents"]}
@@ -117,7 +122,8 @@ def render(rep: dict[str, Any]) -> str:
     parts = [
         f"<h1>Run report: {escape(rep['town'])}</h1>",
         f"<p>Tick {tick} ({escape(rep['clock'])}), seed {rep['seed']}, {len(rep['agents'])} agents. "
-        f"LLM: {llm['calls']} calls, {llm['tokens']} tokens, {llm['failed']} failed. Ledger: {led['entries']} "
+        f"LLM: {llm['calls']} calls, {llm['tokens']} tokens, {_usd(llm['cost_usd'])}, {llm['failed']} failed. "
+        f"Ledger: {led['entries']} "
         f"entries, sum of all balances {led['total']} ({'zero-sum' if led['zero_sum'] else 'NOT ZERO'}), "
         f"agents hold {led['agents_total']}.</p>",
         "<h2>Tasks</h2>",
@@ -142,7 +148,11 @@ def render(rep: dict[str, Any]) -> str:
                    step=False),
         line_chart({"tokens": [[r["tick"], r["tokens"]] for r in llm["per_tick"]]}, "Tokens per tick", "tokens",
                    step=False),
-        _table(["prompt kind", "calls", "tokens"], [[k, v["calls"], v["tokens"]] for k, v in llm["by_kind"].items()]),
+        _table(["prompt kind", "calls", "tokens", "cost"],
+               [[k, v["calls"], v["tokens"], _usd(v["cost_usd"])] for k, v in llm["by_kind"].items()]),
+        _table(["agent", "calls", "tokens", "cost"],
+               [[names.get(a, a) or "(no agent)", v["calls"], v["tokens"], _usd(v["cost_usd"])]
+                for a, v in llm["by_agent"].items()]),
         "<h2>Conversations</h2>",
         f"<p>{rep['chats']['lines']} chat lines.</p>",
         chat_graph(rep["chats"]["nodes"], rep["chats"]["edges"]),

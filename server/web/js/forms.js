@@ -306,7 +306,7 @@ export class Forms {
     $('btn-step').disabled = true;
     try {
       const r = await this.adminCall('tick', { count: 1 });
-      if (r) $('admin-msg').textContent = `tick ${r.tick}: ${r.stepped} thought, ${r.moved} moved, ${r.llm_calls} LLM calls` + (r.failures ? `, ${r.failures} failed` : '');
+      if (r) $('admin-msg').textContent = `tick ${r.tick}: ${r.stepped} thought, ${r.moved} moved, ${r.llm_calls} LLM calls` + (r.cost_usd ? ` ($${r.cost_usd.toFixed(4)})` : '') + (r.failures ? `, ${r.failures} failed` : '');
     } finally {
       this.ticking = false;
       $('btn-step').disabled = false;
