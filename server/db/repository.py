@@ -279,14 +279,37 @@ class Repository:
         async with self.engine.connect() as conn:
             return [dict(r._mapping) for r in await conn.execute(q)][::-1]
 
-    async def rows(self, table: str, *, where: dict[str, Any] | None = None, order: str = "id", limit: int = 100_000) -> list[dict[str, Any]]:
-        """Plain rows of a table (reports, inspection)."""
+    async def rows(self, table: str, *, where: dict[str, Any] | None = None, order: str = "id", limit: int = 100_000,
+                   columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Plain rows of a table (reports, inspection); only `columns` when given."""
         tb = t.metadata.tables[table]
-        q = sa.select(tb).order_by(tb.c[order]).limit(limit)
+        q = (sa.select(*(tb.c[c] for c in columns)) if columns else sa.select(tb)).order_by(tb.c[order]).limit(limit)
         for k, v in (where or {}).items():
             q = q.where(tb.c[k] == v)
         async with self.engine.connect() as conn:
             return [dict(r._mapping) for r in await conn.execute(q)]
+
+    async def llm_usage(self) -> list[dict[str, Any]]:
+        """Metered calls summed in the database per (kind, agent_id): calls, failed, tokens,
+        cost_usd. A long run has millions of llm_calls rows; the report needs only these sums."""
+        c = t.llm_calls.c
+        q = (sa.select(c.kind, c.agent_id, sa.func.count().label("calls"),
+                       sa.func.sum(sa.case((c.ok, 0), else_=1)).label("failed"),
+                       sa.func.sum(c.prompt_tokens + c.completion_tokens).label("tokens"),
+                       sa.func.sum(c.cost_usd).label("cost_usd"))
+             .group_by(c.kind, c.agent_id).order_by(c.kind, c.agent_id))
+        async with self.engine.connect() as conn:
+            return [{"kind": r.kind, "agent_id": r.agent_id, "calls": int(r.calls), "failed": int(r.failed or 0),
+                     "tokens": int(r.tokens or 0), "cost_usd": float(r.cost_usd or 0)} for r in await conn.execute(q)]
+
+    async def chat_pairs(self) -> tuple[int, list[tuple[str, str, int]]]:
+        """Agent-to-agent chat lines: the number of chat events, and (speaker, listener, lines)."""
+        e = t.events.c
+        q = (sa.select(e.agent_id, e.other_id, sa.func.count().label("n")).where(e.kind == "chat")
+             .group_by(e.agent_id, e.other_id))
+        async with self.engine.connect() as conn:
+            groups = [(r.agent_id, r.other_id, int(r.n)) for r in await conn.execute(q)]
+        return sum(n for _, _, n in groups), [(a, b, n) for a, b, n in groups if a and b]
 
     async def count(self, table: str) -> int:
         tb = t.metadata.tables[table]

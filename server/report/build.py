@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +22,11 @@ def _thin(points: list[list[int]]) -> list[list[int]]:
     return [points[int(i * step)] for i in range(MAX_POINTS - 1)] + [points[-1]]
 
 
+_ALNUM_RUN = re.compile(r"[^\W_]+")  # runs of characters for which str.isalnum() is true
+
+
 def _words(text: str) -> set[str]:
-    return set("".join(c if c.isalnum() else " " for c in text.lower()).split())
+    return set(_ALNUM_RUN.findall(text.lower()))
 
 
 async def build_report(world: World) -> dict[str, Any]:
@@ -37,23 +41,21 @@ async def build_report(world: World) -> dict[str, Any]:
         s = r["summary"] if isinstance(r["summary"], dict) else json.loads(r["summary"])
         per_tick.append({k: s.get(k, 0) for k in ("tick", "stepped", "llm_calls", "tokens", "cost_usd", "failures",
                                                   "wall_ms")})
-    calls = await repo.rows("llm_calls", limit=10_000_000)
+    usage = await repo.llm_usage()  # summed in the database, per (kind, agent)
     by_kind: dict[str, dict[str, Any]] = defaultdict(lambda: {"calls": 0, "tokens": 0, "cost_usd": 0.0})
     by_agent: dict[str, dict[str, Any]] = defaultdict(lambda: {"calls": 0, "tokens": 0, "cost_usd": 0.0})
-    for c in calls:
-        tokens = c["prompt_tokens"] + c["completion_tokens"]
-        for k in (by_kind[c["kind"]], by_agent[c["agent_id"] or ""]):
-            k["calls"] += 1
-            k["tokens"] += tokens
-            k["cost_usd"] += c["cost_usd"]
+    for u in usage:
+        for k in (by_kind[u["kind"]], by_agent[u["agent_id"] or ""]):
+            k["calls"] += u["calls"]
+            k["tokens"] += u["tokens"]
+            k["cost_usd"] += u["cost_usd"]
     for k in (*by_kind.values(), *by_agent.values()):
         k["cost_usd"] = round(k["cost_usd"], 6)
-    chats = await repo.rows("events", where={"kind": "chat"}, limit=10_000_000)
+    chat_lines, chat_groups = await repo.chat_pairs()
     pairs: Counter[tuple[str, str]] = Counter()
-    for ev in chats:
-        if ev["agent_id"] and ev["other_id"]:
-            a, b = sorted((ev["agent_id"], ev["other_id"]))
-            pairs[(a, b)] += 1
+    for speaker, listener, n in chat_groups:
+        a, b = sorted((speaker, listener))
+        pairs[(a, b)] += n
     board = world.task_board
     tasks = board.listing() if board is not None else []
     facts = {f: a.id for a in world.agents.values() for f in a.facts}
@@ -78,9 +80,9 @@ async def build_report(world: World) -> dict[str, Any]:
         "cash": {acct[6:]: _thin(pts) for acct, pts in sorted(cash.items()) if acct.startswith("agent:")},
         "cash_total": _thin(_total_series(cash)),
         "llm": {
-            "calls": len(calls), "tokens": sum(c["prompt_tokens"] + c["completion_tokens"] for c in calls),
-            "cost_usd": round(sum(c["cost_usd"] for c in calls), 6),
-            "failed": sum(1 for c in calls if not c["ok"]), "by_kind": dict(sorted(by_kind.items())),
+            "calls": sum(u["calls"] for u in usage), "tokens": sum(u["tokens"] for u in usage),
+            "cost_usd": round(sum(u["cost_usd"] for u in usage), 6),
+            "failed": sum(u["failed"] for u in usage), "by_kind": dict(sorted(by_kind.items())),
             "by_agent": dict(sorted(by_agent.items())),  # "" holds calls made for no agent
             "per_tick": per_tick[-MAX_POINTS:],
         },
@@ -88,7 +90,7 @@ async def build_report(world: World) -> dict[str, Any]:
         "jobs": dict(board.job_info) if board is not None else {},
         "companies": list(board.companies) if board is not None else [],
         "chats": {
-            "lines": len(chats),
+            "lines": chat_lines,
             "nodes": [{"id": a, "name": n} for a, n in sorted(names.items())],
             "edges": [{"a": a, "b": b, "count": n} for (a, b), n in sorted(pairs.items())],
         },
@@ -128,7 +130,7 @@ async def _diffusion(world: World, facts: dict[str, str], tasks: list[dict[str, 
     """For each fact: the tick each agent first had a memory holding all its key words."""
     if not facts:
         return []
-    mems = await world.repo.rows("memories", limit=10_000_000)
+    mems = await world.repo.rows("memories", limit=10_000_000, columns=("id", "agent_id", "tick", "text"))
     out = []
     for fact, seeded_by in facts.items():
         keys = set(keywords(fact))
