@@ -13,7 +13,7 @@ import time
 
 from bench._common import ROOT
 
-ALL = ("tick_concurrency", "server_overhead", "memory_retrieval", "pathfinding", "persistence", "fanout", "footprint")
+ALL = ("tick_concurrency", "llm_client", "server_overhead", "memory_retrieval", "pathfinding", "persistence", "fanout", "footprint")
 
 
 def main(argv: list[str] | None = None) -> int:

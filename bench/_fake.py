@@ -1,9 +1,16 @@
-"""The fake OpenAI-compatible server, answering every prompt of the town validly, as a process:
+"""The fake OpenAI-compatible server of the benchmarks, as a process:
 `python -m bench._fake --latency 0.2` prints its base URL and serves until SIGTERM.
 
-It is `tests.fakes.openai_server.FakeOpenAIServer` with `tests.fakes.town_responder`: the answer
-schema's title is read from the system message and a minimal valid object returned (the first
-building id listed in the prompt as the destination), so no agent step fails on a bad answer.
+It answers `POST .../chat/completions` after the set latency with a minimal valid object for the
+prompt's answer schema (`tests.fakes.town_responder`: the schema's title is read from the system
+message, the destination is the first building id in the prompt), so no agent step fails on a
+bad answer.
+
+It is a lean HTTP/1.1 server on `asyncio.Protocol` (keep-alive, `Content-Length` bodies), not the
+tornado fake the tests use (`tests.fakes.openai_server`, which also injects faults). The floor a
+benchmark divides by assumes a model server that answers every request after the latency however
+many arrive together; the tornado fake spends about 1.1 ms of CPU per request on one core, so a
+wave of 100 requests queued behind ~110 ms of its own work. This one spends about a tenth of that.
 """
 
 from __future__ import annotations
@@ -12,13 +19,118 @@ import argparse
 import asyncio
 import signal
 import sys
+import time
+from typing import Any
 
-from tests.fakes.openai_server import FakeOpenAIServer
+import orjson
+
 from tests.fakes.town_responder import town_responder
+
+_MAX_HEAD = 64 * 1024
+
+
+def _completion(body: dict[str, Any], served: int) -> bytes:
+    content = town_responder(body)
+    prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    completion = len(content.split())
+    return orjson.dumps({
+        "id": f"chatcmpl-bench-{served}", "object": "chat.completion", "created": int(time.time()),
+        "model": body.get("model", "fake"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop",
+                     "logprobs": None}],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+    })
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: requests one after another (no pipelining), each answered after
+    the latency."""
+
+    def __init__(self, server: LeanFakeServer) -> None:
+        self.server = server
+        self.buf = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.busy = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        self._next()
+
+    def _next(self) -> None:
+        if self.busy or self.transport is None:
+            return
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buf) > _MAX_HEAD:
+                self._reply(431, b'{"error": {"message": "header too large"}}', close=True)
+            return
+        lines = bytes(self.buf[:end]).split(b"\r\n")
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if len(self.buf) < end + 4 + length:
+            return
+        raw = bytes(self.buf[end + 4:end + 4 + length])
+        del self.buf[:end + 4 + length]
+        parts = lines[0].split()
+        if len(parts) < 2 or parts[0] != b"POST" or not parts[1].endswith(b"/chat/completions"):
+            self._reply(404, b'{"error": {"message": "only POST .../chat/completions is served"}}')
+            return
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            self._reply(400, b'{"error": {"message": "the body is not JSON"}}')
+            return
+        self.busy = True
+        self.server.served += 1
+        asyncio.get_running_loop().call_later(self.server.latency, self._answer, body, self.server.served)
+
+    def _answer(self, body: dict[str, Any], served: int) -> None:
+        self.busy = False
+        self._reply(200, _completion(body, served))
+
+    def _reply(self, status: int, payload: bytes, close: bool = False) -> None:
+        if self.transport is None:
+            return
+        reason = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 431: b"Request Header Fields Too Large"}[status]
+        self.transport.write(b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n"
+                             % (status, reason, len(payload), b"Connection: close\r\n" if close else b"") + payload)
+        if close:
+            self.transport.close()
+            return
+        self._next()
+
+
+class LeanFakeServer:
+    """Listens on 127.0.0.1 (a free port) and answers chat completions after `latency` seconds."""
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.served = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Connection(self), "127.0.0.1", 0, backlog=4096)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/v1"
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
 
 
 async def _main(latency: float) -> None:
-    server = FakeOpenAIServer(latency=latency, responder=town_responder, record=False)
+    server = LeanFakeServer(latency)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
