@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
+from typing import cast
 
 import numpy as np
 
@@ -39,7 +40,7 @@ async def run(quick: bool) -> None:
                                          tick=i, importance=float(1 + i % 9), embedding=vecs[i]) for i in range(per)])
             gc.collect()
             full = rss_bytes()
-            stored = sum(len(a.mem) for a in town.services.world.agents.values())  # type: ignore[arg-type]
+            stored = sum(len(cast(Sized, a.mem)) for a in town.services.world.agents.values())  # StreamMemory is Sized
     figs = {"agents": agents, "memories_per_agent": per, "memories": stored,
             "rss_before_town_mb": round(base / MB, 1), "rss_town_mb": round(town_rss / MB, 1),
             "rss_with_memories_mb": round(full / MB, 1),
