@@ -214,6 +214,35 @@ async def test_agents_glide_to_their_new_places_after_ticks(
     v.assert_clean()
 
 
+async def test_glides_follow_walkable_tiles_around_walls_and_buildings(view: View) -> None:
+    """The server sends positions, not paths: the client's glide between two positions goes
+    around a wall and a building (every drawn point on a passable tile, each step to a
+    neighbour), and straight when the agent only steps to a neighbouring tile."""
+    result = await view.page.evaluate("""async () => {
+      const { TownStore } = await import('/js/store.js');
+      const s = new TownStore();
+      const tiles = ['.......', '...#...', '...#...', '...#...', '.......'];
+      s.load({ name: 't', width: 7, height: 5, tiles, tick: 0, clock: '', templates: [],
+               buildings: [{ id: 'b', x: 2, y: 0, w: 1, h: 1 }], agents: [{ id: 'a', x: 1, y: 1 }] }, 0);
+      s.applyTick({ tick: 1, clock: '', agents: [{ id: 'a', x: 5, y: 1 }] }, 10000);
+      const a = s.agents.get('a');
+      const drawn = [];
+      for (let t = 10000; t <= 10000 + a.anim.dur; t += a.anim.dur / 200) drawn.push(s.drawPos(a, t));
+      const off = drawn.filter((p) => !s.passable(Math.round(p.x), Math.round(p.y)));
+      s.applyTick({ tick: 2, clock: '', agents: [{ id: 'a', x: 5, y: 2 }] }, 20000);
+      return { path: a.anim.path === null ? null : undefined, route: s.trail(1, 1, 5, 1), off: off.length,
+               end: s.drawPos(a, 30000) };
+    }""")
+    route = result["route"]
+    assert route[0] == {"x": 1, "y": 1} and route[-1] == {"x": 5, "y": 1}
+    assert all(abs(p["x"] - q["x"]) + abs(p["y"] - q["y"]) == 1 for p, q in zip(route, route[1:], strict=False))
+    assert {"x": 3, "y": 1} not in route and {"x": 2, "y": 0} not in route  # not through the wall or the building
+    assert result["off"] == 0
+    assert result["path"] is None  # a step to a neighbour glides straight
+    assert result["end"] == {"x": 5, "y": 2}
+    view.assert_clean()
+
+
 async def test_create_an_agent_through_the_form(view: View, town: Running) -> None:
     v, p = view, view.page
     assert not await p.locator("#register-box").is_visible()  # viewers cannot create agents

@@ -1,15 +1,32 @@
 // The client's copy of the town: map, buildings, agents, clock, chat bubbles and the activity
 // feed. It is fed by `get_town` and by pushes; the map and the panel read it. Agent positions
 // are animated: each tick push starts a glide from where the agent is drawn to where the server
-// says it is, lasting as long as the time between the last two tick pushes.
+// says it is, lasting as long as the time between the last two tick pushes. The server sends
+// positions, not paths, so the glide follows a shortest walkable route between the two (found
+// here, around walls and buildings), and goes straight only when none is near.
 
 const BUBBLE_MS = 6000;         // how long a chat line stays above the speaker
 const DEFAULT_GLIDE_MS = 1000;  // glide length before two ticks have been seen
 const MIN_GLIDE_MS = 150;
 const MAX_GLIDE_MS = 4000;
 const FEED_LENGTH = 60;
+const MAX_TRAIL_TILES = 24;     // farther than this (Manhattan) in one tick: glide straight
 
 const WALKABLE = new Set(['.', ',', '=']);
+
+/** The point a fraction `k` of the way along the polyline `pts` (by length). */
+function along(pts, k) {
+  let total = 0;
+  for (let i = 1; i < pts.length; i++) total += Math.hypot(pts[i].x - pts[i - 1].x, pts[i].y - pts[i - 1].y);
+  let left = k * total;
+  for (let i = 1; i < pts.length; i++) {
+    const a = pts[i - 1], b = pts[i];
+    const seg = Math.hypot(b.x - a.x, b.y - a.y);
+    if (left <= seg && seg > 0) return { x: a.x + (b.x - a.x) * (left / seg), y: a.y + (b.y - a.y) * (left / seg) };
+    left -= seg;
+  }
+  return { ...pts[pts.length - 1] };
+}
 
 /** Ease in and out, so agents start and stop softly. */
 function ease(t) {
@@ -56,6 +73,7 @@ export class TownStore {
     this.clock = town.clock;
     this.templates = town.templates || [];
     this.buildings = new Map(town.buildings.map((b) => [b.id, b]));
+    this.footprints = null;
     const old = this.agents;
     this.agents = new Map();
     for (const a of town.agents) {
@@ -82,7 +100,7 @@ export class TownStore {
       if (!a) continue;  // an agent we have not been told about yet; get_town will bring it
       const from = this.drawPos(a, now);
       Object.assign(a, d);
-      a.anim = { fx: from.x, fy: from.y, t0: now, dur: this.glideMs };
+      a.anim = { fx: from.x, fy: from.y, t0: now, dur: this.glideMs, path: this.trail(from.x, from.y, a.x, a.y) };
     }
     for (const ev of data.events || []) {
       if (ev.kind === 'chat' && ev.agent_id) this.say(ev.agent_id, ev.text, now);
@@ -108,6 +126,7 @@ export class TownStore {
 
   addBuilding(b) {
     this.buildings.set(b.id, b);
+    this.footprints = null;
     this.log(this.tick, `${b.name} was built`);
     this.changed('buildings');
   }
@@ -153,7 +172,54 @@ export class TownStore {
     const t = Math.min(1, Math.max(0, (now - an.t0) / an.dur));
     if (t >= 1) return { x: a.x, y: a.y };
     const k = ease(t);
+    if (an.path) return along(an.path, k);
     return { x: an.fx + (a.x - an.fx) * k, y: an.fy + (a.y - an.fy) * k };
+  }
+
+  /** Whether an agent can be drawn walking over tile (x, y): a walkable tile under no building. */
+  passable(x, y) {
+    if (!WALKABLE.has(this.tile(x, y))) return false;
+    if (!this.footprints) {
+      this.footprints = new Set();
+      for (const b of this.buildings.values()) {
+        for (let ty = b.y; ty < b.y + b.h; ty++) for (let tx = b.x; tx < b.x + b.w; tx++) this.footprints.add(ty * this.width + tx);
+      }
+    }
+    return !this.footprints.has(y * this.width + x);
+  }
+
+  /**
+   * The route an agent most likely walked from (fx, fy) (where it is drawn, maybe between tiles)
+   * to tile (tx, ty): a shortest 4-connected route over passable tiles (its ends may be anywhere,
+   * a door for instance), as points from the start to the end. Null when a straight glide will
+   * do: a step to a neighbour, a jump farther than MAX_TRAIL_TILES, or no route.
+   */
+  trail(fx, fy, tx, ty) {
+    const sx = Math.round(fx), sy = Math.round(fy);
+    const dist = Math.abs(sx - tx) + Math.abs(sy - ty);
+    if (dist <= 1 || dist > MAX_TRAIL_TILES) return null;
+    const W = this.width, H = this.height;
+    const start = sy * W + sx, goal = ty * W + tx;
+    const prev = new Map([[start, -1]]);
+    const queue = [start];
+    for (let i = 0; i < queue.length && !prev.has(goal); i++) {
+      const k = queue[i];
+      const x = k % W, y = (k - x) / W;
+      for (const [nx, ny] of [[x + 1, y], [x - 1, y], [x, y + 1], [x, y - 1]]) {
+        if (nx < 0 || ny < 0 || nx >= W || ny >= H) continue;
+        if (Math.abs(nx - sx) + Math.abs(ny - sy) > MAX_TRAIL_TILES) continue;  // stay near
+        const nk = ny * W + nx;
+        if (prev.has(nk) || (nk !== goal && !this.passable(nx, ny))) continue;
+        prev.set(nk, k);
+        queue.push(nk);
+      }
+    }
+    if (!prev.has(goal)) return null;
+    const pts = [];
+    for (let k = goal; k !== -1; k = prev.get(k)) pts.push({ x: k % W, y: Math.floor(k / W) });
+    pts.reverse();
+    pts[0] = { x: fx, y: fy };
+    return pts;
   }
 
   /** Live bubbles, dropping the expired ones. */
