@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field
 
 from server.context import Context
-from server.errors import GameError
+from server.errors import NotFound
 from server.protocol import Model
 
 PERMISSION = "admin"
@@ -31,12 +31,11 @@ class Response(Model):
 
 async def handle(ctx: Context, req: Request) -> Response:
     w = ctx.world
-    if w.task_board is None:
-        raise GameError("this town has no task board", code="no_task_board")
+    board = w.board()
     async with w.lock:
         a = w.agent(req.agent_id)
         if req.building_id not in w.buildings:
-            raise GameError(f"no building {req.building_id!r}", code="not_found")
-        row = w.task_board.hire(w, a, req.building_id, req.title)
+            raise NotFound(f"no building {req.building_id!r}")
+        row = board.hire(w, a, req.building_id, req.title)
         await w.commit()
     return Response(job=row)

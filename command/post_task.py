@@ -10,7 +10,6 @@ from typing import Any
 from pydantic import Field
 
 from server.context import Context
-from server.errors import GameError
 from server.protocol import Model
 from server.world.tasks import TaskSpec
 
@@ -32,9 +31,7 @@ class Response(Model):
 
 async def handle(ctx: Context, req: Request) -> Response:
     w = ctx.world
-    board = w.task_board
-    if board is None:
-        raise GameError("this town has no task board", code="no_task_board")
+    board = w.board()
     async with w.lock:
         t = board.post(w, req.task, req.mayor)
         await w.commit()

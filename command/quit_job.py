@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from server.context import Context
-from server.errors import Forbidden, GameError
+from server.errors import Forbidden
 from server.protocol import Model
 
 PERMISSION = "player"
@@ -26,13 +26,12 @@ class Response(Model):
 
 async def handle(ctx: Context, req: Request) -> Response:
     w = ctx.world
-    if w.task_board is None:
-        raise GameError("this town has no task board", code="no_task_board")
+    board = w.board()
     async with w.lock:
         a = w.agent(req.agent_id)
         if not ctx.session.may_act_as(a.owner):
             raise Forbidden(f"agent {a.id} is not yours")
         building = w.jobs.get(a.id, "")
-        w.task_board.quit(w, a.id)
+        board.quit(w, a.id)
         await w.commit()
     return Response(agent_id=a.id, building_id=building)

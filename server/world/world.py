@@ -325,6 +325,12 @@ class World:
             raise Conflict("the map has no walkable tile")
         return self.rng.choice(walk)
 
+    def board(self) -> Any:
+        """The mayor-mode task board; raises `no_task_board` when this town has none."""
+        if self.task_board is None:
+            raise GameError("this town has no task board", code="no_task_board")
+        return self.task_board
+
     def agent(self, agent_id: str) -> AgentRecord:
         a = self.agents.get(agent_id)
         if a is None:
