@@ -4,6 +4,7 @@ agent preset files and a town started through the real `run_town`."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,13 @@ def quiet_logs() -> None:
     import logging
 
     logging.basicConfig(level=logging.ERROR)
+
+
+def main_async(run: Callable[[bool], Coroutine[Any, Any, None]], argv: Sequence[str] | None, description: str) -> None:
+    """A benchmark's command line: parse `--quick`, keep logs to errors, run `run(quick)`."""
+    a = args(argv, description)
+    quiet_logs()
+    asyncio.run(run(a.quick))
 
 
 def now() -> float:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench._common import ADMIN, ROOT, args, emit, quiet_logs, scratch, settings
+from bench._common import ADMIN, ROOT, emit, main_async, scratch, settings
 from bench._subscribers import SLOW_AGENT
 
 # Subscriber processes. Two (100 clients each) measured worse than one on this 2-core box: the
@@ -112,9 +112,7 @@ async def run(quick: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    a = args(argv, __doc__ or "")
-    quiet_logs()
-    asyncio.run(run(a.quick))
+    main_async(run, argv, __doc__ or "")
 
 
 if __name__ == "__main__":

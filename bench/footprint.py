@@ -8,7 +8,6 @@ read from /proc before the town, with the town, and with the memories.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import sys
 from collections.abc import Sequence, Sized
@@ -16,7 +15,7 @@ from typing import cast
 
 import numpy as np
 
-from bench._common import args, emit, quiet_logs, rss_bytes, scratch, settings
+from bench._common import emit, main_async, rss_bytes, scratch, settings
 
 MB = 1 << 20
 
@@ -51,9 +50,7 @@ async def run(quick: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    a = args(argv, __doc__ or "")
-    quiet_logs()
-    asyncio.run(run(a.quick))
+    main_async(run, argv, __doc__ or "")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 import orjson
 
-from bench._common import args, emit, fake_llm
+from bench._common import emit, fake_llm, main_async
 
 LATENCY = 0.2
 WAVES = 3
@@ -94,8 +94,7 @@ async def run(quick: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    a = args(argv, __doc__ or "")
-    asyncio.run(run(a.quick))
+    main_async(run, argv, __doc__ or "")
 
 
 if __name__ == "__main__":

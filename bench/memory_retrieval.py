@@ -9,7 +9,6 @@ text, embedding and the memory's own arrays.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import random
 import statistics
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from bench._common import args, emit, quiet_logs
+from bench._common import emit, main_async
 
 WORDS = ("bread coffee market park library friend chat money job cook music book garden rain sun "
          "walk talk buy sell paint fish river school doctor mayor party cake tea shop river hill").split()
@@ -100,9 +99,7 @@ async def run(quick: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    a = args(argv, __doc__ or "")
-    quiet_logs()
-    asyncio.run(run(a.quick))
+    main_async(run, argv, __doc__ or "")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ are committed and timed.
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import sys
 import time
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bench._common import args, emit, quiet_logs, scratch
+from bench._common import emit, main_async, scratch
 
 MYSQL = "mysql://root@127.0.0.1:3306"
 
@@ -129,9 +128,7 @@ async def run(quick: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    a = args(argv, __doc__ or "")
-    quiet_logs()
-    asyncio.run(run(a.quick))
+    main_async(run, argv, __doc__ or "")
 
 
 if __name__ == "__main__":

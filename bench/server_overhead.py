@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from bench._common import ADMIN, args, emit, now, quiet_logs, scratch, settings
+from bench._common import ADMIN, emit, main_async, now, scratch, settings
 
 
 async def _ticks(n: int, ticks: int, profile: bool) -> tuple[dict[str, Any], pstats.Stats | None]:
@@ -99,9 +99,7 @@ async def run(quick: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    a = args(argv, __doc__ or "")
-    quiet_logs()
-    asyncio.run(run(a.quick))
+    main_async(run, argv, __doc__ or "")
 
 
 if __name__ == "__main__":

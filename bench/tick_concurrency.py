@@ -19,7 +19,6 @@ extrapolated from N=100.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import os
 import sys
@@ -27,7 +26,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench._common import ADMIN, FakeLLM, args, emit, fake_llm, now, quiet_logs, scratch, settings
+from bench._common import ADMIN, FakeLLM, emit, fake_llm, main_async, now, scratch, settings
 
 LATENCY = 0.2
 MEASURED = (1, 4)  # cold, warm
@@ -104,9 +103,7 @@ async def run(quick: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    a = args(argv, __doc__ or "")
-    quiet_logs()
-    asyncio.run(run(a.quick))
+    main_async(run, argv, __doc__ or "")
 
 
 if __name__ == "__main__":
