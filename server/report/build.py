@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
-from server.world.tasks import KnowsFact, TaskSpec, keywords
+from server.world.tasks import KnowsFact, TaskSpec, keywords, word_set
 
 if TYPE_CHECKING:
     from server.world.world import World
@@ -20,13 +19,6 @@ def _thin(points: list[list[int]]) -> list[list[int]]:
         return points
     step = len(points) / (MAX_POINTS - 1)
     return [points[int(i * step)] for i in range(MAX_POINTS - 1)] + [points[-1]]
-
-
-_ALNUM_RUN = re.compile(r"[^\W_]+")  # runs of characters for which str.isalnum() is true
-
-
-def _words(text: str) -> set[str]:
-    return set(_ALNUM_RUN.findall(text.lower()))
 
 
 async def build_report(world: World) -> dict[str, Any]:
@@ -140,7 +132,7 @@ async def _diffusion(world: World, facts: dict[str, str], tasks: list[dict[str, 
                 keys = {k.lower() for k in c["keywords"]}
         first: dict[str, int] = {}
         for m in mems:
-            if m["agent_id"] not in first and keys <= _words(m["text"]):
+            if m["agent_id"] not in first and keys <= word_set(m["text"]):
                 first[m["agent_id"]] = m["tick"]
         counts = Counter(first.values())
         series, n = [], 0

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,8 +54,13 @@ PLAYER = "player"
 OPEN, COMPLETED, EXPIRED = "open", "completed", "expired"
 
 
-def _word_set(text: str) -> set[str]:
-    return set("".join(c if c.isalnum() else " " for c in text.lower()).split())
+_ALNUM_RUN = re.compile(r"[^\W_]+")  # runs of characters for which str.isalnum() is true
+
+
+def word_set(text: str) -> set[str]:
+    """The lower-case words of `text`: what a `knows_fact` check (and the report's diffusion
+    plot) looks for a fact's key words in."""
+    return set(_ALNUM_RUN.findall(text.lower()))
 
 
 @dataclass(slots=True)
@@ -337,7 +343,7 @@ class TaskBoard:
             keys = {k.lower() for k in (c.keywords or keywords(c.fact))}
             for a in world.agents.values():
                 if a.id not in t.seen and a.mem is not None and any(
-                        keys <= _word_set(m.text) for m in a.mem.recent(40)):
+                        keys <= word_set(m.text) for m in a.mem.recent(40)):
                     t.seen.append(a.id)
             return len(t.seen), c.count, [x for x in t.seen if x != t.mayor]
         best: list[str] = []
