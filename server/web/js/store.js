@@ -247,7 +247,7 @@ export class TownStore {
     for (let ty = y; ty < y + tpl.h; ty++) {
       for (let tx = x; tx < x + tpl.w; tx++) {
         if (tx < 0 || ty < 0 || tx >= this.width || ty >= this.height) return false;
-        if (!WALKABLE.has(this.tile(tx, ty)) || this.buildingAt(tx, ty)) return false;
+        if (!this.passable(tx, ty)) return false;
       }
     }
     return true;
