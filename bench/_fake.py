@@ -19,27 +19,14 @@ import argparse
 import asyncio
 import signal
 import sys
-import time
 from typing import Any
 
 import orjson
 
+from tests.fakes.openai_server import chat_completion
 from tests.fakes.town_responder import town_responder
 
 _MAX_HEAD = 64 * 1024
-
-
-def _completion(body: dict[str, Any], served: int) -> bytes:
-    content = town_responder(body)
-    prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
-    completion = len(content.split())
-    return orjson.dumps({
-        "id": f"chatcmpl-bench-{served}", "object": "chat.completion", "created": int(time.time()),
-        "model": body.get("model", "fake"),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop",
-                     "logprobs": None}],
-        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
-    })
 
 
 class _Connection(asyncio.Protocol):
@@ -96,7 +83,7 @@ class _Connection(asyncio.Protocol):
 
     def _answer(self, body: dict[str, Any], served: int) -> None:
         self.busy = False
-        self._reply(200, _completion(body, served))
+        self._reply(200, orjson.dumps(chat_completion(body, town_responder(body), served)))
 
     def _reply(self, status: int, payload: bytes, close: bool = False) -> None:
         if self.transport is None:

@@ -68,6 +68,22 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+def chat_completion(body: dict[str, Any], content: str, served: int) -> dict[str, Any]:
+    """The chat completion object answering request `body` with `content`; tokens are counted
+    as words."""
+    prompt = sum(_count_words(_text_of(m.get("content"))) for m in body.get("messages", []))
+    completion = _count_words(content)
+    return {
+        "id": f"chatcmpl-fake-{served}",
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": body.get("model", "fake"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": "stop", "logprobs": None}],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+    }
+
+
 def wants_json(body: dict[str, Any]) -> bool:
     """Whether a chat request asked for a JSON object answer."""
     fmt = body.get("response_format")
@@ -132,18 +148,7 @@ class _Handler(tornado.web.RequestHandler):
     def _chat(self, body: dict[str, Any], *, malformed: bool) -> dict[str, Any]:
         fake = self.fake
         content = '{"echo": "this is not valid json' if malformed else fake.responder(body)
-        prompt = sum(_count_words(_text_of(m.get("content"))) for m in body.get("messages", []))
-        completion = _count_words(content)
-        return {
-            "id": f"chatcmpl-fake-{fake.served}",
-            "object": "chat.completion",
-            "created": CREATED,
-            "model": body.get("model", "fake"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": "stop", "logprobs": None}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                      "total_tokens": prompt + completion},
-        }
+        return chat_completion(body, content, fake.served)
 
     def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
         raw = body.get("input", [])
