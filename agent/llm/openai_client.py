@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover
     import httpx  # type: ignore[no-redef]
 
 from agent.interfaces import LLMError, LLMRequest, LLMResult, Usage
+from agent.llm.http11 import StreamTransport
 from config.settings import LLMProfile
 
 log = logging.getLogger(__name__)
@@ -43,16 +44,19 @@ def make_client(
     timeout_s: float,
     connections: int | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    transport: StreamTransport | None = None,
 ) -> AsyncOpenAI:
     """An `AsyncOpenAI` client with SDK retries off, keeping up to `connections` alive.
 
     A local `base_url` needs no key. Clients built together should share one `ssl_context`:
-    building one loads the CA bundle (about 30 ms).
+    building one loads the CA bundle (about 30 ms). `transport` replaces httpx's own.
     """
     if api_key is None and base_url is not None:
         api_key = _NO_KEY
     http_client = None
-    if connections is not None or ssl_context is not None:
+    if transport is not None:
+        http_client = openai.DefaultAsyncHttpxClient(transport=transport)
+    elif connections is not None or ssl_context is not None:
         kw: dict[str, Any] = {"verify": ssl_context if ssl_context is not None else True}
         if connections is not None:
             kw["limits"] = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
@@ -130,8 +134,10 @@ def _short(exc: BaseException, limit: int = 300) -> str:
 class OpenAIModel:
     """A `LanguageModel` over an OpenAI-compatible chat completions endpoint.
 
-    `connections` is how many calls may be in flight (match the limiter's concurrency); they are
-    spread round-robin over clients of at most 64 connections each. `client` overrides all that.
+    A plain-http `base_url` (a local server) is spoken to over `StreamTransport`, one client;
+    for https, `connections` is how many calls may be in flight (match the limiter's
+    concurrency), spread round-robin over httpx clients of at most 64 connections each.
+    `client` overrides all that.
     """
 
     def __init__(
@@ -147,6 +153,9 @@ class OpenAIModel:
         self.name = model
         if client is not None:
             self._clients = [client]
+        elif base_url is not None and base_url.lower().startswith("http://"):
+            self._clients = [make_client(base_url=base_url, api_key=api_key, timeout_s=timeout_s,
+                                         transport=StreamTransport(max_idle=max(1, connections)))]
         else:
             shards = max(1, math.ceil(connections / _CONNECTIONS_PER_CLIENT))
             per = max(1, math.ceil(connections / shards))
@@ -167,10 +176,11 @@ class OpenAIModel:
     async def complete(self, request: LLMRequest) -> LLMResult:
         """One chat completion; JSON mode when the request carries a schema.
 
-        Sent with the SDK's `post` and read as bytes: the body we build is already the wire
-        format, so the SDK's TypedDict transform of the parameters (a quarter of a call's CPU)
-        and the pydantic `ChatCompletion` it would build from the answer are skipped; the SDK
-        still does auth, headers, timeouts and HTTP errors (as `openai.APIStatusError`)."""
+        Sent with the SDK's `post` as JSON bytes and read as bytes: the body we build is already
+        the wire format, so the SDK's TypedDict transform of the parameters (a quarter of a
+        call's CPU), its JSON encoding and the pydantic `ChatCompletion` it would build from the
+        answer are skipped; the SDK still does auth, headers, timeouts and HTTP errors (as
+        `openai.APIStatusError`)."""
         params: dict[str, Any] = {
             "model": self.name,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
@@ -183,7 +193,7 @@ class OpenAIModel:
         started = time.perf_counter()
         try:
             raw = await next(self._next_client).post(
-                "/chat/completions", body=params, cast_to=bytes, options=_CHAT_OPTIONS)
+                "/chat/completions", content=orjson.dumps(params), cast_to=bytes, options=_CHAT_OPTIONS)
         except openai.OpenAIError as exc:
             err = translate_error(exc, self.name)
             log.debug("agent %s: %s call failed: %s", request.agent_id, request.kind, err)
