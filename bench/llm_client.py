@@ -1,9 +1,12 @@
 """The HTTP client's share of a tick: waves of concurrent chat completions against the fake
 server (`bench._fake`, own process, 200 ms latency), with no town around them.
 
-- `sdk`: `OpenAIModel.complete`, the code path agents use (the `openai` SDK, its httpx client);
-- `bare_asyncio`: the same requests over keep-alive asyncio streams, hand-written HTTP/1.1 (the
-  baseline: what the bytes on the wire cost without a client library).
+- `sdk`: `OpenAIModel.complete`, the code path agents use: the `openai` SDK over our
+  `StreamTransport` (`agent/llm/http11.py`), as for every plain-http `base_url`;
+- `sdk_httpx_transport`: the same SDK calls over httpx's own transport (httpcore, anyio, h11), as
+  for an https `base_url`: what `StreamTransport` saves;
+- `bare_asyncio`: the same requests over keep-alive asyncio streams, hand-written HTTP/1.1 with
+  no SDK (the baseline: what the bytes on the wire cost without a client library).
 
 For each: wall time of `WAVES` waves of `N` calls (all of a wave at once, the next wave when it
 is done) divided by the floor (`WAVES` x latency), and this process's CPU per call. It explains
@@ -25,7 +28,7 @@ from bench._common import emit, fake_llm, main_async
 
 LATENCY = 0.2
 WAVES = 3
-CONNECTIONS = 2000  # as tick_concurrency's `llm_limits.concurrency`: 32 SDK clients of 64 connections
+CONNECTIONS = 2000  # as tick_concurrency's `llm_limits.concurrency`
 SYSTEM = "You are a townsperson. Answer in JSON. " * 40 + '{"title": "QAQuestions", "type": "object"}'
 
 
@@ -39,11 +42,15 @@ async def _waves(call: Callable[[int], Awaitable[Any]], n: int) -> dict[str, flo
             "cpu_ms_per_call": round(cpu * 1000 / (WAVES * n), 3)}
 
 
-async def _sdk(url: str, n: int) -> dict[str, float]:
+async def _sdk(url: str, n: int, *, httpx_transport: bool = False) -> dict[str, float]:
     from agent.interfaces import LLMRequest, Message
-    from agent.llm.openai_client import OpenAIModel
+    from agent.llm.openai_client import OpenAIModel, make_client
 
-    model = OpenAIModel("fake", base_url=url, connections=CONNECTIONS)
+    if httpx_transport:  # one client, a pool as big as the wave (64-connection shards: no faster)
+        client = make_client(base_url=url, api_key=None, timeout_s=60.0, connections=n)
+        model = OpenAIModel("fake", client=client)
+    else:
+        model = OpenAIModel("fake", base_url=url, connections=CONNECTIONS)
     messages = (Message("system", SYSTEM), Message("user", "Where should I go next? " * 10))
     try:
         return await _waves(lambda i: model.complete(LLMRequest("qa_ask", messages, agent_id=f"a{i}")), n)
@@ -87,7 +94,9 @@ async def run(quick: bool) -> None:
     rows: dict[str, Any] = {}
     with fake_llm(LATENCY) as fake:
         for n in sizes:
-            rows[str(n)] = {"sdk": await _sdk(fake.url, n), "bare_asyncio": await _bare(fake.url, n)}
+            rows[str(n)] = {"sdk": await _sdk(fake.url, n),
+                            "sdk_httpx_transport": await _sdk(fake.url, n, httpx_transport=True),
+                            "bare_asyncio": await _bare(fake.url, n)}
     emit("llm_client", {"sizes": sizes, "waves": WAVES, "latency_s": LATENCY,
                         "server": "bench._fake (own process)", "sdk_connections": CONNECTIONS},
          {"by_calls_per_wave": rows}, "report only: the client's share of tick_concurrency", True)
