@@ -3,6 +3,8 @@ and on MySQL."""
 
 from __future__ import annotations
 
+import pytest
+
 from server.app import run_town
 from server.client import TownClient
 from tests.conftest import ADMIN, make_settings
@@ -62,3 +64,72 @@ async def test_database_of_schema_1_is_migrated_on_start(db_url: str) -> None:
         version = await r2.services.world.repo.rows("meta", where={"key": "schema_version"}, order="key")
     assert len(rows) > calls_before and all(x["cost_usd"] == 0 for x in rows)  # the scripted model is unpriced
     assert version[0]["value"] == str(schema.SCHEMA_VERSION)
+
+
+def _big_batch(n: int, tick: int, bad_event: bool = False):  # type: ignore[no-untyped-def]
+    """A batch of `n` memories and ledger entries whose texts hold quotes, backslashes, percent
+    signs, NULs and non-ASCII, with random float32 embeddings: several MySQL statements' worth."""
+    import numpy as np
+
+    from agent.interfaces import MemoryRecord
+    from server.db.repository import Changes
+    from server.world.economy import Entry
+
+    rng = np.random.default_rng(tick)
+    texts = [f"it's {i}% \\done\\ \"quoted\" -- ; DROP TABLE x; \x00 café ☕ %s %(x)s {tick}" for i in range(n)]
+    memories = [MemoryRecord(f"a{i % 7}", "observation", texts[i] * (1 + i % 3), tick, importance=i % 10 / 3,
+                             subject=None if i % 2 else "x'y", embedding=rng.standard_normal(256).astype(np.float32))
+                for i in range(n)]
+    events = [{"tick": tick, "kind": "chat", "agent_id": "a1", "other_id": None, "text": texts[0]}]
+    if bad_event:
+        events.append({"tick": tick, "kind": "chat", "agent_id": "a1", "other_id": None, "text": None})  # NOT NULL
+    return Changes(meta={"tick": tick}, ledger=[Entry(tick, "town", f"agent:a{i % 7}", i, texts[i]) for i in range(n)],
+                   memories=memories, events=events)
+
+
+async def test_big_batch_round_trips_exactly(db_url: str) -> None:
+    """Every value of a multi-statement batch reads back exactly as written (the MySQL path
+    escapes rows itself while the server runs the statement before)."""
+    import numpy as np
+
+    from config.settings import ROOT
+    from server.db.repository import Repository
+
+    repo = await Repository.open(db_url, ROOT)
+    try:
+        ch = _big_batch(3000, 1)
+        await repo.commit(ch)
+        snap = await repo.load()
+        assert len(snap.memories) == 3000
+        for want, got in zip(ch.memories, snap.memories, strict=True):
+            assert (got.agent_id, got.text, got.tick, got.subject) == (want.agent_id, want.text, want.tick, want.subject)
+            assert got.importance == pytest.approx(want.importance, rel=1e-5)  # MySQL FLOAT: 6 digits
+            assert got.embedding is not None and np.array_equal(got.embedding, want.embedding)
+        entries = await repo.ledger_entries()
+        assert [(e.amount, e.reason) for e in entries] == [(e.amount, e.reason[:255]) for e in ch.ledger]
+        assert snap.meta["tick"] == 1
+    finally:
+        await repo.close()
+
+
+async def test_bad_row_late_in_a_big_batch_writes_nothing(db_url: str) -> None:
+    """A row the database refuses, after thousands of good ones in earlier statements, fails the
+    commit as a database error and leaves the database as of the commit before; the next batch
+    commits normally."""
+    import sqlalchemy as sa
+
+    from config.settings import ROOT
+    from server.db.repository import Repository
+
+    repo = await Repository.open(db_url, ROOT)
+    try:
+        await repo.commit(_big_batch(10, 1))
+        with pytest.raises(sa.exc.DBAPIError):
+            await repo.commit(_big_batch(3000, 2, bad_event=True))
+        assert (await repo.count("memories"), await repo.count("ledger"), await repo.count("events")) == (10, 10, 1)
+        assert (await repo.load()).meta["tick"] == 1
+        await repo.commit(_big_batch(3000, 3))
+        assert await repo.count("memories") == 3010
+        assert (await repo.load()).meta["tick"] == 3
+    finally:
+        await repo.close()
