@@ -33,7 +33,7 @@ SNDBUF = 64 * 1024
 
 
 async def run(quick: bool) -> None:
-    from server.app import run_town
+    from server.app import run_town, tune_gc
     from server.client import TownClient
     from server.protocol import encode, push
 
@@ -47,6 +47,7 @@ async def run(quick: bool) -> None:
                                           "command_burst": 10_000, "connections_per_address": 1000,
                                           "send_queue_frames": 4})
         async with run_town(s) as town:
+            tune_gc()  # as `python -m server` does once the town is loaded
             hub = town.services.hub
             publish = hub.publish
 

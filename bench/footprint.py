@@ -22,13 +22,14 @@ MB = 1 << 20
 
 async def run(quick: bool) -> None:
     from agent.interfaces import MemoryRecord
-    from server.app import run_town
+    from server.app import run_town, tune_gc
 
     agents, per = (100, 100) if quick else (1000, 1000)
     base = rss_bytes()
     rng = np.random.default_rng(0)
     with scratch() as tmp:
         async with run_town(settings(tmp, agents, memory="stream")) as town:
+            tune_gc()  # as `python -m server` does once the town is loaded
             gc.collect()
             town_rss = rss_bytes()
             for a in town.services.world.agents.values():

@@ -22,11 +22,12 @@ from bench._common import ADMIN, emit, main_async, now, scratch, settings
 
 
 async def _ticks(n: int, ticks: int, profile: bool) -> tuple[dict[str, Any], pstats.Stats | None]:
-    from server.app import run_town
+    from server.app import run_town, tune_gc
     from server.client import TownClient
 
     with scratch() as tmp:
         async with run_town(settings(tmp, n)) as town:
+            tune_gc()  # as `python -m server` does once the town is loaded
             admin = await TownClient.connect(town.ws_url)
             sub = await TownClient.connect(town.ws_url)
             await admin.call("login", token=ADMIN)

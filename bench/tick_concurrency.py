@@ -34,7 +34,7 @@ MEASURED = (1, 4)  # cold, warm
 
 async def run_town_ticks(n: int, fake: FakeLLM, concurrency: int, ticks: int) -> dict[int, dict[str, Any]]:
     """Tick a fresh town of `n` agents `ticks` times; figures of the ticks in MEASURED."""
-    from server.app import run_town
+    from server.app import run_town, tune_gc
     from server.client import TownClient
 
     out: dict[int, dict[str, Any]] = {}
@@ -42,6 +42,7 @@ async def run_town_ticks(n: int, fake: FakeLLM, concurrency: int, ticks: int) ->
         s = settings(tmp, n, llm={"provider": "openai", "base_url": fake.url, "api_key": "x", "model": "fake"},
                      llm_limits={"concurrency": concurrency}, move_tiles_per_tick=1000)
         async with run_town(s) as town:
+            tune_gc()  # as `python -m server` does once the town is loaded
             t0 = now()
             town.services.brain.pool.model(None)  # as start-up would; see the module docstring
             pool_build = now() - t0
