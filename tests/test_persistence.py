@@ -35,8 +35,9 @@ async def test_restart_restores_town(db_url: str) -> None:
 
 
 async def test_database_of_schema_1_is_migrated_on_start(db_url: str) -> None:
-    """A town saved by the first schema (llm_calls without cost_usd) starts, keeps its rows and
-    meters costs from then on."""
+    """A town saved by the first schema (llm_calls without cost_usd, an index on every tick
+    column and on llm_calls.agent_id) starts, keeps its rows, meters costs from then on and
+    loses the indexes that version 3 drops (and none other)."""
     import sqlalchemy as sa
 
     from config.settings import ROOT
@@ -51,10 +52,14 @@ async def test_database_of_schema_1_is_migrated_on_start(db_url: str) -> None:
     repo = await Repository.open(db_url, ROOT)  # back to schema 1, as an old server left it
     async with repo.engine.begin() as conn:
         await conn.exec_driver_sql("ALTER TABLE llm_calls DROP COLUMN cost_usd")
+        for table, column in schema.DROPPED_INDEXES:
+            await conn.exec_driver_sql(f"CREATE INDEX ix_{table}_{column} ON {table} ({column})")
         await conn.execute(sa.update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="1"))
     calls_before = await repo.count("llm_calls")
+    indexes_before = await _indexes(repo)
     await repo.close()
     assert calls_before > 0
+    assert {(tb, col) for tb, col in schema.DROPPED_INDEXES} <= indexes_before
     async with run_town(make_settings(db_url)) as r2:
         c = await TownClient.connect(r2.ws_url)
         await c.call("login", token=ADMIN)
@@ -62,8 +67,24 @@ async def test_database_of_schema_1_is_migrated_on_start(db_url: str) -> None:
         c.close()
         rows = await r2.services.world.repo.rows("llm_calls")
         version = await r2.services.world.repo.rows("meta", where={"key": "schema_version"}, order="key")
+        indexes_after = await _indexes(r2.services.world.repo)
+    assert indexes_after == indexes_before - set(schema.DROPPED_INDEXES)
+    assert ("ledger", "src") in indexes_after and ("memories", "agent_id") in indexes_after
     assert len(rows) > calls_before and all(x["cost_usd"] == 0 for x in rows)  # the scripted model is unpriced
     assert version[0]["value"] == str(schema.SCHEMA_VERSION)
+
+
+async def _indexes(repo) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """(table, column) of every single-column, non-unique index."""
+    import sqlalchemy as sa
+
+    def read(c):  # type: ignore[no-untyped-def]
+        insp = sa.inspect(c)
+        return {(tb, ix["column_names"][0]) for tb in insp.get_table_names() for ix in insp.get_indexes(tb)
+                if len(ix["column_names"]) == 1 and not ix.get("unique")}
+
+    async with repo.engine.connect() as conn:
+        return await conn.run_sync(read)  # type: ignore[no-any-return]
 
 
 def _big_batch(n: int, tick: int, bad_event: bool = False):  # type: ignore[no-untyped-def]

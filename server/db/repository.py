@@ -346,6 +346,13 @@ async def _migrate(conn: AsyncConnection, version: int) -> None:
     if version < 2 and "cost_usd" not in columns:
         kind = "DOUBLE" if conn.dialect.name == "mysql" else "FLOAT"
         await conn.exec_driver_sql(f"ALTER TABLE llm_calls ADD COLUMN cost_usd {kind} NOT NULL DEFAULT 0")
+    if version < 3:
+        for table, column in t.DROPPED_INDEXES:
+            indexes = await conn.run_sync(lambda c, tb=table: sa.inspect(c).get_indexes(tb))
+            for ix in indexes:
+                if ix["column_names"] == [column] and not ix.get("unique") and ix["name"]:
+                    on = f" ON {table}" if conn.dialect.name == "mysql" else ""
+                    await conn.exec_driver_sql(f"DROP INDEX {ix['name']}{on}")
 
 
 async def _replace(bulk: _Bulk, table: sa.Table, key: str, rows: Sequence[dict[str, Any]]) -> None:

@@ -1,4 +1,9 @@
-"""The database schema, written once for SQLite and MySQL (SQLAlchemy Core)."""
+"""The database schema, written once for SQLite and MySQL (SQLAlchemy Core).
+
+The append-only logs (ledger, memories, events, llm_calls) take thousands of rows a tick, and
+every secondary index costs each insert; they carry only the indexes the server queries by
+(ledger by account, memories by agent, events by agent for chat history). Reports aggregate
+llm_calls in one scan, which no index would shorten."""
 
 from __future__ import annotations
 
@@ -55,7 +60,7 @@ ledger = sa.Table(
     "ledger",
     metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    sa.Column("tick", sa.Integer, nullable=False, index=True),
+    sa.Column("tick", sa.Integer, nullable=False),
     sa.Column("src", sa.String(80), nullable=False, index=True),
     sa.Column("dst", sa.String(80), nullable=False, index=True),
     sa.Column("amount", sa.BigInteger, nullable=False),
@@ -79,7 +84,7 @@ events = sa.Table(
     "events",
     metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    sa.Column("tick", sa.Integer, nullable=False, index=True),
+    sa.Column("tick", sa.Integer, nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("agent_id", ID, nullable=True, index=True),
     sa.Column("other_id", ID, nullable=True),
@@ -98,8 +103,8 @@ llm_calls = sa.Table(
     "llm_calls",
     metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    sa.Column("tick", sa.Integer, nullable=False, index=True),
-    sa.Column("agent_id", ID, nullable=True, index=True),
+    sa.Column("tick", sa.Integer, nullable=False),
+    sa.Column("agent_id", ID, nullable=True),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("model", sa.String(128), nullable=False),
     sa.Column("prompt_tokens", sa.Integer, nullable=False),
@@ -128,4 +133,7 @@ jobs = sa.Table(
     sa.Column("since_tick", sa.Integer, nullable=False),
 )
 
-SCHEMA_VERSION = 2  # 2: llm_calls.cost_usd
+SCHEMA_VERSION = 3  # 2: llm_calls.cost_usd; 3: no index on ledger.tick, events.tick, llm_calls.tick/agent_id
+
+# Indexes of earlier versions that version 3 drops: (table, column) of single-column indexes.
+DROPPED_INDEXES = (("ledger", "tick"), ("events", "tick"), ("llm_calls", "tick"), ("llm_calls", "agent_id"))
