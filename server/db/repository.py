@@ -348,11 +348,15 @@ async def _migrate(conn: AsyncConnection, version: int) -> None:
         await conn.exec_driver_sql(f"ALTER TABLE llm_calls ADD COLUMN cost_usd {kind} NOT NULL DEFAULT 0")
     if version < 3:
         for table, column in t.DROPPED_INDEXES:
-            indexes = await conn.run_sync(lambda c, tb=table: sa.inspect(c).get_indexes(tb))
+            indexes = await conn.run_sync(_indexes_of, table)
             for ix in indexes:
                 if ix["column_names"] == [column] and not ix.get("unique") and ix["name"]:
                     on = f" ON {table}" if conn.dialect.name == "mysql" else ""
                     await conn.exec_driver_sql(f"DROP INDEX {ix['name']}{on}")
+
+
+def _indexes_of(sync_conn: Any, table: str) -> list[Any]:
+    return list(sa.inspect(sync_conn).get_indexes(table))
 
 
 async def _replace(bulk: _Bulk, table: sa.Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
