@@ -47,7 +47,7 @@ async def _sdk(url: str, n: int, *, httpx_transport: bool = False) -> dict[str, 
     from agent.llm.openai_client import OpenAIModel, make_client
 
     if httpx_transport:  # one client, a pool as big as the wave (64-connection shards: no faster)
-        client = make_client(base_url=url, api_key=None, timeout_s=60.0, connections=n)
+        client = make_client(base_url=url, api_key=None, timeout_s=60.0, connections=n, stream_transport=False)
         model = OpenAIModel("fake", client=client)
     else:
         model = OpenAIModel("fake", base_url=url, connections=CONNECTIONS)

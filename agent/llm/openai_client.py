@@ -33,8 +33,13 @@ log = logging.getLogger(__name__)
 # Status codes a later attempt may get past: request timeout, rate limit, server errors.
 _RETRYABLE_STATUS = frozenset({408, 429})
 _NO_KEY = "sk-no-key-needed"  # local servers (vLLM, Ollama, llama.cpp) ignore the key
-# The HTTP pool's cost per request grows with its size; many small pools beat one big one.
+# httpx's pool costs more per request the bigger it is; many small pools beat one big one.
 _CONNECTIONS_PER_CLIENT = 64
+
+
+def plain_http(base_url: str | None) -> bool:
+    """Whether `base_url` is plain http (a local server), which `StreamTransport` speaks."""
+    return base_url is not None and base_url.lower().startswith("http://")
 
 
 def make_client(
@@ -44,17 +49,19 @@ def make_client(
     timeout_s: float,
     connections: int | None = None,
     ssl_context: ssl.SSLContext | None = None,
-    transport: StreamTransport | None = None,
+    stream_transport: bool | None = None,
 ) -> AsyncOpenAI:
     """An `AsyncOpenAI` client with SDK retries off, keeping up to `connections` alive.
 
-    A local `base_url` needs no key. Clients built together should share one `ssl_context`:
-    building one loads the CA bundle (about 30 ms). `transport` replaces httpx's own.
+    A local `base_url` needs no key. `stream_transport` sends over `StreamTransport` (default:
+    for a plain-http `base_url`), else over httpx's transport. Clients built together should
+    share one `ssl_context`: building one loads the CA bundle (about 30 ms).
     """
     if api_key is None and base_url is not None:
         api_key = _NO_KEY
     http_client = None
-    if transport is not None:
+    if stream_transport if stream_transport is not None else plain_http(base_url):
+        transport = StreamTransport(max_idle=max(1, connections or _CONNECTIONS_PER_CLIENT))
         http_client = openai.DefaultAsyncHttpxClient(transport=transport)
     elif connections is not None or ssl_context is not None:
         kw: dict[str, Any] = {"verify": ssl_context if ssl_context is not None else True}
@@ -153,9 +160,9 @@ class OpenAIModel:
         self.name = model
         if client is not None:
             self._clients = [client]
-        elif base_url is not None and base_url.lower().startswith("http://"):
+        elif plain_http(base_url):  # one pool: StreamTransport's cost does not grow with its size
             self._clients = [make_client(base_url=base_url, api_key=api_key, timeout_s=timeout_s,
-                                         transport=StreamTransport(max_idle=max(1, connections)))]
+                                         connections=connections)]
         else:
             shards = max(1, math.ceil(connections / _CONNECTIONS_PER_CLIENT))
             per = max(1, math.ceil(connections / shards))
