@@ -71,8 +71,35 @@ async def test_stream_retrieval_over_100k_memories() -> None:
     memory = StreamMemory()
     memory.load(records)
     assert memory.drain_new() == [] and len(memory) == 100_000
-    got = await memory.retrieve(mind_with(ScriptedModel(), dim), sample_perception(tick=5000), "anything", k=10)
+    mind = mind_with(ScriptedModel(), dim)
+    got = await memory.retrieve(mind, sample_perception(tick=5000), "anything", k=10)
     assert len(got) == 10 and len({id(r) for r in got}) == 10
+    # the same ranking as scoring in float64, one row at a time
+    q = np.asarray((await mind.embedder.embed(["anything"]))[0], dtype=np.float64)
+    relevance = vectors.astype(np.float64) @ q
+    recency = memory.decay ** (5000.0 - np.array([r.tick for r in records], dtype=np.float64))
+    importance = np.array([r.importance for r in records])
+
+    def norm(x: np.ndarray) -> np.ndarray:
+        return (x - x.min()) / (x.max() - x.min())
+
+    a, b, c = memory.weights
+    want = np.argsort(-(a * norm(recency) + b * norm(importance) + c * norm(relevance)), kind="stable")[:10]
+    assert [r.text for r in got] == [f"m{i}" for i in want]
+
+
+def test_matvec_split_across_cores_matches_one_product() -> None:
+    """Above `PARALLEL_ROWS` rows the relevance product is split across threads; every score is
+    the product of its own row, for row counts that do not divide evenly."""
+    from agent.memory.stream import PARALLEL_ROWS, matvec
+
+    rng = np.random.default_rng(1)
+    for n in (PARALLEL_ROWS, PARALLEL_ROWS + 1, 3 * PARALLEL_ROWS + 61):
+        m = rng.standard_normal((n, 48)).astype(np.float32)
+        v = rng.standard_normal(48).astype(np.float32)
+        got = matvec(m, v)
+        assert got.dtype == np.float32 and got.shape == (n,)
+        assert np.allclose(got, m.astype(np.float64) @ v.astype(np.float64), rtol=1e-4, atol=1e-4)
 
 
 async def test_stream_loaded_without_embeddings_embeds_lazily() -> None:
