@@ -17,11 +17,7 @@ import pytest
 from agent.interfaces import LLMError, LLMRequest, Message
 from agent.llm.http11 import StreamTransport
 from agent.llm.openai_client import OpenAIModel
-
-try:
-    import httpx2 as httpx
-except ImportError:  # pragma: no cover
-    import httpx  # type: ignore[no-redef]
+from agent.llm.sdk_http import httpx
 
 
 def completion(text: str) -> bytes:
@@ -77,8 +73,8 @@ class RawServer:
 async def raw() -> AsyncIterator[Callable[..., tuple[RawServer, str]]]:
     servers: list[asyncio.Server] = []
 
-    async def start(answer: Answer, **kw: bool) -> tuple[RawServer, str]:
-        rs = RawServer(answer, **kw)
+    async def start(answer: Answer, close_after_answer: bool = False) -> tuple[RawServer, str]:
+        rs = RawServer(answer, close_after_answer=close_after_answer)
         srv = await asyncio.start_server(rs.handle, "127.0.0.1", 0)
         servers.append(srv)
         port = srv.sockets[0].getsockname()[1]

@@ -18,10 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-try:  # the SDK's HTTP library: httpx2 in current releases, httpx before
-    import httpx2 as httpx
-except ImportError:  # pragma: no cover
-    import httpx  # type: ignore[no-redef]
+from agent.llm.sdk_http import httpx
 
 # Under uvicorn's 5 s keep-alive (vLLM, FastAPI servers): a connection idle longer than this is
 # closed rather than reused, so the server's close does not race our next request.

@@ -8,6 +8,7 @@ and `retry_after` set, so no caller ever sees an SDK exception type.
 from __future__ import annotations
 
 import email.utils
+import inspect
 import itertools
 import logging
 import math
@@ -19,13 +20,9 @@ import openai
 import orjson
 from openai import AsyncOpenAI
 
-try:  # the SDK's HTTP library: httpx2 in current releases, httpx before
-    import httpx2 as httpx
-except ImportError:  # pragma: no cover
-    import httpx  # type: ignore[no-redef]
-
 from agent.interfaces import LLMError, LLMRequest, LLMResult, Usage
 from agent.llm.http11 import StreamTransport
+from agent.llm.sdk_http import httpx
 from config.settings import LLMProfile
 
 log = logging.getLogger(__name__)
@@ -112,6 +109,9 @@ def translate_error(exc: openai.OpenAIError, model: str) -> LLMError:
 
 # What `chat.completions.create` sends with every request: the API key as a bearer token.
 _CHAT_OPTIONS: Any = {"security": {"bearer_auth": True}}
+# Current SDKs take a ready body as `post(content=bytes)`; older ones (before `content`) take
+# only `body=`, a mapping they encode themselves.
+_POST_TAKES_CONTENT = "content" in inspect.signature(AsyncOpenAI.post).parameters
 
 
 def _result(raw: bytes, model: str, latency: float) -> LLMResult:
@@ -183,7 +183,8 @@ class OpenAIModel:
     async def complete(self, request: LLMRequest) -> LLMResult:
         """One chat completion; JSON mode when the request carries a schema.
 
-        Sent with the SDK's `post` as JSON bytes and read as bytes: the body we build is already
+        Sent with the SDK's `post` as JSON bytes (a mapping for SDKs older than `content=`)
+        and read as bytes: the body we build is already
         the wire format, so the SDK's TypedDict transform of the parameters (a quarter of a
         call's CPU), its JSON encoding and the pydantic `ChatCompletion` it would build from the
         answer are skipped; the SDK still does auth, headers, timeouts and HTTP errors (as
@@ -199,8 +200,12 @@ class OpenAIModel:
             params["response_format"] = {"type": "json_object"}
         started = time.perf_counter()
         try:
-            raw = await next(self._next_client).post(
-                "/chat/completions", content=orjson.dumps(params), cast_to=bytes, options=_CHAT_OPTIONS)
+            client = next(self._next_client)
+            if _POST_TAKES_CONTENT:
+                raw = await client.post("/chat/completions", content=orjson.dumps(params), cast_to=bytes,
+                                        options=_CHAT_OPTIONS)
+            else:  # pragma: no cover - older SDKs
+                raw = await client.post("/chat/completions", body=params, cast_to=bytes, options=_CHAT_OPTIONS)
         except openai.OpenAIError as exc:
             err = translate_error(exc, self.name)
             log.debug("agent %s: %s call failed: %s", request.agent_id, request.kind, err)
