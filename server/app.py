@@ -156,6 +156,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+# Libraries that log every HTTP request at INFO: one line per LLM call, thousands a tick.
+CHATTY_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "openai")
+
+
+def configure_logging(level: str) -> None:
+    """The server's log format at `level`; the HTTP libraries under the SDK speak only from
+    WARNING on, unless `level` is DEBUG."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+
+
 # Young-generation threshold of the cyclic garbage collector (CPython's default is 700).
 GC_GEN0_THRESHOLD = 20_000
 
@@ -199,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     try:
         asyncio.run(serve(settings))
     except TownFileError as e:

@@ -326,3 +326,23 @@ async def test_fake_server_command_line() -> None:
     finally:
         proc.terminate()
         assert await proc.wait() == 0
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+async def test_server_log_at_info_has_no_line_per_http_request(
+        server: FakeOpenAIServer, model: OpenAIModel, caplog: pytest.LogCaptureFixture, level: str) -> None:
+    """The HTTP libraries under the SDK log every request at INFO; the server's log level INFO
+    keeps them out (thousands of lines a tick), DEBUG lets them in."""
+    import logging
+
+    from server.app import CHATTY_LOGGERS, configure_logging
+
+    configure_logging(level)
+    try:
+        with caplog.at_level(logging.DEBUG if level == "DEBUG" else logging.INFO):
+            await model.complete(req())
+        http_lines = [r for r in caplog.records if r.name.split(".")[0] in CHATTY_LOGGERS]
+        assert bool(http_lines) == (level == "DEBUG")
+    finally:
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
