@@ -5,10 +5,14 @@ latency), the tick sent over a real websocket to the real server (`run_town`, po
 floor = (most metered calls of one agent in the tick: calls within a step are sequential) x latency.
 
 Ticks measured per N: tick 1 (cold: every agent plans, HTTP connections opened for the first
-time) and tick 4 (warm: every agent plans again). `move_tiles_per_tick` is 1000 so that agents
-arrive at tick 2, act and leave at tick 3, and all plan again at tick 4. The model pool is built
-before tick 1 and its cost reported (`pool_build_s`); the server otherwise builds it inside the
-first tick.
+time) and the warm ticks: those of ticks 4-10 in which every agent called the model and the
+tick made at least 95% of tick 1's calls, i.e. every agent planned (`move_tiles_per_tick` is
+1000, so agents arrive at tick 2, act and leave at tick 3, and from then on every other tick has
+all of them planning: ticks 4, 6, 8, 10; the ticks between have some acting). The warm figure is
+the median of the warm ticks' ratios (each is listed): one tick on a shared VM moves by several
+percent. The
+model pool is built before tick 1 and its cost reported (`pool_build_s`); the server otherwise
+builds it inside the first tick.
 
 Baseline: the same ticks with `llm_limits.concurrency` 1, i.e. one LLM call at a time, agents
 stepped one after another as Generative Agents does. For N above the largest sequential size it
@@ -29,11 +33,12 @@ from typing import Any
 from bench._common import ADMIN, FakeLLM, emit, fake_llm, main_async, now, scratch, settings
 
 LATENCY = 0.2
-MEASURED = (1, 4)  # cold, warm
+TICKS = 10
+WARM_FROM = 4
 
 
 async def run_town_ticks(n: int, fake: FakeLLM, concurrency: int, ticks: int) -> dict[int, dict[str, Any]]:
-    """Tick a fresh town of `n` agents `ticks` times; figures of the ticks in MEASURED."""
+    """Tick a fresh town of `n` agents `ticks` times; the figures of every tick with LLM calls."""
     from server.app import run_town, tune_gc
     from server.client import TownClient
 
@@ -53,21 +58,37 @@ async def run_town_ticks(n: int, fake: FakeLLM, concurrency: int, ticks: int) ->
                     summary = await c.call("tick")
                     wall = now() - t0
                     cpu, fake_cpu = time.process_time() - cpu0, fake.cpu_s() - fake0
-                    if summary["tick"] not in MEASURED:
-                        continue
                     calls = await town.services.world.repo.rows("llm_calls", where={"tick": summary["tick"]})
                     per_agent = collections.Counter(r["agent_id"] for r in calls)
                     chain = max(per_agent.values(), default=0)
+                    if not chain:
+                        continue
                     out[summary["tick"]] = {
                         "stepped": summary["stepped"], "llm_calls": summary["llm_calls"],
+                        "agents_calling": len(per_agent),
                         "failures": summary["failures"], "chain": chain, "wall_s": round(wall, 3),
                         "floor_s": round(chain * LATENCY, 3),
-                        "ratio": round(wall / (chain * LATENCY), 3) if chain else None,
+                        "ratio": round(wall / (chain * LATENCY), 3),
                         "server_cpu_s": round(cpu, 3), "fake_llm_cpu_s": round(fake_cpu, 3),
                         "server_cpu_ms_per_call": round(cpu * 1000 / max(1, summary["llm_calls"]), 2),
                         "pool_build_s": round(pool_build, 3),
                     }
     return out
+
+
+def warm(ticks: dict[int, dict[str, Any]], n: int) -> dict[str, Any]:
+    """The median warm tick (by ratio) of ticks from WARM_FROM on in which all `n` agents planned
+    (all called the model, 95% of tick 1's calls or more), with every warm tick's ratio."""
+    full = 0.95 * ticks[1]["llm_calls"]
+    rows = sorted((r for t, r in ticks.items()
+                   if t >= WARM_FROM and r["agents_calling"] == n and r["llm_calls"] >= full),
+                  key=lambda r: r["ratio"])
+    if not rows:
+        raise RuntimeError(f"no warm tick with all {n} agents thinking among ticks {sorted(ticks)}")
+    mid = dict(rows[len(rows) // 2])  # the upper middle of an even count
+    mid["ratios_of_warm_ticks"] = [r["ratio"] for r in rows]
+    mid["failures"] = sum(r["failures"] for r in rows)
+    return mid
 
 
 async def run(quick: bool) -> None:
@@ -79,8 +100,8 @@ async def run(quick: bool) -> None:
     with fake_llm(LATENCY) as fake:
         await run_town_ticks(2, fake, 2000, 1)  # warm up imports and the fake server
         for n in sizes:
-            r = await run_town_ticks(n, fake, 2000, max(MEASURED))
-            rows[str(n)] = {"agents": n, "cold": r[1], "warm": r[4]}
+            r = await run_town_ticks(n, fake, 2000, TICKS)
+            rows[str(n)] = {"agents": n, "cold": r[1], "warm": warm(r, n)}
         for n in seq_sizes:  # the cold tick only: the same work, one LLM call at a time
             r = await run_town_ticks(n, fake, 1, 1)
             seq[str(n)] = {"wall_s": r[1]["wall_s"], "llm_calls": r[1]["llm_calls"],
@@ -98,7 +119,7 @@ async def run(quick: bool) -> None:
     emit("tick_concurrency",
          {"sizes": sizes, "latency_s": LATENCY, "llm": "openai SDK over HTTP -> fake server in its own process",
           "concurrency": 2000, "plan": "qa", "memory": "long_term", "sequential_sizes": seq_sizes,
-          "measured_ticks": {"cold": 1, "warm": 4}},
+          "ticks": TICKS, "measured": {"cold": "tick 1", "warm": f"median of ticks >= {WARM_FROM} with every agent thinking"}},
          {"ratio_at_target_n": ratio, "ticks": rows, "sequential": seq},
          f"warm wall/floor <= 1.3 at N={key}", ok)
 
