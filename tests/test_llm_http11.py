@@ -144,6 +144,20 @@ async def test_stale_keep_alive_connection_is_replaced(raw) -> None:
     assert len(rs.requests) == 5  # each later call was sent twice: on the dead and the new connection
 
 
+async def test_a_call_is_resent_at_most_once_when_idle_connections_are_stale(raw) -> None:
+    # Three idle connections, each of which the server drops at its next request: the call
+    # tries one of them, then a new connection, not every idle one in turn.
+    rs, url = await raw(lambda c, n, b: ok(completion(f"conn {c}")) if n == 0 else None)
+    model = OpenAIModel("raw", base_url=url)
+    try:
+        await asyncio.gather(*(model.complete(request(f"warm {i}")) for i in range(3)))
+        assert rs.connections == 3
+        assert (await model.complete(request("after"))).text == "conn 3"
+    finally:
+        await model.aclose()
+    assert rs.connections == 4 and len(rs.requests) == 3 + 2
+
+
 async def test_server_that_closes_at_once_is_a_retryable_error(raw) -> None:
     _, url = await raw(lambda c, n, b: None)
     with pytest.raises(LLMError, match="connection error") as e:

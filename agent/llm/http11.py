@@ -114,15 +114,15 @@ class StreamTransport(httpx.AsyncBaseTransport):
         key = (url.host, url.port or 80)
         body = await request.aread()
         head = _head(request, body)
-        while True:
-            conn = self._checkout(key)
-            reused = conn is not None
-            if conn is None:
-                conn = await self._connect(key, _timeouts(request)[0])
+        data = head + body if body else head
+        conn = self._checkout(key)
+        if conn is not None:
             try:
-                return await self._exchange(conn, key, request, head + body if body else head, reused)
+                return await self._exchange(conn, key, request, data, reused=True)
             except _StaleConnection:
-                continue  # only a reused connection raises it; the next try may open a new one
+                pass  # resent once, on a new connection (as another idle one may be as stale)
+        conn = await self._connect(key, _timeouts(request)[0])
+        return await self._exchange(conn, key, request, data, reused=False)
 
     async def _connect(self, key: tuple[str, int], timeout: float | None) -> _Conn:
         try:
@@ -135,7 +135,7 @@ class StreamTransport(httpx.AsyncBaseTransport):
         return _Conn(reader, writer)
 
     async def _exchange(self, conn: _Conn, key: tuple[str, int], request: httpx.Request,
-                        data: bytes, reused: bool) -> httpx.Response:
+                        data: bytes, *, reused: bool) -> httpx.Response:
         _, write_t, read_t = _timeouts(request)
         keep = False
         got_bytes = False
