@@ -433,11 +433,11 @@ class _PipelinedMySQL(_Bulk):
     costs add up. Here the rows are escaped exactly as aiomysql escapes them (the connection's
     `escape`, aiomysql's own split of the statement into prefix, row template and postfix), cut
     into statements of at most `max_statement` bytes, and each statement is queued to run after
-    the one before; building the next statement goes on (yielding to the event loop every 32 KB)
+    the one before; building the next statement goes on (yielding to the event loop every 8 KB)
     while the server works, so the tick costs about the larger of the two."""
 
     max_statement = 256 * 1024
-    _yield_every = 32 * 1024
+    _yield_every = 8 * 1024
 
     def __init__(self, conn: AsyncConnection, driver: Any) -> None:
         super().__init__(conn)
