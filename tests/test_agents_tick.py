@@ -141,13 +141,9 @@ async def fake_llm() -> AsyncIterator[FakeOpenAIServer]:
         yield srv
 
 
-def openai_profile(srv: FakeOpenAIServer, **kw: Any) -> dict[str, Any]:
-    return {"provider": "openai", "base_url": srv.base_url, "api_key": "test", "model": "fake-model", **kw}
-
-
 async def test_agents_driven_by_openai_compatible_server(tmp_path: Any, fake_llm: FakeOpenAIServer) -> None:
     fake_llm.latency = 0.05
-    settings = make_settings(f"sqlite:///{tmp_path / 't.sqlite3'}", llm=openai_profile(fake_llm))
+    settings = make_settings(f"sqlite:///{tmp_path / 't.sqlite3'}", llm=fake_llm.profile())
     async with run_town(settings) as r:
         c = await TownClient.connect(r.ws_url)
         await c.call("login", token=ADMIN)
@@ -161,7 +157,7 @@ async def test_agents_driven_by_openai_compatible_server(tmp_path: Any, fake_llm
 
 
 async def test_per_agent_llm_profile(tmp_path: Any, fake_llm: FakeOpenAIServer) -> None:
-    settings = make_settings(f"sqlite:///{tmp_path / 't.sqlite3'}", llms={"local": openai_profile(fake_llm, model="local-llama")})
+    settings = make_settings(f"sqlite:///{tmp_path / 't.sqlite3'}", llms={"local": fake_llm.profile(model="local-llama")})
     async with run_town(settings) as r:
         c = await TownClient.connect(r.ws_url)
         await c.call("login", token=ADMIN)
@@ -178,7 +174,7 @@ async def test_llm_faults_are_bounded_and_ticks_complete(tmp_path: Any, fake_llm
     fake_llm.hang_s = 5
     settings = make_settings(
         f"sqlite:///{tmp_path / 't.sqlite3'}", agents=None,
-        llm=openai_profile(fake_llm, max_retries=1, timeout_s=0.5),
+        llm=fake_llm.profile(max_retries=1, timeout_s=0.5),
     )
     async with run_town(settings) as r:
         c = await TownClient.connect(r.ws_url)
@@ -201,7 +197,7 @@ async def test_llm_faults_are_bounded_and_ticks_complete(tmp_path: Any, fake_llm
 async def test_record_then_replay_offline(tmp_path: Any) -> None:
     cache = tmp_path / "cache"
     async with FakeOpenAIServer(responder=town_responder) as srv:
-        prof = openai_profile(srv)
+        prof = srv.profile()
         rec = await _run_recorded(f"sqlite:///{tmp_path / 'rec.sqlite3'}", 12,
                                   llm=prof, llm_limits={"cache_dir": str(cache), "cache_mode": "record"})
         served = srv.served
@@ -251,7 +247,7 @@ async def test_chat_during_a_tick_keeps_its_llm_calls_apart(tmp_path: Any, fake_
     import asyncio
 
     fake_llm.latency = 0.3  # a tick's step is three calls in a row: the chat fits inside it
-    settings = make_settings(f"sqlite:///{tmp_path / 't.sqlite3'}", llm=openai_profile(fake_llm))
+    settings = make_settings(f"sqlite:///{tmp_path / 't.sqlite3'}", llm=fake_llm.profile())
     async with run_town(settings) as r:
         w = r.services.world
         async with await TownClient.connect(r.ws_url) as admin, await TownClient.connect(r.ws_url) as player:
@@ -278,7 +274,7 @@ async def test_llm_cost_metered_per_call_tick_agent_and_report(tmp_path: Any, fa
     """With prices on the profile, every call's cost is its tokens at those prices; the tick
     summary, the llm_calls rows and the report's totals (by kind and by agent) agree."""
     prices = {"prompt_usd_per_mtok": 2.5, "completion_usd_per_mtok": 10.0}
-    settings = make_settings(f"sqlite:///{tmp_path / 't.sqlite3'}", llm=openai_profile(fake_llm, **prices))
+    settings = make_settings(f"sqlite:///{tmp_path / 't.sqlite3'}", llm=fake_llm.profile(**prices))
     async with run_town(settings) as r:
         c = await TownClient.connect(r.ws_url)
         await c.call("login", token=ADMIN)

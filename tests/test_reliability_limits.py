@@ -205,7 +205,7 @@ async def test_long_command_does_not_time_out_keepalive_pings(sqlite_url: str) -
     from tests.fakes.town_responder import town_responder
 
     async with FakeOpenAIServer(responder=town_responder, latency=0.6) as fake:
-        profile = {"provider": "openai", "base_url": fake.base_url, "api_key": "k", "model": "m"}
+        profile = fake.profile()
         async with run_town(make_settings(sqlite_url, agents=None, llm=profile)) as r:
             app = r.server.request_callback
             app.settings.update(websocket_ping_interval=0.1, websocket_ping_timeout=0.3)  # type: ignore[attr-defined]
@@ -225,7 +225,7 @@ async def test_client_gone_mid_tick_does_not_abort_it(sqlite_url: str) -> None:
     from tests.fakes.town_responder import town_responder
 
     async with FakeOpenAIServer(responder=town_responder, latency=0.3) as fake:
-        profile = {"provider": "openai", "base_url": fake.base_url, "api_key": "k", "model": "m"}
+        profile = fake.profile()
         async with run_town(make_settings(sqlite_url, agents=None, llm=profile)) as r:
             w = r.services.world
             c = await TownClient.connect(r.ws_url)

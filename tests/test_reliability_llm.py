@@ -39,8 +39,7 @@ def gaps(log: list[tuple[float, str]]) -> list[tuple[str, float]]:
 @pytest.mark.allow_error_logs
 async def test_llm_fault_bursts_are_retried_with_backoff_and_counted(tmp_path: Path) -> None:
     async with TimedFake(responder=town_responder, hang_s=3) as fake:
-        profile = {"provider": "openai", "base_url": fake.base_url, "api_key": "k", "model": "m",
-                   "max_retries": 2, "timeout_s": 1.0}  # a call may take 3 s, retries included
+        profile = fake.profile(max_retries=2, timeout_s=1.0)  # a call may take 3 s, retries included
         url = f"sqlite:///{tmp_path / 't.sqlite3'}"
         async with run_town(make_settings(url, agents=None, llm=profile)) as r:
             w = r.services.world

@@ -225,6 +225,10 @@ class FakeOpenAIServer:
         """The URL to give an OpenAI client as `base_url`."""
         return f"http://{self.host}:{self.port}/v1"
 
+    def profile(self, **kw: Any) -> dict[str, Any]:
+        """Settings for an `openai` LLM profile that talks to this server; `kw` adds or overrides."""
+        return {"provider": "openai", "base_url": self.base_url, "api_key": "test", "model": "fake-model", **kw}
+
     def inject(self, *faults: Fault | str) -> None:
         """Queue faults for the next requests, one fault per request."""
         self._faults.extend(f if isinstance(f, Fault) else Fault(f) for f in faults)
