@@ -56,8 +56,8 @@ def matvec(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     (at most 4 threads) when `m` has `PARALLEL_ROWS` rows or more."""
     global _pool
     n = m.shape[0]
-    workers = min(4, _cores())
-    if n < PARALLEL_ROWS or workers < 2:
+    workers = min(4, _cores()) if n >= PARALLEL_ROWS else 1  # no syscall on the small, common path
+    if workers < 2:
         return m @ v
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matvec")
