@@ -184,11 +184,10 @@ class OpenAIModel:
         """One chat completion; JSON mode when the request carries a schema.
 
         Sent with the SDK's `post` as JSON bytes (a mapping for SDKs older than `content=`)
-        and read as bytes: the body we build is already
-        the wire format, so the SDK's TypedDict transform of the parameters (a quarter of a
-        call's CPU), its JSON encoding and the pydantic `ChatCompletion` it would build from the
-        answer are skipped; the SDK still does auth, headers, timeouts and HTTP errors (as
-        `openai.APIStatusError`)."""
+        and read as bytes: the body we build is already the wire format, so the SDK's TypedDict
+        transform of the parameters (a quarter of a call's CPU), its JSON encoding and the
+        pydantic `ChatCompletion` it would build from the answer are skipped; the SDK still
+        does auth, headers, timeouts and HTTP errors (as `openai.APIStatusError`)."""
         params: dict[str, Any] = {
             "model": self.name,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
