@@ -89,7 +89,7 @@ async def _indexes(repo) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def
 
 def _big_batch(n: int, tick: int, bad_event: bool = False):  # type: ignore[no-untyped-def]
     """A batch of `n` memories and ledger entries whose texts hold quotes, backslashes, percent
-    signs, NULs and non-ASCII, with random float32 embeddings: several MySQL statements' worth."""
+    signs, NUL, CR, LF, ^Z, tab and non-ASCII, with random float32 embeddings: several MySQL statements' worth."""
     import numpy as np
 
     from agent.interfaces import MemoryRecord
@@ -97,7 +97,8 @@ def _big_batch(n: int, tick: int, bad_event: bool = False):  # type: ignore[no-u
     from server.world.economy import Entry
 
     rng = np.random.default_rng(tick)
-    texts = [f"it's {i}% \\done\\ \"quoted\" -- ; DROP TABLE x; \x00 café ☕ %s %(x)s {tick}" for i in range(n)]
+    texts = [f"it's {i}% \\done\\ \"quoted\" -- ; DROP TABLE x; \x00 \r\n\x1a\t café ☕ %s %(x)s ''{tick}"
+             for i in range(n)]
     memories = [MemoryRecord(f"a{i % 7}", "observation", texts[i] * (1 + i % 3), tick, importance=i % 10 / 3,
                              subject=None if i % 2 else "x'y", embedding=rng.standard_normal(256).astype(np.float32))
                 for i in range(n)]
@@ -111,6 +112,18 @@ def _big_batch(n: int, tick: int, bad_event: bool = False):  # type: ignore[no-u
 async def test_big_batch_round_trips_exactly(db_url: str) -> None:
     """Every value of a multi-statement batch reads back exactly as written (the MySQL path
     escapes rows itself while the server runs the statement before)."""
+    await _round_trip(db_url)
+
+
+@pytest.mark.mysql
+async def test_big_batch_round_trips_under_no_backslash_escapes(mysql_url: str) -> None:
+    """A MySQL server in sql_mode NO_BACKSLASH_ESCAPES reads a backslash as a plain character;
+    the batch's strings must then be quoted by doubling quotes only, or every backslash would be
+    stored twice."""
+    await _round_trip(mysql_url + "?init_command=SET sql_mode='NO_BACKSLASH_ESCAPES'")
+
+
+async def _round_trip(db_url: str) -> None:
     import numpy as np
 
     from config.settings import ROOT

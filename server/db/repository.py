@@ -430,11 +430,13 @@ class _PipelinedMySQL(_Bulk):
 
     aiomysql's executemany escapes every value in Python (about 80 ms for a 1,000-agent tick)
     and only then sends the statement and waits for the server (about as long again): the two
-    costs add up. Here the rows are escaped exactly as aiomysql escapes them (the connection's
-    `escape`, aiomysql's own split of the statement into prefix, row template and postfix), cut
-    into statements of at most `max_statement` bytes, and each statement is queued to run after
-    the one before; building the next statement goes on (yielding to the event loop every 8 KB)
-    while the server works, so the tick costs about the larger of the two."""
+    costs add up. Here the rows are turned into the literals aiomysql's `escape` gives (by value
+    type, `_literals`; strings with `str.replace`, five times faster than the driver's per-character
+    `translate` on an agent's row) and fitted into aiomysql's own split of the statement into
+    prefix, row template and postfix, cut into statements of at most `max_statement` bytes; each
+    statement is queued to run after the one before. Building the next statement goes on
+    (yielding to the event loop every 8 KB) while the server works, so the tick costs about the
+    larger of the two."""
 
     max_statement = 256 * 1024
     _yield_every = 8 * 1024
@@ -456,10 +458,11 @@ class _PipelinedMySQL(_Bulk):
         enc = self._driver.encoding
         prefix, template = (m.group(1) % ()).encode(enc), m.group(2).rstrip()
         postfix = (m.group(3) or "").encode(enc)
-        escape = self._driver.escape
+        literal = _literals(self._driver).get
+        fallback = self._driver.escape
         buf, built = bytearray(prefix), 0
         for row in rows:
-            v = (template % tuple(escape(x) for x in row)).encode(enc, "surrogateescape")
+            v = (template % tuple([literal(type(x), fallback)(x) for x in row])).encode(enc, "surrogateescape")
             if len(buf) > len(prefix):
                 if len(buf) + len(v) + len(postfix) + 1 > self.max_statement:
                     self._queue(bytes(buf + postfix))
@@ -496,6 +499,35 @@ class _PipelinedMySQL(_Bulk):
         tail, self._tail = self._tail, None
         if tail is not None:
             await asyncio.gather(tail, return_exceptions=True)
+
+
+# What the driver's `escape_string` does to a str (PyMySQL's escape table), as C-speed replaces:
+# `str.translate` with that table maps character by character, 20 us for an agent's 800-character
+# row. The backslash goes first, so the backslashes added after are not doubled.
+_BACKSLASH_ESCAPES = (("\\", "\\\\"), ("\0", "\\0"), ("\n", "\\n"), ("\r", "\\r"), ("\032", "\\Z"),
+                      ('"', '\\"'), ("'", "\\'"))
+
+
+def _quote(s: str) -> str:
+    for char, escaped in _BACKSLASH_ESCAPES:
+        s = s.replace(char, escaped)
+    return "'" + s + "'"
+
+
+def _quote_no_backslash(s: str) -> str:  # sql_mode NO_BACKSLASH_ESCAPES: only quotes are doubled
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _literals(driver: Any) -> dict[type, Any]:
+    """SQL literals by exact value type, each the text the driver's `escape` gives; any other
+    type goes to `escape` itself. Looked up per batch: the connection's sql_mode decides how
+    strings are quoted."""
+    from pymysql.constants import SERVER_STATUS
+    from pymysql.converters import escape_float
+
+    no_backslash = driver.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES
+    return {str: _quote_no_backslash if no_backslash else _quote, int: str, float: escape_float,
+            bool: lambda v: "1" if v else "0", type(None): lambda _: "NULL"}
 
 
 def _aiomysql_bytes_compat() -> None:
