@@ -24,6 +24,41 @@ class ActorState(enum.StrEnum):
     IDLE = "idle"
 
 
+_STEP_LETTERS = {(1, 0): "R", (-1, 0): "L", (0, 1): "D", (0, -1): "U"}
+_LETTER_STEPS = {c: d for d, c in _STEP_LETTERS.items()}
+
+
+def encode_path(x: int, y: int, path: list[tuple[int, int]]) -> str | list[tuple[int, int]]:
+    """A walking path as stored in the agents table: one letter per step to a neighbouring tile
+    (R, L, D, U), starting from (x, y). A 40-step path is 40 bytes instead of about 330 of JSON
+    pairs, and every moving agent's row is rewritten each tick. A path with any other step (none
+    that A* makes) is kept as the list of tiles."""
+    letters = []
+    for px, py in path:
+        c = _STEP_LETTERS.get((px - x, py - y))
+        if c is None:
+            return path
+        letters.append(c)
+        x, y = px, py
+    return "".join(letters)
+
+
+def decode_path(x: int, y: int, stored: str | list[Any]) -> list[tuple[int, int]]:
+    """The tiles of a stored path (letters from (x, y), or a list of tiles as rows before schema 4
+    kept every path)."""
+    if not isinstance(stored, str):
+        return [(int(p[0]), int(p[1])) for p in stored]
+    tiles = []
+    for c in stored:
+        try:
+            dx, dy = _LETTER_STEPS[c]
+        except KeyError:
+            raise ValueError(f"stored path {stored!r}: {c!r} is not a step (R, L, D or U)") from None
+        x, y = x + dx, y + dy
+        tiles.append((x, y))
+    return tiles
+
+
 @dataclass(slots=True)
 class AgentRecord:
     """One agent. `planner` and `memory` are its plug-in instances (not persisted as such:
@@ -65,6 +100,7 @@ class AgentRecord:
     def to_row(self) -> dict[str, Any]:
         """The agents-table row."""
         data = {k: getattr(self, k) for k in self._PERSISTED}
+        data["path"] = encode_path(self.x, self.y, self.path)
         data["plan_state"] = self.planner.dump() if self.planner is not None else self.plan_state
         return {
             "id": self.id, "name": self.name, "x": self.x, "y": self.y, "cash": self.cash,
@@ -74,7 +110,7 @@ class AgentRecord:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> AgentRecord:
         data = json.loads(row["data"])
-        data["path"] = [tuple(p) for p in data.get("path", [])]
+        data["path"] = decode_path(row["x"], row["y"], data.get("path", []))
         return cls(
             id=row["id"], name=row["name"], x=row["x"], y=row["y"], cash=row["cash"],
             state=ActorState(row["state"]), **data,

@@ -1,4 +1,4 @@
-"""The world's parts on their own: ledger rules, A* pathfinding, the game clock, town files."""
+"""The world's parts on their own: ledger rules, A* pathfinding, the game clock, town files, agent rows."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.state import ActorState, AgentRecord
 from server.errors import GameError, InsufficientFunds
 from server.world.clock import Clock
 from server.world.economy import Ledger
@@ -157,3 +158,25 @@ def test_founding_errors_name_file_and_field(tmp_path: Path, capsys: pytest.Capt
     err = capsys.readouterr().err
     assert rc == 2, err
     assert where in err and expect in err, err
+
+
+def test_walking_agent_row_keeps_its_path() -> None:
+    """A moving agent's path is stored as step letters and reads back as the same tiles; rows
+    written before schema 4 (a list of tiles) still load, and a path with a jump stays a list."""
+    grid = Grid.from_rows(["......", ".####.", "......"], {".": True, "#": False})
+    path = grid.path((0, 0), (5, 2))
+    assert path is not None and len(path) == 7
+    a = AgentRecord(id="a1", name="Ann", bio="b", goal="g", sprite="s", llm="scripted", plan="qa",
+                    memory_module="long_term", x=0, y=0, state=ActorState.MOVING, path=list(path))
+    row = a.to_row()
+    assert json.loads(row["data"])["path"] == "RRRRRDD"
+    back = AgentRecord.from_row(row)
+    assert back.path == list(path) and back.to_row() == row
+
+    legacy = dict(row, data=json.dumps({**json.loads(row["data"]), "path": [list(p) for p in path]}))
+    assert AgentRecord.from_row(legacy).path == list(path)
+
+    a.path = [(1, 0), (3, 0)]
+    assert AgentRecord.from_row(a.to_row()).path == [(1, 0), (3, 0)]
+    with pytest.raises(ValueError, match="'X' is not a step"):
+        AgentRecord.from_row(dict(row, data=json.dumps({**json.loads(row["data"]), "path": "RX"})))

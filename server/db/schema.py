@@ -133,7 +133,10 @@ jobs = sa.Table(
     sa.Column("since_tick", sa.Integer, nullable=False),
 )
 
-SCHEMA_VERSION = 3  # 2: llm_calls.cost_usd; 3: no index on ledger.tick, events.tick, llm_calls.tick/agent_id
+# 2: llm_calls.cost_usd; 3: no index on ledger.tick, events.tick, llm_calls.tick/agent_id;
+# 4: agents.data keeps a path as step letters (`agent.state.encode_path`); rows with a list of
+# tiles still load, and servers before 4 refuse the database instead of misreading the letters.
+SCHEMA_VERSION = 4
 
 # Indexes of earlier versions that version 3 drops: (table, column) of single-column indexes.
 DROPPED_INDEXES = (("ledger", "tick"), ("events", "tick"), ("llm_calls", "tick"), ("llm_calls", "agent_id"))
