@@ -518,6 +518,29 @@ def _quote_no_backslash(s: str) -> str:  # sql_mode NO_BACKSLASH_ESCAPES: only q
     return "'" + s.replace("'", "''") + "'"
 
 
+class _Quoted(dict[str, str]):
+    """Quoted short strings, made on a miss. Agent ids, names, kinds and models come back
+    thousands of times a tick (an agent's id is in its row, its ledger entries, memories and
+    every LLM call); a hit costs a dict lookup. Emptied when it reaches `limit` entries."""
+
+    limit = 50_000
+
+    def __init__(self, quote: Any) -> None:
+        super().__init__()
+        self.quote = quote
+
+    def __missing__(self, s: str) -> str:
+        q: str = self.quote(s)
+        if len(s) <= 80:
+            if len(self) >= self.limit:
+                self.clear()
+            self[s] = q
+        return q
+
+
+_QUOTED = {False: _Quoted(_quote), True: _Quoted(_quote_no_backslash)}
+
+
 def _literals(driver: Any) -> dict[type, Any]:
     """SQL literals by exact value type, each the text the driver's `escape` gives; any other
     type goes to `escape` itself. Looked up per batch: the connection's sql_mode decides how
@@ -525,8 +548,8 @@ def _literals(driver: Any) -> dict[type, Any]:
     from pymysql.constants import SERVER_STATUS
     from pymysql.converters import escape_float
 
-    no_backslash = driver.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES
-    return {str: _quote_no_backslash if no_backslash else _quote, int: str, float: escape_float,
+    no_backslash = bool(driver.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES)
+    return {str: _QUOTED[no_backslash].__getitem__, int: str, float: escape_float,
             bool: lambda v: "1" if v else "0", type(None): lambda _: "NULL"}
 
 
