@@ -5,8 +5,11 @@ A tick's batch: 1000 agent rows (as `AgentRecord.to_row` makes them, each with a
 path in its data), 1000 ledger entries, 1000 memories with a 256-float embedding, 200 events, 3000
 llm_calls rows and the tick row. The agents are founded first (not timed); then several ticks
 are committed and timed. `client_cpu_ms` is this process's CPU time during a commit (for SQLite
-that includes the database's own work, which runs in aiosqlite's thread); the rest of a MySQL
-commit's wall time is the server's.
+that includes the database's own work, which runs in aiosqlite's thread).
+
+The MySQL figure's baseline, `server_alone_median_ms`, is measured in the same run: each tick's
+statements, built by the same code but not sent, go to a twin database over plain PyMySQL one after
+another with nothing else to do, then commit. It is the time MariaDB itself takes for the tick.
 """
 
 from __future__ import annotations
@@ -50,7 +53,64 @@ def _batch(agents: list[Any], tick: int, embed: bool = True) -> Any:
     )
 
 
-async def _backend(url: str, n: int, ticks: int, embed: bool = True) -> dict[str, Any]:
+class _Recorder:
+    """Stands in for the aiomysql connection under `_PipelinedMySQL`: keeps each statement the
+    commit would send, unsent."""
+
+    def __init__(self, driver: Any) -> None:
+        self.encoding, self.server_status, self.escape = driver.encoding, driver.server_status, driver.escape
+        self.sql: list[bytes] = []
+
+    async def query(self, sql: bytes) -> None:
+        self.sql.append(sql)
+
+
+async def _statements(repo: Any, ch: Any) -> list[bytes]:
+    """The statements `repo.commit(ch)` sends to MySQL, built by the same code."""
+    from server.db.repository import _PipelinedMySQL
+
+    async with repo.engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        bulk = _PipelinedMySQL(conn, _Recorder(raw.driver_connection))
+        await repo._write_rows(conn, bulk, ch)
+        await bulk.flush()
+        return bulk._driver.sql  # type: ignore[no-any-return]
+
+
+class _ServerAlone:
+    """The baseline of the MySQL figure, in the same run: a twin database (a copy of the founded
+    town) that gets each tick's statements, made beforehand, sent one after another over plain
+    blocking PyMySQL and committed: what MariaDB itself takes for the tick, with no client work
+    in between."""
+
+    def __init__(self, source: str, twin: str) -> None:
+        import pymysql
+
+        from server.db import schema
+
+        self.conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database=twin,
+                                    charset="utf8mb4", autocommit=False)
+        with self.conn.cursor() as cur:
+            for tb in schema.metadata.sorted_tables:
+                cur.execute(f"CREATE TABLE `{tb.name}` LIKE `{source}`.`{tb.name}`")
+                cur.execute(f"INSERT INTO `{tb.name}` SELECT * FROM `{source}`.`{tb.name}`")
+        self.conn.commit()
+
+    def run(self, statements: list[bytes]) -> float:
+        t0 = time.perf_counter()
+        with self.conn.cursor() as cur:
+            for sql in statements:
+                cur.execute(sql.decode(self.conn.encoding, "surrogateescape"))
+        self.conn.commit()
+        return time.perf_counter() - t0
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+async def _backend(url: str, n: int, ticks: int, embed: bool = True, twin: str | None = None) -> dict[str, Any]:
+    """Found `n` agents and time `ticks` commits; with `twin` (a MySQL database name), also the
+    server-alone baseline of each tick."""
     from agent.brain import build_plugins
     from config.settings import ROOT
     from server.db.repository import Repository
@@ -65,7 +125,8 @@ async def _backend(url: str, n: int, ticks: int, embed: bool = True) -> dict[str
             world.add_agent(f"Bench {i:04d}", "A bench agent.", "Earn money.", cash=100)
         await world.commit()
         agents = list(world.agents.values())
-        walls, cpus = [], []
+        alone = _ServerAlone(url.rsplit("/", 1)[1], twin) if twin else None
+        walls, cpus, alone_walls = [], [], []
         for tick in range(1, ticks + 1):
             ch = _batch(agents, tick, embed)
             rows = (len(ch.agents) + len(ch.ledger) + len(ch.memories) + len(ch.events) + len(ch.llm_calls) + 1)
@@ -73,11 +134,18 @@ async def _backend(url: str, n: int, ticks: int, embed: bool = True) -> dict[str
             await repo.commit(ch)
             walls.append(time.perf_counter() - t0)
             cpus.append(time.process_time() - c0)
+            if alone is not None:
+                alone_walls.append(alone.run(await _statements(repo, ch)))
         assert await repo.count("llm_calls") == 3 * n * ticks
+        if alone is not None:
+            alone.close()
     finally:
         await repo.close()
-    return {"median_ms": round(statistics.median(walls) * 1000, 1), "max_ms": round(max(walls) * 1000, 1),
+    figs = {"median_ms": round(statistics.median(walls) * 1000, 1), "max_ms": round(max(walls) * 1000, 1),
             "client_cpu_ms": round(statistics.median(cpus) * 1000, 1), "rows_per_tick": rows, "ticks": ticks}
+    if alone_walls:
+        figs["server_alone_median_ms"] = round(statistics.median(alone_walls) * 1000, 1)
+    return figs
 
 
 def _mysql_db() -> str | None:
@@ -112,12 +180,13 @@ async def run(quick: bool) -> None:
     if name is None:
         figs["mysql"] = "unavailable (MariaDB at 127.0.0.1:3306 unreachable)"
     else:
+        twin = _mysql_db()
+        assert twin is not None
         try:
-            figs["mysql"] = await _backend(f"{MYSQL}/{name}", n, ticks)
-        except TypeError as e:  # aiomysql 0.3.2 + PyMySQL >= 1.2.3 cannot send bytes (aio-libs/aiomysql#1080)
-            figs["mysql"] = {"error": f"TypeError: {e} (bytes parameters: aio-libs/aiomysql#1080)"}
+            figs["mysql"] = await _backend(f"{MYSQL}/{name}", n, ticks, twin=twin)
         finally:
             _drop(name)
+            _drop(twin)
         name = _mysql_db()
         assert name is not None
         try:  # the same batch with memories stored without their embedding blob
