@@ -3,6 +3,9 @@
 Memories are loaded as the server restores them (`StreamMemory.load`, with their embeddings from
 the offline hashing embedder, dim 256); a retrieval is `retrieve(mind, perception, query, k=10)`:
 the query's embedding plus scoring every record (recency, importance, relevance) and the top 10.
+The baseline, `baseline_product_ms`, is measured in the same run: numpy's plain `M @ q` over the
+same embeddings, on one core under `./town bench` (one BLAS thread), the least an exact retrieval
+that reads every embedding once on one core costs on this machine at this moment.
 Bytes per stored memory are measured with tracemalloc (numpy reports its buffers to it): record,
 text, embedding and the memory's own arrays.
 """
@@ -61,16 +64,19 @@ async def _measure(n: int, reps: int, embedder: Any) -> dict[str, Any]:
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     mem = StreamMemory()
-    mem.load(_records(n, rng, embedder))
+    records = _records(n, rng, embedder)
+    mem.load(records)
     gc.collect()
     stored = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
+    matrix = np.stack([r.embedding for r in records])
+    del records
     # stand-ins with just what retrieval reads (the Mind and Perception protocols are wider)
     mind: Any = _Mind(embedder)
     p: Any = _P(tick=n // 10 + 5)
     queries = [" ".join(rng.choices(WORDS, k=4)) for _ in range(reps)]
     await mem.retrieve(mind, p, queries[0], k=10)  # warm
-    full, score_only = [], []
+    full, score_only, product = [], [], []
     for q in queries:
         t0 = time.perf_counter()
         top = await mem.retrieve(mind, p, q, k=10)
@@ -81,9 +87,13 @@ async def _measure(n: int, reps: int, embedder: Any) -> dict[str, Any]:
         s = mem.scores(qv, now=p.tick)
         np.argpartition(-s, 9)[:10]
         score_only.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        matrix @ qv
+        product.append(time.perf_counter() - t0)
     return {"memories": n, "median_ms": round(statistics.median(full) * 1000, 3),
             "p90_ms": round(sorted(full)[int(0.9 * len(full))] * 1000, 3),
             "median_ms_scoring_only": round(statistics.median(score_only) * 1000, 3),
+            "baseline_product_ms": round(statistics.median(product) * 1000, 3),
             "bytes_per_memory": round(stored / n), "embedding_dim": embedder.dim}
 
 
