@@ -502,8 +502,9 @@ class _PipelinedMySQL(_Bulk):
 
 
 # What the driver's `escape_string` does to a str (PyMySQL's escape table), as C-speed replaces:
-# `str.translate` with that table maps character by character, 20 us for an agent's 800-character
-# row. The backslash goes first, so the backslashes added after are not doubled.
+# `str.translate` with that table maps character by character, 37 us for an agent's 800-character
+# row where these replaces take 7. The backslash goes first, so the backslashes added after are
+# not doubled.
 _BACKSLASH_ESCAPES = (("\\", "\\\\"), ("\0", "\\0"), ("\n", "\\n"), ("\r", "\\r"), ("\032", "\\Z"),
                       ('"', '\\"'), ("'", "\\'"))
 
