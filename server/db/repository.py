@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import operator
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -372,14 +373,23 @@ async def _replace(bulk: _Bulk, table: sa.Table, key: str, rows: Sequence[dict[s
     else:
         stmt = sqlite.insert(table)
         stmt = stmt.on_conflict_do_update(index_elements=[key], set_={c: stmt.excluded[c] for c in cols if c != key})
-    await bulk.many(stmt, cols, [tuple(r[c] for c in cols) for r in rows])
+    await bulk.many(stmt, cols, _tuples(rows, cols))
 
 
 async def _insert_dicts(bulk: _Bulk, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows given as dicts with the same keys."""
     if rows:
         cols = tuple(rows[0])
-        await bulk.many(sa.insert(table), cols, [tuple(r[c] for c in cols) for r in rows])
+        await bulk.many(sa.insert(table), cols, _tuples(rows, cols))
+
+
+def _tuples(rows: Sequence[Any], keys: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Each row's values at `keys` (dict keys or tuple positions), as tuples (`itemgetter`
+    picks them in C: 6,000 rows a tick)."""
+    pick = operator.itemgetter(*keys)
+    if len(keys) == 1:
+        return [(pick(r),) for r in rows]
+    return list(map(pick, rows))
 
 
 def _compile(conn: AsyncConnection, stmt: Any, cols: Sequence[str],
@@ -391,7 +401,7 @@ def _compile(conn: AsyncConnection, stmt: Any, cols: Sequence[str],
         raise AssertionError(f"{stmt.table.name}: compiled parameters {order} are not the columns {list(cols)}")
     if order != list(cols):  # the statement lists columns in table order
         idx = [list(cols).index(c) for c in order]
-        rows = [tuple(r[i] for i in idx) for r in rows]
+        rows = _tuples(rows, idx)
     return compiled.string, rows
 
 
