@@ -3,6 +3,8 @@ and on MySQL."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from server.app import run_town
@@ -167,3 +169,34 @@ async def test_bad_row_late_in_a_big_batch_writes_nothing(db_url: str) -> None:
         assert (await repo.load()).meta["tick"] == 3
     finally:
         await repo.close()
+
+
+async def test_sqlite_wal_is_checkpointed_off_the_commit(sqlite_url: str) -> None:
+    """SQLite commits do not checkpoint themselves; the repository copies the WAL into the
+    database file after each commit, in the background, so the WAL stays about one batch long
+    however many batches go in, and the database file alone holds them after close."""
+    import sqlite3
+
+    from config.settings import ROOT
+    from server.db.repository import Repository
+
+    path = Path(sqlite_url.split(":///", 1)[1])
+    wal = Path(f"{path}-wal")
+    repo = await Repository.open(sqlite_url, ROOT)
+    sizes = []
+    try:
+        for tick in range(1, 11):
+            await repo.commit(_big_batch(500, tick))
+            await repo.checkpointed()
+            sizes.append(_size(wal))
+        assert await repo.count("memories") == 5000
+    finally:
+        await repo.close()
+    assert max(sizes) < 2.5 * sizes[0], sizes  # reused from its start, not grown by each batch
+    assert _size(wal) == 0
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM memories").fetchone() == (5000,)
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
