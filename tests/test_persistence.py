@@ -172,9 +172,10 @@ async def test_bad_row_late_in_a_big_batch_writes_nothing(db_url: str) -> None:
 
 
 async def test_sqlite_wal_is_checkpointed_off_the_commit(sqlite_url: str) -> None:
-    """SQLite commits do not checkpoint themselves; the repository copies the WAL into the
-    database file after each commit, in the background, so the WAL stays about one batch long
-    however many batches go in, and the database file alone holds them after close."""
+    """SQLite commits do not checkpoint themselves; once the WAL holds `checkpoint_bytes` the
+    repository copies it into the database file in the background, so the WAL stays within
+    that and a batch however many batches go in, and the database file alone holds them after
+    close."""
     import sqlite3
 
     from config.settings import ROOT
@@ -185,17 +186,19 @@ async def test_sqlite_wal_is_checkpointed_off_the_commit(sqlite_url: str) -> Non
     repo = await Repository.open(sqlite_url, ROOT)
     sizes = []
     try:
-        for tick in range(1, 11):
-            await repo.commit(_big_batch(500, tick))
+        for tick in range(1, 13):
+            await repo.commit(_big_batch(500, tick))  # about 1 MB of WAL each
             await repo.checkpointed()
             sizes.append(_size(wal))
-        assert await repo.count("memories") == 5000
+        assert await repo.count("memories") == 6000
     finally:
         await repo.close()
-    assert max(sizes) < 2.5 * sizes[0], sizes  # reused from its start, not grown by each batch
+    batch = sizes[0]
+    assert max(sizes) < repo.checkpoint_bytes + 1.5 * batch, sizes
+    assert min(sizes[4:]) < repo.checkpoint_bytes / 2, sizes  # started again after a checkpoint
     assert _size(wal) == 0
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM memories").fetchone() == (5000,)
+        assert db.execute("SELECT count(*) FROM memories").fetchone() == (6000,)
 
 
 def _size(path: Path) -> int:

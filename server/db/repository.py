@@ -115,7 +115,8 @@ class Repository:
         self.url = url
         self.backend = engine.dialect.name  # "sqlite" | "mysql"
         # SQLite in a file: the WAL is checkpointed after commits, off the commit's path
-        self._checkpoints = self.backend == "sqlite" and engine.url.database not in (None, "", ":memory:")
+        db = engine.url.database
+        self._wal = Path(f"{db}-wal") if self.backend == "sqlite" and db not in (None, "", ":memory:") else None
         self._checkpoint: asyncio.Task[None] | None = None
 
     @classmethod
@@ -162,16 +163,25 @@ class Repository:
         if self._checkpoint is not None:
             await asyncio.gather(self._checkpoint, return_exceptions=True)
 
+    checkpoint_bytes = 4 * 1024 * 1024  # SQLite's own default: 1,000 pages of 4 KB
+
     def _start_checkpoint(self) -> None:
-        """Copy the SQLite WAL into the database file in the background, one run at a time.
+        """Copy the SQLite WAL into the database file in the background once it holds
+        `checkpoint_bytes`, one run at a time.
 
         The connections do not checkpoint on commit (`wal_autocheckpoint=0`): SQLite's own
         checkpoint runs inside the commit that crosses 1,000 WAL pages, which put 15-30 ms on
         every other commit of a 1,000-agent tick. This PASSIVE checkpoint runs on another
         pooled connection, in its aiosqlite thread, while the town goes on; a commit during it
-        appends to the WAL as usual, and SQLite reuses the WAL from its start once it has been
-        copied whole."""
+        appends to the WAL as usual. Once the WAL has been copied whole, the next commit starts
+        it again from the beginning and truncates the file (`journal_size_limit=0`), so the
+        file's size is what the WAL holds."""
         if self._checkpoint is not None and not self._checkpoint.done():
+            return
+        try:
+            if self._wal is None or self._wal.stat().st_size < self.checkpoint_bytes:
+                return
+        except FileNotFoundError:
             return
         self._checkpoint = asyncio.create_task(self._run_checkpoint())
 
@@ -231,7 +241,7 @@ class Repository:
             return row is not None and json.loads(row[0]) == marker
 
         await self._with_retry(lambda conn: self._write(conn, ch), applied=applied)
-        if self._checkpoints:
+        if self._wal is not None:
             self._start_checkpoint()
 
     async def _write(self, conn: AsyncConnection, ch: Changes) -> None:
@@ -610,5 +620,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA wal_autocheckpoint=0")  # Repository._start_checkpoint does it, off the commit
+    cur.execute("PRAGMA journal_size_limit=0")  # a restarted WAL is truncated: its size is its content
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
