@@ -71,10 +71,11 @@ async def _statements(repo: Any, ch: Any) -> list[bytes]:
 
     async with repo.engine.connect() as conn:
         raw = await conn.get_raw_connection()
-        bulk = _PipelinedMySQL(conn, _Recorder(raw.driver_connection))
-        await repo._write_rows(conn, bulk, ch)
+        recorder = _Recorder(raw.driver_connection)
+        bulk = _PipelinedMySQL(conn, recorder)
+        await repo._write_rows(bulk, ch)
         await bulk.flush()
-        return bulk._driver.sql  # type: ignore[no-any-return]
+    return recorder.sql
 
 
 class _ServerAlone:

@@ -57,7 +57,9 @@ def make_client(
     if api_key is None and base_url is not None:
         api_key = _NO_KEY
     http_client = None
-    if stream_transport if stream_transport is not None else plain_http(base_url):
+    if stream_transport is None:
+        stream_transport = plain_http(base_url)
+    if stream_transport:
         transport = StreamTransport(max_idle=max(1, connections or _CONNECTIONS_PER_CLIENT))
         http_client = openai.DefaultAsyncHttpxClient(transport=transport)
     elif connections is not None or ssl_context is not None:

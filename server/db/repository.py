@@ -241,19 +241,19 @@ class Repository:
             return row is not None and json.loads(row[0]) == marker
 
         await self._with_retry(lambda conn: self._write(conn, ch), applied=applied)
-        if self._wal is not None:
-            self._start_checkpoint()
+        self._start_checkpoint()
 
     async def _write(self, conn: AsyncConnection, ch: Changes) -> None:
         bulk = await _Bulk.open(conn)
         try:
-            await self._write_rows(conn, bulk, ch)
+            await self._write_rows(bulk, ch)
         except BaseException:
             await bulk.drain()  # nothing may be in flight when the transaction rolls back
             raise
         await bulk.flush()
 
-    async def _write_rows(self, conn: AsyncConnection, bulk: _Bulk, ch: Changes) -> None:
+    async def _write_rows(self, bulk: _Bulk, ch: Changes) -> None:
+        conn = bulk.conn
         if ch.meta:
             await _replace(bulk, t.meta, "key", [{"key": k, "value": json.dumps(v)} for k, v in ch.meta.items()])
         if ch.agents_removed:
@@ -384,10 +384,11 @@ class Repository:
 
 async def _migrate(conn: AsyncConnection, version: int) -> None:
     """Bring a database of an older schema version up to date, in the transaction of `_create`."""
-    columns = await conn.run_sync(lambda c: {col["name"] for col in sa.inspect(c).get_columns("llm_calls")})
-    if version < 2 and "cost_usd" not in columns:
-        kind = "DOUBLE" if conn.dialect.name == "mysql" else "FLOAT"
-        await conn.exec_driver_sql(f"ALTER TABLE llm_calls ADD COLUMN cost_usd {kind} NOT NULL DEFAULT 0")
+    if version < 2:
+        columns = await conn.run_sync(lambda c: {col["name"] for col in sa.inspect(c).get_columns("llm_calls")})
+        if "cost_usd" not in columns:
+            kind = "DOUBLE" if conn.dialect.name == "mysql" else "FLOAT"
+            await conn.exec_driver_sql(f"ALTER TABLE llm_calls ADD COLUMN cost_usd {kind} NOT NULL DEFAULT 0")
     if version < 3:
         for table, column in t.DROPPED_INDEXES:
             indexes = await conn.run_sync(_indexes_of, table)
