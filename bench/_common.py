@@ -23,9 +23,34 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN = "bench-admin-token"
 
 
+def _cpu() -> dict[str, Any]:
+    """The processor as Linux reports it: model name, family/model numbers and cache sizes. A
+    shared VM lands on different hosts from one session to the next, and this tells them apart."""
+    info: dict[str, Any] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("model name", "cpu family", "model") and key not in info:
+                info[key] = value.strip()
+            if not line.strip() and info:
+                break  # the first processor is enough
+        caches = Path("/sys/devices/system/cpu/cpu0/cache")
+        for index in sorted(caches.glob("index*")):
+            kind = (index / "type").read_text().strip()
+            if kind != "Instruction":
+                info[f"L{(index / 'level').read_text().strip()}"] = (index / "size").read_text().strip()
+    except OSError:  # not Linux, or a restricted /proc or /sys
+        pass
+    return {"cpu": info.get("model name", platform.processor() or "unknown"),
+            "cpu_family_model": f"{info.get('cpu family', '?')}/{info.get('model', '?')}",
+            **{k: v for k, v in info.items() if k.startswith("L")}}
+
+
 def machine() -> dict[str, Any]:
-    """Cores, Python and platform of the machine the figures come from."""
-    return {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(terse=True)}
+    """Cores, processor, Python and platform of the machine the figures come from."""
+    return {"cores": os.cpu_count(), **_cpu(), "python": platform.python_version(),
+            "platform": platform.platform(terse=True)}
 
 
 def emit(name: str, params: dict[str, Any], figures: dict[str, Any], target: str, target_met: bool,
