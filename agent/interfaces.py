@@ -200,7 +200,9 @@ class PlanDecision:
 
 @dataclass(slots=True)
 class MemoryRecord:
-    """One stored memory of an agent. `embedding` is filled by memories that retrieve by vector."""
+    """One stored memory of an agent. `embedding` is its vector where one is stored with it (in
+    the database, and in records a memory hands over for persistence); the `stream` memory keeps
+    the vectors of its own records in one matrix instead."""
 
     agent_id: str
     kind: str  # "observation" | "chat" | "reflection" | "impression" | "experience" | "plan"

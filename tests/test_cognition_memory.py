@@ -56,9 +56,13 @@ async def test_reflection_triggers_past_threshold() -> None:
     assert model.kinds().count("reflect") == 1
     reflections = [r for r in memory.recent(10) if r.kind == "reflection"]
     assert [r.text for r in reflections] == ["I care about bread"]
-    assert reflections[0].embedding is not None
     new = memory.drain_new()
     assert len(new) == 6 and memory.drain_new() == []
+    vectors = memory.vectors()
+    assert vectors is not None
+    for i, record in enumerate(new):  # the copies handed to the database carry the vectors
+        assert record.text == memory.records[i].text and record.embedding is not None
+        assert np.array_equal(record.embedding, vectors[i])
 
 
 async def test_stream_retrieval_over_100k_memories() -> None:
@@ -108,7 +112,9 @@ async def test_stream_loaded_without_embeddings_embeds_lazily() -> None:
                  MemoryRecord("a1", "chat", "Cat talked about the weather", tick=1)])
     mind = mind_with(ScriptedModel())
     top = await memory.retrieve(mind, sample_perception(tick=2), "bread", k=1)
-    assert top[0].text == "Bob talked about bread" and top[0].embedding is not None
+    assert top[0].text == "Bob talked about bread"
+    vectors = memory.vectors()
+    assert vectors is not None and vectors.shape[0] == 2 and np.all(np.linalg.norm(vectors, axis=1) > 0)
 
 
 async def test_stream_plan_finished_is_remembered() -> None:

@@ -36,6 +36,39 @@ async def test_restart_restores_town(db_url: str) -> None:
         c.close()
 
 
+async def test_stream_memories_restore_with_their_vectors(db_url: str) -> None:
+    """A `stream` agent's memories come back after a restart with the same vectors, so retrieval
+    scores the same; in memory each vector is kept once, in the memory's matrix, not also on
+    its record."""
+    import numpy as np
+
+    from agent.memory.stream import StreamMemory
+
+    async with run_town(make_settings(db_url)) as r:
+        agent_id = next(a.id for a in r.services.world.agents.values() if a.memory_module == "stream")
+        c = await TownClient.connect(r.ws_url)
+        await c.call("login", player="Sam")
+        for text in ("Hello! Do you bake bread?", "The market opens at nine.", "See you at the park."):
+            await c.call("chat_with_npc", agent_id=agent_id, text=text)
+        c.close()
+        mem = r.services.world.agents[agent_id].mem
+        assert isinstance(mem, StreamMemory) and len(mem) >= 3
+        texts = [m.text for m in mem.records]
+        vectors = mem.vectors()
+        assert vectors is not None
+        vectors = vectors.copy()
+        scores = mem.scores(vectors[0], now=12)
+        assert all(m.embedding is None for m in mem.records)
+    async with run_town(make_settings(db_url)) as r2:
+        mem2 = r2.services.world.agents[agent_id].mem
+        assert isinstance(mem2, StreamMemory)
+        assert [m.text for m in mem2.records] == texts
+        restored = mem2.vectors()
+        assert restored is not None and np.array_equal(restored, vectors)
+        assert np.array_equal(mem2.scores(vectors[0], now=12), scores)
+        assert all(m.embedding is None for m in mem2.records)
+
+
 async def test_database_of_schema_1_is_migrated_on_start(db_url: str) -> None:
     """A town saved by the first schema (llm_calls without cost_usd, an index on every tick
     column and on llm_calls.agent_id) starts, keeps its rows, meters costs from then on and

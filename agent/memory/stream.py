@@ -8,6 +8,9 @@ last reflection passes `reflect_threshold`, the agent reflects on its recent rec
 `reflect` call) and stores the insights as "reflection" records.
 
 Arrays are preallocated and grow by doubling: `_emb` (n, dim) float32, `_ticks`, `_imp`.
+A record's vector lives only in `_emb`: once copied there, the record's own `embedding` is set
+to None (a second copy was 1 KB of a 2.5 KB record). `drain_new` hands the world copies of the
+new records with their vectors, for the database; `vectors()` reads them in memory.
 Records loaded without an embedding are embedded in one batch before the next retrieval.
 
 The relevance product reads every embedding once (102 MB at 100k records of 256 floats), so it
@@ -20,6 +23,7 @@ bit. A multi-threaded BLAS splits rows its own way, which changes last bits eith
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -105,7 +109,7 @@ class StreamMemory:
         self.records: list[MemoryRecord] = []
         self.reflections = 0
         self._since_reflect = 0.0
-        self._new: list[MemoryRecord] = []
+        self._new: list[int] = []  # rows of `records` created since the last drain
         self._cap = max(1, capacity)
         self._ticks = np.zeros(self._cap, dtype=np.float64)
         self._imp = np.zeros(self._cap, dtype=np.float32)
@@ -135,8 +139,11 @@ class StreamMemory:
         if vectors.shape[1] != self._emb.shape[1]:
             raise ValueError(f"embedding dimension {vectors.shape[1]} != memory's {self._emb.shape[1]}")
         self._emb[list(rows)] = vectors
+        for i in rows:
+            self.records[i].embedding = None  # the matrix row is the one copy
 
-    def _append(self, records: Sequence[MemoryRecord]) -> None:
+    def _append(self, records: Sequence[MemoryRecord]) -> int:
+        """Add records (taking them over: their vectors move into the matrix); their first row."""
         start = len(self.records)
         self._grow(start + len(records))
         self.records.extend(records)
@@ -155,6 +162,7 @@ class StreamMemory:
             self._set_vectors([i for i, _ in with_vec], np.stack([v for _, v in with_vec]))
         have = {i for i, _ in with_vec}
         self._unembedded.extend(i for i in range(start, stop) if i not in have)
+        return start
 
     async def _embed_pending(self, mind: Mind) -> None:
         if not self._unembedded:
@@ -162,8 +170,6 @@ class StreamMemory:
         rows = self._unembedded
         vectors = await mind.embedder.embed([self.records[i].text for i in rows])
         self._set_vectors(rows, vectors)
-        for i, v in zip(rows, vectors, strict=True):
-            self.records[i].embedding = np.asarray(v, dtype=np.float32)
         self._unembedded = []
 
     # ------------------------------------------------------------------ Memory
@@ -175,8 +181,7 @@ class StreamMemory:
         vector = (await mind.embedder.embed([text]))[0]
         record = MemoryRecord(agent_id=p.agent_id, kind=kind, text=text, tick=p.tick, importance=importance,
                               subject=subject, embedding=np.asarray(vector, dtype=np.float32))
-        self._append([record])
-        self._new.append(record)
+        self._new.append(self._append([record]))
         self._since_reflect += importance
         if self._since_reflect >= self.reflect_threshold:
             await self.reflect(mind, p)
@@ -194,8 +199,8 @@ class StreamMemory:
                          importance=self.reflection_importance, embedding=np.asarray(v, dtype=np.float32))
             for text, v in zip(answer.insights, vectors, strict=True)
         ]
-        self._append(made)
-        self._new.extend(made)
+        start = self._append(made)
+        self._new.extend(range(start, start + len(made)))
         self.reflections += 1
         log.debug("agent %s: reflected, %d insights", p.agent_id, len(made))
         return made
@@ -241,9 +246,19 @@ class StreamMemory:
         self._since_reflect = since
 
     def drain_new(self) -> list[MemoryRecord]:
-        """Records created since the last drain, for persistence."""
+        """Records created since the last drain, for persistence: copies carrying their vectors."""
         new, self._new = self._new, []
-        return new
+        pending = set(self._unembedded)
+        return [dataclasses.replace(self.records[i], embedding=None if self._emb is None or i in pending
+                                    else self._emb[i].copy()) for i in new]
+
+    def vectors(self) -> np.ndarray | None:
+        """The embeddings of `records`, row for row (a read-only view; None before the first)."""
+        if self._emb is None:
+            return None
+        view = self._emb[: len(self.records)]
+        view.flags.writeable = False
+        return view
 
     def recent(self, n: int) -> list[MemoryRecord]:
         """The last `n` records stored, oldest first."""
