@@ -70,9 +70,17 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'town.sqlite3'}"
 
 
+# Tests drive ticks in loops as fast as the town answers, and on a fast machine a small town
+# answers well over the default 50 commands per second: a test's speed must not decide whether
+# it is rate limited. The rate limit's own tests set theirs.
+TEST_RATE = {"commands_per_second": 10_000, "command_burst": 10_000}
+
+
 def make_settings(db: str, **kw: Any) -> Settings:
+    """Settings for a test town on port 0; `limits` given are added to `TEST_RATE`."""
     base: dict[str, Any] = {"db": db, "port": 0, "admin_token": ADMIN, "log_level": "WARNING"}
     base.update(kw)
+    base["limits"] = {**TEST_RATE, **kw.get("limits", {})}
     return Settings(**base)
 
 
