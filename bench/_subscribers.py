@@ -1,8 +1,9 @@
 """Websocket subscribers for `bench.fanout`, in their own process:
-`python -m bench._subscribers URL N TICKS SLOW` connects N clients (plus, when SLOW is 1, one
-slow client that subscribes and then never reads), prints "ready", and when every client has
-received TICKS `tick` pushes prints one JSON object: for each tick, the CLOCK_MONOTONIC time each
-client received it.
+`python -m bench._subscribers URL N TICKS SLOW` connects N clients, prints "ready", and when
+every client has received TICKS `tick` pushes prints one JSON object: for each tick, the
+CLOCK_MONOTONIC time each client received it. When SLOW is 1, a line "slow" on stdin opens one
+more client that subscribes and then never reads, and "slow-ready" is printed once its
+subscribe is sent; so the bench can measure the ticks before it joins as the baseline.
 
 The slow client is a bare socket with a 4 KB receive buffer set before it connects, as on a slow
 link: with loopback's autotuned buffers (megabytes on each side) the kernel would absorb every
@@ -55,8 +56,9 @@ async def main(url: str, n: int, ticks: int, slow: bool) -> None:
     clients = [await TownClient.connect(url) for _ in range(n)]
     for c in clients:
         await c.call("subscribe")
-    lazy = await slow_client(url) if slow else None
+    lazy: socket.socket | None = None
     got: dict[int, list[float]] = {}
+    loop = asyncio.get_running_loop()
 
     async def read(c: TownClient) -> None:
         # Stamp a frame when it is received, before any decoding: the clients share one process
@@ -79,10 +81,17 @@ async def main(url: str, n: int, ticks: int, slow: bool) -> None:
             got.setdefault(tick, []).append(stamp)
             n += 1
 
+    async def open_slow() -> None:
+        nonlocal lazy
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        assert line.strip() == "slow", line
+        lazy = await slow_client(url)
+        print("slow-ready", flush=True)  # its subscribe is sent; the bench waits for the server to count it
+
     print("ready", flush=True)
-    await asyncio.gather(*(read(c) for c in clients))
+    await asyncio.gather(*(read(c) for c in clients), *([open_slow()] if slow else []))
     print(json.dumps({str(k): v for k, v in got.items()}), flush=True)
-    sys.stdin.readline()  # hold the slow client open until the bench is done
+    await loop.run_in_executor(None, sys.stdin.readline)  # hold the slow client open until the bench is done
     for c in clients:
         c.close()
     if lazy is not None:
