@@ -1,7 +1,8 @@
 """Advance the town one tick (admin). Agents that need to think step concurrently, each under a
 timeout; one agent's failure never stops the others. Moving agents walk without an LLM call.
 The world then applies every proposed action in agent-id order, commits the tick in one
-transaction, pushes a `tick` delta to subscribers, and answers with a summary.
+transaction, pushes a `tick` delta to subscribers, and answers with a summary, including where
+the tick's time went (`phases_ms`: perceive, think, apply, commit, publish).
 Refused with code `paused` while an admin has paused ticking, unless `step` is set."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from server.protocol import Model
 from server.world import rules
 
 PERMISSION = "admin"
+PHASES = ("perceive", "think", "apply", "commit", "publish")  # the parts of `phases_ms`, in order
 log = logging.getLogger(__name__)
 
 
@@ -46,7 +48,10 @@ class Response(Model):
     cost_usd: float  # of this tick's calls, at the LLM profiles' prices (0 when unpriced)
     failures: int  # agents whose step failed (timeout, model error, invalid answer)
     errors: list[dict[str, Any]]
-    wall_ms: float
+    wall_ms: float  # from the tick's start until its commit begins (stored with the tick's summary)
+    # where the tick's time went, in ms: perceive, think (the agents' concurrent steps), apply
+    # (walks, actions, task checks), commit (the one transaction), publish (queueing the delta)
+    phases_ms: dict[str, float]
     ticks: int
 
 
@@ -86,6 +91,7 @@ async def run_tick(ctx: Context) -> Response:
     seen = {aid: snap.perceive(w.agents[aid]) for aid in thinkers}
     for aid in thinkers:
         w.agents[aid].inbox.clear()  # the perception holds them; they are heard this step
+    t_perceived = time.perf_counter()
     results: dict[str, list[Action]] = {}
     errors: dict[str, str] = {}
     with brain.metering() as meter:  # the steps' tasks meter into this tick's meter
@@ -94,6 +100,7 @@ async def run_tick(ctx: Context) -> Response:
                 tg.create_task(_think(ctx, aid, seen[aid], results, errors))
     stray_calls, stray_fails = brain.drain()  # made outside any tick or chat: booked here
     calls, fails = meter.calls + stray_calls, meter.failures + stray_fails
+    t_thought = time.perf_counter()
     async with w.lock:
         moved = sum(1 for a in w.agents.values() if rules.walk(w, a))
         for a in w.agents.values():
@@ -137,9 +144,11 @@ async def run_tick(ctx: Context) -> Response:
             "errors": [{"agent": aid, "error": errors.get(aid) or next(f"{k}: {r}" for a2, k, r in fails if a2 == aid)}
                        for aid in failed_agents][:50],
         }
-        summary["wall_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+        t_applied = time.perf_counter()
+        summary["wall_ms"] = round((t_applied - t0) * 1000, 3)
         changed = sorted(w.dirty.agents)
         await w.commit(tick_row={"tick": tick, "game_seconds": w.clock.game_seconds, "summary": summary})
+    t_committed = time.perf_counter()
     ctx.services.hub.publish("tick", {
         "tick": tick, "clock": str(w.clock),
         # only the fields that changed since the last push (a moving agent: id, x, y)
@@ -147,4 +156,6 @@ async def run_tick(ctx: Context) -> Response:
         "events": [{k: ev[k] for k in ("kind", "agent_id", "other_id", "text")} for ev in events],
         "summary": {k: summary[k] for k in ("stepped", "llm_calls", "tokens", "cost_usd", "failures")},
     })
-    return Response(**summary, ticks=1)
+    marks = (t0, t_perceived, t_thought, t_applied, t_committed, time.perf_counter())
+    phases = {name: round((marks[i + 1] - marks[i]) * 1000, 3) for i, name in enumerate(PHASES)}
+    return Response(**summary, phases_ms=phases, ticks=1)

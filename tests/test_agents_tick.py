@@ -154,6 +154,11 @@ async def test_agents_driven_by_openai_compatible_server(tmp_path: Any, fake_llm
     assert fake_llm.chat_requests() and all(b["model"] == "fake-model" for b in fake_llm.chat_requests())
     # the agents' first LLM calls were in flight together, not one after another
     assert fake_llm.max_in_flight >= n
+    # where the tick's time went: the model's 50 ms per call shows up as thinking
+    phases = s["phases_ms"]
+    assert list(phases) == ["perceive", "think", "apply", "commit", "publish"] and min(phases.values()) >= 0
+    assert phases["think"] >= 50 > phases["perceive"] + phases["apply"]
+    assert phases["perceive"] + phases["think"] + phases["apply"] == pytest.approx(s["wall_ms"], abs=0.01)
 
 
 async def test_per_agent_llm_profile(tmp_path: Any, fake_llm: FakeOpenAIServer) -> None:
