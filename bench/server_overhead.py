@@ -4,8 +4,10 @@ connected and reading every delta. An agent step is one agent's tick: its plan/a
 its walk along the path), the world update, its share of the tick's commit and of the broadcast.
 
 Figures: agent steps per second (agents that thought or walked, over tick wall time) and the
-thinking steps alone; a cProfile summary of where the time goes (top functions by own time and by
-cumulative time), from a separate profiled run of the same ticks.
+thinking steps alone; where a tick's time goes, as the server reports it in each `tick` answer
+(`phases_ms`: perceive, think, apply, commit, publish; the median of each over the ticks); and a
+cProfile summary (top functions by own time and by cumulative time), from a separate profiled
+run of the same ticks.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import cProfile
 import io
 import pstats
+import statistics
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -44,6 +47,7 @@ async def _ticks(n: int, ticks: int, profile: bool) -> tuple[dict[str, Any], pst
             prof = cProfile.Profile() if profile else None
             stepped = moved = 0
             walls = []
+            phases: dict[str, list[float]] = {}
             if prof:
                 prof.enable()
             for _ in range(ticks):
@@ -52,6 +56,8 @@ async def _ticks(n: int, ticks: int, profile: bool) -> tuple[dict[str, Any], pst
                 walls.append(now() - t0)
                 stepped += s["stepped"]
                 moved += s["moved"]
+                for name, ms in s["phases_ms"].items():
+                    phases.setdefault(name, []).append(ms)
             if prof:
                 prof.disable()
             while got < ticks:  # noqa: ASYNC110 - a few ms at most: the last delta is in flight
@@ -65,6 +71,7 @@ async def _ticks(n: int, ticks: int, profile: bool) -> tuple[dict[str, Any], pst
              "agent_steps_per_s": round((stepped + moved) / wall, 1),
              "thinking_steps_per_s": round(stepped / wall, 1),
              "us_per_agent_step": round(wall * 1e6 / max(1, stepped + moved), 1),
+             "median_phase_ms": {name: round(statistics.median(v), 2) for name, v in phases.items()},
              "deltas_received": got},
             pstats.Stats(prof) if prof else None)
 
