@@ -21,6 +21,7 @@ from server.context import Context
 from server.errors import GameError
 from server.protocol import Model
 from server.world import rules
+from server.world.world import World
 
 PERMISSION = "admin"
 PHASES = ("perceive", "think", "apply", "commit", "publish")  # the parts of `phases_ms`, in order
@@ -82,6 +83,30 @@ async def _think(ctx: Context, aid: str, p: Perception, results: dict[str, list[
         errors[aid] = f"{e.__class__.__name__}: {e}"
 
 
+def _apply(w: World, results: dict[str, list[Action]]) -> tuple[int, int, list[dict[str, Any]]]:
+    """Apply the proposed actions in agent-id order; an agent's first refused action ends its
+    turn and is recorded on it. (applied, refused, events)."""
+    applied = refused = 0
+    events: list[dict[str, Any]] = []
+    for aid in sorted(results):
+        actor_rec = w.agents.get(aid)
+        if actor_rec is None:
+            continue
+        for action in results[aid]:
+            try:
+                ev = rules.apply(w, actor_rec, action)
+                applied += 1
+                if ev is not None:
+                    events.append(ev)
+            except GameError as e:
+                refused += 1
+                actor_rec.failures += 1
+                actor_rec.last_error = e.message
+                w.dirty.agents.add(aid)
+                break
+    return applied, refused, events
+
+
 async def run_tick(ctx: Context) -> Response:
     """One tick, as described in the module docstring."""
     w, brain = ctx.world, ctx.services.brain
@@ -94,60 +119,44 @@ async def run_tick(ctx: Context) -> Response:
     t_perceived = time.perf_counter()
     results: dict[str, list[Action]] = {}
     errors: dict[str, str] = {}
-    with brain.metering() as meter:  # the steps' tasks meter into this tick's meter
-        async with asyncio.TaskGroup() as tg:
-            for aid in thinkers:
-                tg.create_task(_think(ctx, aid, seen[aid], results, errors))
-    stray_calls, stray_fails = brain.drain()  # made outside any tick or chat: booked here
-    calls, fails = meter.calls + stray_calls, meter.failures + stray_fails
-    t_thought = time.perf_counter()
-    async with w.lock:
-        moved = sum(1 for a in w.agents.values() if rules.walk(w, a))
-        for a in w.agents.values():
-            rules.finish_use(w, a)
-        applied = refused = 0
-        events: list[dict[str, Any]] = []
-        for aid in sorted(results):
-            actor_rec = w.agents.get(aid)
-            if actor_rec is None:
-                continue
-            for action in results[aid]:
-                try:
-                    ev = rules.apply(w, actor_rec, action)
-                    applied += 1
-                    if ev is not None:
-                        events.append(ev)
-                except GameError as e:
-                    refused += 1
-                    actor_rec.failures += 1
-                    actor_rec.last_error = e.message
+    with w.stepping_in(thinkers):  # their memories made meanwhile belong to this tick's commit
+        with brain.metering() as meter:  # the steps' tasks meter into this tick's meter
+            async with asyncio.TaskGroup() as tg:
+                for aid in thinkers:
+                    tg.create_task(_think(ctx, aid, seen[aid], results, errors))
+        stray_calls, stray_fails = brain.drain()  # made outside any tick or chat: booked here
+        calls, fails = meter.calls + stray_calls, meter.failures + stray_fails
+        t_thought = time.perf_counter()
+        async with w.lock:
+            moved = sum(1 for a in w.agents.values() if rules.walk(w, a))
+            for a in w.agents.values():
+                rules.finish_use(w, a)
+            applied, refused, events = _apply(w, results)
+            failed = {**{aid: f"{kind}: {reason}" for aid, kind, reason in fails}, **errors}
+            for aid, err in failed.items():  # recorded on the agent: step errors and model failures
+                if aid in w.agents:
+                    w.agents[aid].failures += 1
+                    w.agents[aid].last_error = err
                     w.dirty.agents.add(aid)
-                    break
-        failed = {**{aid: f"{kind}: {reason}" for aid, kind, reason in fails}, **errors}
-        for aid, err in failed.items():  # recorded on the agent: step errors and model failures
-            if aid in w.agents:
-                w.agents[aid].failures += 1
-                w.agents[aid].last_error = err
-                w.dirty.agents.add(aid)
-        board = w.task_board
-        if board is not None:
-            events.extend(board.check(w))
-        w.clock.advance()
-        tick = w.clock.tick
-        w.dirty.llm_calls.extend(brain.call_rows(tick, calls))
-        failed_agents = sorted(set(errors) | {f[0] for f in fails})
-        summary = {
-            "tick": tick, "clock": str(w.clock), "stepped": len(thinkers), "moved": moved, "actions": applied,
-            "refused": refused, "llm_calls": len(calls), "tokens": sum(c.prompt_tokens + c.completion_tokens for c in calls),
-            "cost_usd": round(sum(c.cost_usd for c in calls), 6),
-            "failures": len(failed_agents),
-            "errors": [{"agent": aid, "error": errors.get(aid) or next(f"{k}: {r}" for a2, k, r in fails if a2 == aid)}
-                       for aid in failed_agents][:50],
-        }
-        t_applied = time.perf_counter()
-        summary["wall_ms"] = round((t_applied - t0) * 1000, 3)
-        changed = sorted(w.dirty.agents)
-        await w.commit(tick_row={"tick": tick, "game_seconds": w.clock.game_seconds, "summary": summary})
+            board = w.task_board
+            if board is not None:
+                events.extend(board.check(w))
+            w.clock.advance()
+            tick = w.clock.tick
+            w.dirty.llm_calls.extend(brain.call_rows(tick, calls))
+            failed_agents = sorted(set(errors) | {f[0] for f in fails})
+            summary = {
+                "tick": tick, "clock": str(w.clock), "stepped": len(thinkers), "moved": moved, "actions": applied,
+                "refused": refused, "llm_calls": len(calls), "tokens": sum(c.prompt_tokens + c.completion_tokens for c in calls),
+                "cost_usd": round(sum(c.cost_usd for c in calls), 6),
+                "failures": len(failed_agents),
+                "errors": [{"agent": aid, "error": errors.get(aid) or next(f"{k}: {r}" for a2, k, r in fails if a2 == aid)}
+                           for aid in failed_agents][:50],
+            }
+            t_applied = time.perf_counter()
+            summary["wall_ms"] = round((t_applied - t0) * 1000, 3)
+            changed = sorted(w.dirty.agents)
+            await w.commit(tick_row={"tick": tick, "game_seconds": w.clock.game_seconds, "summary": summary})
     t_committed = time.perf_counter()
     ctx.services.hub.publish("tick", {
         "tick": tick, "clock": str(w.clock),

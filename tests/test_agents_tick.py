@@ -275,6 +275,36 @@ async def test_chat_during_a_tick_keeps_its_llm_calls_apart(tmp_path: Any, fake_
     assert "reply_player" not in {x["kind"] for x in tick_rows}
 
 
+async def test_chat_during_a_tick_stores_none_of_the_ticks_memories(tmp_path: Any, fake_llm: FakeOpenAIServer) -> None:
+    """A player's chat answered while a tick's agents think commits the chat, but not the
+    memories the tick's agents have made so far: those are stored with the tick's own commit, so
+    a tick is stored whole or not at all."""
+    import asyncio
+
+    fake_llm.latency = 0.3  # a tick's step is three calls in a row: the chat fits inside it
+    settings = make_settings(f"sqlite:///{tmp_path / 't.sqlite3'}", llm=fake_llm.profile())
+    async with run_town(settings) as r:
+        w = r.services.world
+        listener, talker = [a for a in sorted(w.agents.values(), key=lambda a: a.id) if a.memory_module == "long_term"][:2]
+        heard = "Ann Lee says: the bakery is hiring cooks"
+        listener.inbox.append(heard)  # heard before the tick: its step starts by remembering it
+        async with await TownClient.connect(r.ws_url) as admin, await TownClient.connect(r.ws_url) as player:
+            await admin.call("login", token=ADMIN)
+            await player.call("login", player="mallory")
+            tick = asyncio.create_task(admin.call("tick"))
+            await fake_llm.wait_in_flight(len(w.agents))  # every step is past its remembering, at the model
+            assert listener.mem is not None and heard in [m.text for m in listener.mem.recent(5)]
+            await player.call("chat_with_npc", agent_id=talker.id, text="Hello, is the bakery hiring?")
+            assert not tick.done()
+            events = await w.repo.rows("events", where={"kind": "player_chat"})
+            assert any("is the bakery hiring?" in e["text"] for e in events)  # the chat is committed
+            assert heard not in [m["text"] for m in await w.repo.rows("memories")]  # the tick's memory is not
+            await tick
+        stored = await w.repo.rows("memories")
+    assert any(m["text"] == heard and m["agent_id"] == listener.id for m in stored)
+    assert any("is the bakery hiring?" in m["text"] and m["agent_id"] == talker.id for m in stored)
+
+
 async def test_llm_cost_metered_per_call_tick_agent_and_report(tmp_path: Any, fake_llm: FakeOpenAIServer) -> None:
     """With prices on the profile, every call's cost is its tokens at those prices; the tick
     summary, the llm_calls rows and the report's totals (by kind and by agent) agree."""

@@ -9,10 +9,12 @@ by `commit()` in one transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -81,6 +83,9 @@ class World:
         self.lock = asyncio.Lock()  # held while the world changes and commits
         self.dirty = Dirty()
         self.new_memories: list[MemoryRecord] = []
+        # agents whose step in the running tick is under way (from its start to its commit): the
+        # memories they make belong to that tick's transaction, not to a command committed meanwhile
+        self.stepping: frozenset[str] = frozenset()
         self.stale = False  # a commit failed and so did the reload: memory holds unsaved changes
 
     # ------------------------------------------------------------ lifecycle
@@ -155,11 +160,23 @@ class World:
 
     # -------------------------------------------------------------- commits
 
+    @contextlib.contextmanager
+    def stepping_in(self, agent_ids: Iterable[str]) -> Iterator[None]:
+        """Mark agents as stepping in the running tick, from their step's start to the tick's
+        commit (see `collect`)."""
+        self.stepping = frozenset(agent_ids)
+        try:
+            yield
+        finally:
+            self.stepping = frozenset()
+
     def collect(self, tick_row: dict[str, Any] | None = None) -> Changes:
-        """Drain every pending change into one batch."""
+        """Drain every pending change into one batch. A tick's commit (with its `tick_row`) takes
+        every agent's new memories; a command's commit leaves those of the agents `stepping` in
+        a running tick to that tick (a player's chat answered mid-tick must not store half a tick)."""
         d = self.dirty
         for a in self.agents.values():
-            if a.mem is not None:
+            if a.mem is not None and (tick_row is not None or a.id not in self.stepping):
                 self.new_memories.extend(a.mem.drain_new())
         ch = Changes(
             meta={**d.meta, "tick": self.clock.tick, "rng": self.rng.getstate()},
