@@ -16,7 +16,8 @@ async def test_restart_restores_town(db_url: str) -> None:
     async with run_town(make_settings(db_url)) as r:
         c = await TownClient.connect(r.ws_url)
         await c.call("login", token=ADMIN)
-        a = (await c.call("register", name="Rae Stone", bio="b", goal="g", cash=700))["agent"]
+        # an agent row's JSON holds any text: quotes, backslashes, non-ASCII
+        a = (await c.call("register", name="Rae Stone", bio='Zoë\'s "café" \\ ☕', goal="g", cash=700))["agent"]
         b = (await c.call("create_building", template="stall", x=42, y=12, payer=a["id"]))["building"]
         before_town = await c.call("get_town")
         before_ledger = (await c.call("get_agent", agent_id=a["id"]))["ledger"]
@@ -28,6 +29,7 @@ async def test_restart_restores_town(db_url: str) -> None:
         c = await TownClient.connect(r2.ws_url)
         after_town = await c.call("get_town")
         assert after_town["agents"] == before_town["agents"]
+        assert next(x for x in after_town["agents"] if x["id"] == a["id"])["bio"] == 'Zoë\'s "café" \\ ☕'
         assert after_town["buildings"] == before_town["buildings"]
         assert any(x["id"] == b["id"] for x in after_town["buildings"])
         assert (await c.call("get_agent", agent_id=a["id"]))["ledger"] == before_ledger
