@@ -10,6 +10,12 @@ that includes the database's own work, which runs in aiosqlite's thread).
 The MySQL figure's baseline, `server_alone_median_ms`, is measured in the same run: each tick's
 statements, built by the same code but not sent, go to a twin database over plain PyMySQL one after
 another with nothing else to do, then commit. It is the time MariaDB itself takes for the tick.
+
+`real_ticks` checks the synthetic batch against the town itself: a 1000-agent town (`stream`
+memory, scripted model) started with `run_town` on each backend and ticked over the websocket;
+the commit's time is the `commit` phase each `tick` answer reports, and the rows are what the
+ticks added to the log tables. (A real tick writes fewer rows than the batch above: agents on
+the offline model think in turns, and only agents that changed are rewritten.)
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from bench._common import emit, main_async, scratch
+from bench._common import ADMIN, emit, main_async, scratch, settings
 
 MYSQL = "mysql://root@127.0.0.1:3306"
 
@@ -149,6 +155,33 @@ async def _backend(url: str, n: int, ticks: int, embed: bool = True, twin: str |
     return figs
 
 
+_LOGS = ("ledger", "memories", "events", "llm_calls")
+
+
+async def _real_ticks(db: str, n: int, ticks: int) -> dict[str, Any]:
+    """Tick a town of `n` stream-memory agents on the scripted model; its commits as the tick
+    answers report them."""
+    from server.app import run_town, tune_gc
+    from server.client import TownClient
+
+    with scratch() as tmp:
+        async with run_town(settings(tmp, n, memory="stream", db=db)) as town:
+            tune_gc()  # as `python -m server` does once the town is loaded
+            repo = town.services.world.repo
+            before = {t: await repo.count(t) for t in _LOGS}
+            commits, changed = [], []
+            async with await TownClient.connect(town.ws_url) as admin:
+                await admin.call("login", token=ADMIN)
+                for _ in range(ticks):
+                    s = await admin.call("tick")
+                    commits.append(s["phases_ms"]["commit"])
+                    changed.append(s["stepped"] + s["moved"])
+            added = {t: round((await repo.count(t) - before[t]) / ticks) for t in _LOGS}
+    return {"agents": n, "ticks": ticks, "commit_median_ms": round(statistics.median(commits), 1),
+            "commit_max_ms": round(max(commits), 1), "agents_stepped_or_moved_per_tick": round(statistics.mean(changed)),
+            "log_rows_per_tick": added}
+
+
 def _mysql_db() -> str | None:
     try:
         import pymysql
@@ -175,8 +208,10 @@ def _drop(name: str) -> None:
 async def run(quick: bool) -> None:
     n, ticks = (100, 2) if quick else (1000, 10)
     figs: dict[str, Any] = {}
+    real: dict[str, Any] = {}
     with scratch() as tmp:
         figs["sqlite"] = await _backend(f"sqlite:///{tmp / 'bench.sqlite3'}", n, ticks)
+        real["sqlite"] = await _real_ticks(f"sqlite:///{tmp / 'town-real.sqlite3'}", n, ticks)
     name = _mysql_db()
     if name is None:
         figs["mysql"] = "unavailable (MariaDB at 127.0.0.1:3306 unreachable)"
@@ -194,6 +229,13 @@ async def run(quick: bool) -> None:
             figs["mysql_no_embeddings"] = await _backend(f"{MYSQL}/{name}", n, ticks, embed=False)
         finally:
             _drop(name)
+        name = _mysql_db()
+        assert name is not None
+        try:
+            real["mysql"] = await _real_ticks(f"{MYSQL}/{name}", n, ticks)
+        finally:
+            _drop(name)
+    figs["real_ticks"] = real
     ok = all(isinstance(figs.get(k), dict) and figs[k].get("median_ms", 1e9) < 100 for k in ("sqlite", "mysql"))
     emit("persistence", {"agents": n, "ticks": ticks, "per_tick": "agents, ledger, memories (256-d), events, "
                          "3 llm_calls per agent, tick row; one transaction"},
