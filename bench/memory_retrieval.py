@@ -8,6 +8,11 @@ same embeddings, on one core under `./town bench` (one BLAS thread), the least a
 that reads every embedding once on one core costs on this machine at this moment.
 Bytes per stored memory are measured with tracemalloc (numpy reports its buffers to it): record,
 text, embedding and the memory's own arrays.
+
+The repeated retrievals of one agent find its embeddings in the processor's caches when they fit
+(a host's L3 may hold 100k x 256 floats, 102 MB, or not). `cold_median_ms`, at the largest size
+of a full run, is the same retrieval after 1 GiB has been written elsewhere, so the embeddings
+come from main memory, as when the rest of a tick has run in between.
 """
 
 from __future__ import annotations
@@ -56,7 +61,10 @@ def _records(n: int, rng: random.Random, embedder: Any) -> list[Any]:
                          embedding=vectors[i]) for i, t in enumerate(texts)]
 
 
-async def _measure(n: int, reps: int, embedder: Any) -> dict[str, Any]:
+EVICT_BYTES = 1 << 30
+
+
+async def _measure(n: int, reps: int, embedder: Any, cold: bool = False) -> dict[str, Any]:
     from agent.memory.stream import StreamMemory
 
     rng = random.Random(n)
@@ -69,7 +77,9 @@ async def _measure(n: int, reps: int, embedder: Any) -> dict[str, Any]:
     gc.collect()
     stored = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
-    matrix = np.stack([r.embedding for r in records])
+    vectors = mem.vectors()  # the memory keeps them (its records hand theirs over)
+    assert vectors is not None
+    matrix = np.array(vectors)  # a copy of its own, for the baseline product
     del records
     # stand-ins with just what retrieval reads (the Mind and Perception protocols are wider)
     mind: Any = _Mind(embedder)
@@ -90,7 +100,17 @@ async def _measure(n: int, reps: int, embedder: Any) -> dict[str, Any]:
         t0 = time.perf_counter()
         matrix @ qv
         product.append(time.perf_counter() - t0)
+    cold_ms = []
+    if cold:
+        evict = np.empty(EVICT_BYTES, dtype=np.uint8)
+        for q in queries[:10]:
+            evict[:] = 1  # push the embeddings out of every cache level
+            t0 = time.perf_counter()
+            await mem.retrieve(mind, p, q, k=10)
+            cold_ms.append(time.perf_counter() - t0)
+        del evict
     return {"memories": n, "median_ms": round(statistics.median(full) * 1000, 3),
+            **({"cold_median_ms": round(statistics.median(cold_ms) * 1000, 3)} if cold_ms else {}),
             "p90_ms": round(sorted(full)[int(0.9 * len(full))] * 1000, 3),
             "median_ms_scoring_only": round(statistics.median(score_only) * 1000, 3),
             "baseline_product_ms": round(statistics.median(product) * 1000, 3),
@@ -102,10 +122,11 @@ async def run(quick: bool) -> None:
 
     sizes, reps = ([1000, 10_000], 20) if quick else ([1000, 10_000, 100_000], 50)
     embedder = HashingEmbedder()
-    rows = {str(n): await _measure(n, reps, embedder) for n in sizes}
+    rows = {str(n): await _measure(n, reps, embedder, cold=not quick and n == sizes[-1]) for n in sizes}
     big = rows[str(sizes[-1])]
     emit("memory_retrieval", {"sizes": sizes, "k": 10, "repetitions": reps, "embedder": "hashing, dim 256"},
-         {"by_memories": rows}, f"median < 10 ms at {sizes[-1]} memories", big["median_ms"] < 10)
+         {"by_memories": rows}, f"median < 10 ms at {sizes[-1]} memories (and from main memory, in a full run)",
+         big["median_ms"] < 10 and big.get("cold_median_ms", 0) < 10)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
