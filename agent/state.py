@@ -105,7 +105,7 @@ class AgentRecord:
         data["plan_state"] = self.planner.dump() if self.planner is not None else self.plan_state
         return {
             "id": self.id, "name": self.name, "x": self.x, "y": self.y, "cash": self.cash,
-            # orjson: 1 us where json.dumps took 10 (every changed agent's row, every tick)
+            # orjson: under 1 us where json.dumps took 12 (every changed agent's row, every tick)
             "state": self.state.value, "data": orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode(),
         }
 
