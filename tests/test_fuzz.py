@@ -67,7 +67,7 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
 
 frames = st.one_of(
     st.binary(max_size=200),
-    st.text(st.characters(blacklist_categories=("Cs",)), max_size=200),
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=200),
     json_value.map(json.dumps),
     st.builds(lambda i, c, d: json.dumps({"id": i, "command": c, "data": d}), json_value, command_name, json_value),
     st.builds(lambda i, c, d: json.dumps({"id": i, "command": c, "data": d}), st.integers(0, 99), command_name,
@@ -81,7 +81,7 @@ def well_formed(answer: dict[str, Any]) -> bool:
         return set(answer) == {"id", "ok", "result"} and isinstance(answer["result"], dict)
     err = answer.get("error")
     return (set(answer) == {"id", "ok", "error"} and answer["ok"] is False and isinstance(err, dict)
-            and set(err) == {"code", "message"} and isinstance(err["code"], str) and err["code"]
+            and set(err) == {"code", "message"} and isinstance(err["code"], str) and bool(err["code"])
             and isinstance(err["message"], str) and bool(err["message"]))
 
 

@@ -208,7 +208,7 @@ async def test_long_command_does_not_time_out_keepalive_pings(sqlite_url: str) -
         profile = fake.profile()
         async with run_town(make_settings(sqlite_url, agents=None, llm=profile)) as r:
             app = r.server.request_callback
-            app.settings.update(websocket_ping_interval=0.1, websocket_ping_timeout=0.3)  # type: ignore[attr-defined]
+            app.settings.update(websocket_ping_interval=0.1, websocket_ping_timeout=0.3)  # type: ignore[union-attr]
             c = await TownClient.connect(r.ws_url)
             await c.call("login", token=ADMIN)
             await c.call("register", name="Slow Thinker", bio="b", goal="g", home="cafe")

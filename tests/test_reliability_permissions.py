@@ -14,7 +14,8 @@ from server.client import CommandError, TownClient
 from server.session import Role
 from tests.conftest import ADMIN, make_settings, table_counts
 
-VIEWER_OK = {"get_town": {}, "info": {}, "subscribe": {"on": True}, "get_agent": {"agent_id": "alice-chen"}}
+VIEWER_OK: dict[str, dict[str, Any]] = {"get_town": {}, "info": {}, "subscribe": {"on": True},
+                                        "get_agent": {"agent_id": "alice-chen"}}
 ADMIN_ONLY = {"tick", "pause", "reset"}
 
 

@@ -27,7 +27,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import tornado.httpserver
@@ -273,7 +273,7 @@ class FakeOpenAIServer:
             await asyncio.wait_for(self._idle.wait(), timeout=max(5.0, 2 * self.latency))
         await server.close_all_connections()
 
-    async def __aenter__(self) -> FakeOpenAIServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
