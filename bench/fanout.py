@@ -4,8 +4,8 @@ time from the tick's commit (the moment `Hub.publish` is called, right after the
 last client receiving the `tick` delta (stamped as the frame is read, before it is decoded); p50
 and p99 over the ticks. Both processes read CLOCK_MONOTONIC, which is system-wide on Linux.
 
-A slow client must not slow the others. The first `BASELINE` ticks run with the 200 clients
-alone: that is the baseline, in the same run. Then one more client subscribes and never reads;
+A slow client must not slow the others. The first 30 ticks (3 in a quick run) run with the clients alone: that
+is the baseline, in the same run. Then one more client subscribes and never reads;
 `limits.send_queue_frames` is 16 here (default 256), so its queue fills within the run and it
 is dropped. The ticks published while it was still subscribed, its frames piling up, are
 compared with the baseline; the rest come after its drop.
@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench._common import ADMIN, ROOT, emit, main_async, scratch, settings
+from bench._common import ADMIN, ROOT, emit, main_async, pct_ms, scratch, settings
 from bench._subscribers import SLOW_AGENT
 
 # Subscriber processes. Two (100 clients each) measured worse than one on this 2-core box: the
@@ -35,14 +35,12 @@ PROCS = int(os.environ.get("BENCH_SUBSCRIBER_PROCS", "1"))
 SNDBUF = 64 * 1024
 
 
-def _pct(xs: Sequence[float], q: float) -> float | None:
-    xs = sorted(xs)
-    return round(xs[min(len(xs) - 1, int(q * len(xs)))] * 1000, 2) if xs else None
-
-
 def _phase(lat: Sequence[float]) -> dict[str, Any]:
-    return {"ticks": len(lat), "last_client_p50_ms": _pct(lat, 0.5), "last_client_p99_ms": _pct(lat, 0.99),
-            "last_client_max_ms": _pct(lat, 1.0)}
+    """How many ticks, and the p50, p99 and max of their commit -> last client times (None: no ticks)."""
+    figs: dict[str, Any] = {"ticks": len(lat)}
+    for name, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
+        figs[f"last_client_{name}_ms"] = pct_ms(lat, q) if lat else None
+    return figs
 
 
 async def run(quick: bool) -> None:
@@ -121,7 +119,7 @@ async def run(quick: bool) -> None:
     with_slow = [x for k, x in last.items() if joined <= published[k] < drop]
     after = [x for k, x in last.items() if published[k] >= drop]
     figs = {"clients": clients, "ticks": ticks, "all_clients_got_every_tick": complete,
-            **_phase(list(last.values())), "first_client_p50_ms": _pct(first, 0.5),
+            **_phase(list(last.values())), "first_client_p50_ms": pct_ms(first, 0.5),
             "baseline_no_slow_client": _phase(base), "while_slow_client_subscribed": _phase(with_slow),
             "after_slow_client_dropped": _phase(after),
             "agents_in_delta_median": sorted(sizes)[len(sizes) // 2],
