@@ -57,13 +57,23 @@ def load_scenario(path: Path) -> Scenario:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Run a mayor scenario against a running AI town server.")
     p.add_argument("scenario", help="scenario JSON file (see scenarios/)")
-    p.add_argument("--url", default=os.environ.get("TOWN_URL", "ws://127.0.0.1:8000/ws"), help="server websocket URL")
-    p.add_argument("--token", default=os.environ.get("TOWN_ADMIN_TOKEN"), help="admin token (or TOWN_ADMIN_TOKEN)")
-    p.add_argument("--max-ticks", type=int, default=None, help="tick limit (default: the scenario's max_ticks)")
+    p.add_argument(
+        "--url", default=os.environ.get("TOWN_URL", "ws://127.0.0.1:8000/ws"), help="server websocket URL"
+    )
+    p.add_argument(
+        "--token", default=os.environ.get("TOWN_ADMIN_TOKEN"), help="admin token (or TOWN_ADMIN_TOKEN)"
+    )
+    p.add_argument(
+        "--max-ticks", type=int, default=None, help="tick limit (default: the scenario's max_ticks)"
+    )
     p.add_argument("--every", type=int, default=10, help="print task progress every N ticks (0: never)")
     p.add_argument("--step", type=int, default=5, help="ticks per tick command")
-    p.add_argument("--report-dir", default="var/reports", help="where to write <scenario>.report.json and .html")
-    p.add_argument("--connect-timeout", type=float, default=30.0, help="seconds to keep trying to reach the server")
+    p.add_argument(
+        "--report-dir", default="var/reports", help="where to write <scenario>.report.json and .html"
+    )
+    p.add_argument(
+        "--connect-timeout", type=float, default=30.0, help="seconds to keep trying to reach the server"
+    )
     p.add_argument("--quiet", action="store_true", help="only the outcome")
     return p.parse_args(argv)
 
@@ -108,19 +118,28 @@ async def drive(args: argparse.Namespace) -> int:
             loop.remove_signal_handler(sig)
 
 
-async def _run(c: TownClient, sc: Scenario, args: argparse.Namespace, max_ticks: int, stop: asyncio.Event) -> int:
+async def _run(
+    c: TownClient, sc: Scenario, args: argparse.Namespace, max_ticks: int, stop: asyncio.Event
+) -> int:
     await c.call("login", token=args.token or "")
     ids = []
     for spec in sc.tasks:
         try:
-            t = (await c.call("post_task", mayor=sc.mayor, task=spec.model_dump(mode="json", exclude_none=True)))["task"]
+            t = (
+                await c.call(
+                    "post_task", mayor=sc.mayor, task=spec.model_dump(mode="json", exclude_none=True)
+                )
+            )["task"]
         except CommandError as e:
             print(f"mayor.py: {args.scenario}: cannot post task {spec.title!r}: {e}", file=sys.stderr)
             return 2
         ids.append(t["id"])
         if not args.quiet:
-            print(f"posted {t['id']}: {t['title']} (reward {t['reward']}, mayor {sc.mayor}"
-                  f"{', deadline tick ' + str(t['deadline_tick']) if t['deadline_tick'] is not None else ''})", flush=True)
+            print(
+                f"posted {t['id']}: {t['title']} (reward {t['reward']}, mayor {sc.mayor}"
+                f"{', deadline tick ' + str(t['deadline_tick']) if t['deadline_tick'] is not None else ''})",
+                flush=True,
+            )
     ran = 0
     listing = await c.call("list_tasks", ids=ids)
     last_print = -1
@@ -148,10 +167,12 @@ async def _run(c: TownClient, sc: Scenario, args: argparse.Namespace, max_ticks:
         when = f"at tick {t['completed_tick']}" if t["completed_tick"] is not None else f"({t['progress']})"
         cash = "; ".join(f"{p['amount']} {p['src']} -> {p['dst']}" for p in t["payments"]) or "no payment"
         print(f"  {t['id']} {t['status'].upper():<9} {when}: {t['title']}; by {who}; {cash}", flush=True)
-    print(f"  ledger: sum of balances {rep['ledger']['total']} ({'zero-sum' if rep['ledger']['zero_sum'] else 'BROKEN'}),"
-          f" agents hold {rep['ledger']['agents_total']}; LLM {rep['llm']['calls']} calls, {rep['llm']['tokens']} tokens"
-          + (f" (${rep['llm']['cost_usd']:.4f})" if rep["llm"]["cost_usd"] else ""),
-          flush=True)
+    print(
+        f"  ledger: sum of balances {rep['ledger']['total']} ({'zero-sum' if rep['ledger']['zero_sum'] else 'BROKEN'}),"
+        f" agents hold {rep['ledger']['agents_total']}; LLM {rep['llm']['calls']} calls, {rep['llm']['tokens']} tokens"
+        + (f" (${rep['llm']['cost_usd']:.4f})" if rep["llm"]["cost_usd"] else ""),
+        flush=True,
+    )
     rep["scenario"] = {"name": sc.name, "mayor": sc.mayor, "task_ids": ids, "ticks_run": ran}
     path = await asyncio.to_thread(write_report, Path(args.report_dir), sc.name, rep)
     print(f"  report: {path} and .html", flush=True)

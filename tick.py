@@ -22,11 +22,19 @@ from server.client import CommandError, ConnectionLost, TownClient
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Send ticks to a running AI town server.")
-    p.add_argument("--url", default=os.environ.get("TOWN_URL", "ws://127.0.0.1:8000/ws"), help="server websocket URL")
-    p.add_argument("--token", default=os.environ.get("TOWN_ADMIN_TOKEN"), help="admin token (or TOWN_ADMIN_TOKEN)")
+    p.add_argument(
+        "--url", default=os.environ.get("TOWN_URL", "ws://127.0.0.1:8000/ws"), help="server websocket URL"
+    )
+    p.add_argument(
+        "--token", default=os.environ.get("TOWN_ADMIN_TOKEN"), help="admin token (or TOWN_ADMIN_TOKEN)"
+    )
     p.add_argument("--ticks", type=int, default=0, help="how many ticks; 0 = until stopped")
-    p.add_argument("--interval", type=float, default=2.0, help="seconds between tick starts; 0 = as fast as possible")
-    p.add_argument("--connect-timeout", type=float, default=30.0, help="seconds to keep trying to reach the server")
+    p.add_argument(
+        "--interval", type=float, default=2.0, help="seconds between tick starts; 0 = as fast as possible"
+    )
+    p.add_argument(
+        "--connect-timeout", type=float, default=30.0, help="seconds to keep trying to reach the server"
+    )
     p.add_argument("--quiet", action="store_true", help="only the final line")
     return p.parse_args(argv)
 
@@ -75,9 +83,12 @@ async def drive(args: argparse.Namespace) -> int:
             for k in ("llm_calls", "tokens", "cost_usd", "failures"):
                 totals[k] += s[k]
             if not args.quiet:
-                print(f"tick {s['tick']:>6}  {s['clock']}  stepped {s['stepped']:>4}  moved {s['moved']:>4}  "
-                      f"llm {s['llm_calls']:>4}  tokens {s['tokens']:>7}  failures {s['failures']:>3}  "
-                      f"{s['wall_ms']:8.1f} ms", flush=True)
+                print(
+                    f"tick {s['tick']:>6}  {s['clock']}  stepped {s['stepped']:>4}  moved {s['moved']:>4}  "
+                    f"llm {s['llm_calls']:>4}  tokens {s['tokens']:>7}  failures {s['failures']:>3}  "
+                    f"{s['wall_ms']:8.1f} ms",
+                    flush=True,
+                )
                 for err in s["errors"][:3]:
                     print(f"      ! {err['agent']}: {err['error']}", flush=True)
             if args.interval > 0:
@@ -92,8 +103,11 @@ async def drive(args: argparse.Namespace) -> int:
         c.close()
     el = time.monotonic() - t_start
     cost = f" (${totals['cost_usd']:.4f})" if totals["cost_usd"] else ""
-    print(f"done: {totals['ticks']} ticks in {el:.1f}s, {totals['llm_calls']} LLM calls, {totals['tokens']} tokens{cost}, "
-          f"{totals['failures']} agent failures", flush=True)
+    print(
+        f"done: {totals['ticks']} ticks in {el:.1f}s, {totals['llm_calls']} LLM calls, {totals['tokens']} tokens{cost}, "
+        f"{totals['failures']} agent failures",
+        flush=True,
+    )
     return 130 if stop.is_set() and args.ticks and totals["ticks"] < args.ticks else 0
 
 

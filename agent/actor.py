@@ -77,9 +77,15 @@ async def _plan(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
             task = next(t for t in open_tasks if t.id == d.take)
             actions.append(Action("take_task", task_id=task.id))
             if task.building_id:
-                actions.append(Action("move", building_id=task.building_id, purpose=f"work on the task: {task.title}"))
+                actions.append(
+                    Action("move", building_id=task.building_id, purpose=f"work on the task: {task.title}")
+                )
                 return actions
-    if p.job is not None and a.plan_state.get("last_target") != p.job and any(b.id == p.job for b in p.buildings):
+    if (
+        p.job is not None
+        and a.plan_state.get("last_target") != p.job
+        and any(b.id == p.job for b in p.buildings)
+    ):
         # an employee goes back to work between the errands its plan chooses
         return actions + [Action("move", building_id=p.job, purpose="work my shift")]
     decision: PlanDecision = await a.planner.plan(mind, p, a.mem)
@@ -93,8 +99,9 @@ async def _act(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
     if here is None or a.plan_state.get("acts_here", 0) >= MAX_ACTS_PER_VISIT:
         return await _leave(a, mind, p, "done here")
     memories = await a.mem.retrieve(mind, p, a.purpose or a.goal, k=5)
-    ctx = perception_context(p, purpose=a.purpose, building=building_context(here),
-                             memories=[m.text for m in memories])
+    ctx = perception_context(
+        p, purpose=a.purpose, building=building_context(here), memories=[m.text for m in memories]
+    )
     d = await mind.ask("act", ctx, ActDecision)
     if d is None:  # the model failed twice: the safe fallback is to finish the visit
         return await _leave(a, mind, p, "could not decide what to do")
@@ -103,9 +110,17 @@ async def _act(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
     if d.action == "chat" and d.target:
         partner = next((n for n in p.nearby if n.id == d.target), None)
         heard = [e for e in p.events if partner is not None and partner.name in e][-4:]
-        line = await mind.ask("chat", persona_context(p, partner=partner.name if partner else d.target,
-                                                      partner_id=d.target, memories=[m.text for m in memories],
-                                                      heard=heard), Utterance)
+        line = await mind.ask(
+            "chat",
+            persona_context(
+                p,
+                partner=partner.name if partner else d.target,
+                partner_id=d.target,
+                memories=[m.text for m in memories],
+                heard=heard,
+            ),
+            Utterance,
+        )
         text = line.text if line is not None else f"Hello, {partner.name if partner else 'there'}!"
         return [Action("chat", target=d.target, text=text)]
     if d.action == "wait":
@@ -118,4 +133,3 @@ async def _leave(a: AgentRecord, mind: Mind, p: Perception, outcome: str) -> lis
     if a.target is not None:
         await a.mem.on_plan_finished(mind, p, PlanDecision(a.target, a.purpose), outcome)
     return [Action("leave", text=outcome)]
-

@@ -182,8 +182,19 @@ ANSWER_MODELS: MappingProxyType[str, type[Answer]] = MappingProxyType(
     {
         model.__name__: model
         for model in (
-            QAQuestions, QAAnswers, QAChoice, DailyPlan, HourlySchedule, Decomposition, Reaction,
-            ActDecision, Utterance, Importance, Reflection, ImpressionAnswer, ExperienceAnswer,
+            QAQuestions,
+            QAAnswers,
+            QAChoice,
+            DailyPlan,
+            HourlySchedule,
+            Decomposition,
+            Reaction,
+            ActDecision,
+            Utterance,
+            Importance,
+            Reflection,
+            ImpressionAnswer,
+            ExperienceAnswer,
             TaskDecision,
         )
     }

@@ -52,8 +52,11 @@ class Brain:
         self.prompts = PromptBook()
         seed = settings.seed
         self.pool = ModelPool(
-            settings.profile, limits=settings.llm_limits, sink=self._record,
-            scripted_factory=lambda: ScriptedModel(seed), rng=random.Random(seed ^ 0x5EED),
+            settings.profile,
+            limits=settings.llm_limits,
+            sink=self._record,
+            scripted_factory=lambda: ScriptedModel(seed),
+            rng=random.Random(seed ^ 0x5EED),
         )
 
     def model(self, a: AgentRecord) -> LanguageModel:
@@ -68,9 +71,13 @@ class Brain:
             (_METER.get() or self.unmetered).failures.append((aid, kind, reason))
 
         return AgentMind(
-            aid, self.pool.model(a.llm), self.pool.embedder(a.llm), self.prompts,
+            aid,
+            self.pool.model(a.llm),
+            self.pool.embedder(a.llm),
+            self.prompts,
             # every attempt may take the full timeout, and every retry may first wait its backoff
-            call_timeout_s=profile.timeout_s * (1 + profile.max_retries) + profile.max_retries * MAX_BACKOFF_S,
+            call_timeout_s=profile.timeout_s * (1 + profile.max_retries)
+            + profile.max_retries * MAX_BACKOFF_S,
             on_failure=failed,
         )
 
@@ -97,9 +104,18 @@ class Brain:
     def call_rows(tick: int, calls: list[CallRecord]) -> list[dict[str, Any]]:
         """Metered calls as llm_calls table rows."""
         return [
-            {"tick": tick, "agent_id": c.agent_id, "kind": c.kind[:32], "model": c.model[:128],
-             "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
-             "latency_ms": c.latency_s * 1000, "ok": c.ok, "cached": c.cached, "cost_usd": c.cost_usd}
+            {
+                "tick": tick,
+                "agent_id": c.agent_id,
+                "kind": c.kind[:32],
+                "model": c.model[:128],
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+                "latency_ms": c.latency_s * 1000,
+                "ok": c.ok,
+                "cached": c.cached,
+                "cost_usd": c.cost_usd,
+            }
             for c in calls
         ]
 

@@ -219,7 +219,9 @@ class Memory(Protocol):
 
     name: ClassVar[str]
 
-    async def observe(self, mind: Mind, p: Perception, kind: str, text: str, subject: str | None = None) -> None: ...
+    async def observe(
+        self, mind: Mind, p: Perception, kind: str, text: str, subject: str | None = None
+    ) -> None: ...
 
     async def retrieve(self, mind: Mind, p: Perception, query: str, k: int = 10) -> list[MemoryRecord]: ...
 

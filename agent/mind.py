@@ -39,7 +39,7 @@ def strip_fences(text: str) -> str:
     body = text.strip()
     start = body.find(_FENCE)
     if start != -1:
-        inner = body[start + len(_FENCE):]
+        inner = body[start + len(_FENCE) :]
         end = inner.find(_FENCE)
         if end != -1:
             inner = inner[:end]
@@ -50,7 +50,7 @@ def strip_fences(text: str) -> str:
     if not body.startswith("{"):
         left, right = body.find("{"), body.rfind("}")
         if left != -1 and right > left:
-            body = body[left:right + 1]
+            body = body[left : right + 1]
     return body
 
 
@@ -91,12 +91,15 @@ class AgentMind:
     async def ask(self, kind: str, context: Mapping[str, Any], answer: type[T]) -> T | None:
         """The model's answer to `kind` as an `answer`, or None after a counted failure."""
         if answer is not self.prompts.answer_model(kind):
-            raise TypeError(f"kind {kind!r} answers {self.prompts.answer_model(kind).__name__}, not {answer.__name__}")
+            raise TypeError(
+                f"kind {kind!r} answers {self.prompts.answer_model(kind).__name__}, not {answer.__name__}"
+            )
         messages = self.prompts.render(kind, context)
         schema = self.prompts.schema(kind)
         for attempt in (1, 2):
-            request = LLMRequest(kind=kind, messages=messages, context=context, agent_id=self.agent_id,
-                                 schema=schema)
+            request = LLMRequest(
+                kind=kind, messages=messages, context=context, agent_id=self.agent_id, schema=schema
+            )
             try:
                 async with asyncio.timeout(self.call_timeout_s):
                     result = await self.llm.complete(request)
@@ -119,8 +122,11 @@ class AgentMind:
                 messages = (
                     *messages,
                     Message("assistant", result.text),
-                    Message("user", f"That answer was not valid: {error}\n"
-                                    "Answer again with ONE JSON object that matches the schema."),
+                    Message(
+                        "user",
+                        f"That answer was not valid: {error}\n"
+                        "Answer again with ONE JSON object that matches the schema.",
+                    ),
                 )
         return None  # pragma: no cover - the loop always returns
 
@@ -142,10 +148,20 @@ class AgentMind:
 def building_context(b: BuildingView) -> dict[str, Any]:
     """A building as prompt context (JSON-safe)."""
     return {
-        "id": b.id, "name": b.name, "kind": b.kind, "description": b.description,
+        "id": b.id,
+        "name": b.name,
+        "kind": b.kind,
+        "description": b.description,
         "equipment": [
-            {"id": e.id, "name": e.name, "description": e.description, "operations": list(e.operations),
-             "price": e.price, "income": e.income, "free": max(0, e.capacity - e.in_use)}
+            {
+                "id": e.id,
+                "name": e.name,
+                "description": e.description,
+                "operations": list(e.operations),
+                "price": e.price,
+                "income": e.income,
+                "free": max(0, e.capacity - e.in_use),
+            }
             for e in b.equipment
         ],
     }
@@ -156,8 +172,14 @@ def _brief(a: AgentBrief) -> dict[str, Any]:
 
 
 def _task(t: TaskView) -> dict[str, Any]:
-    return {"id": t.id, "title": t.title, "description": t.description, "reward": t.reward,
-            "building_id": t.building_id, "holders": len(t.holder_ids)}
+    return {
+        "id": t.id,
+        "title": t.title,
+        "description": t.description,
+        "reward": t.reward,
+        "building_id": t.building_id,
+        "holders": len(t.holder_ids),
+    }
 
 
 def perception_context(p: Perception, **extra: Any) -> dict[str, Any]:
@@ -167,9 +189,17 @@ def perception_context(p: Perception, **extra: Any) -> dict[str, Any]:
     buildings (list of building_context), nearby, tasks, events.
     """
     ctx: dict[str, Any] = {
-        "agent_id": p.agent_id, "name": p.name, "bio": p.bio, "goal": p.goal, "cash": p.cash,
-        "tick": p.tick, "day": p.day, "minute_of_day": p.minute_of_day, "clock": p.clock,
-        "building_id": p.building_id, "job": p.job,
+        "agent_id": p.agent_id,
+        "name": p.name,
+        "bio": p.bio,
+        "goal": p.goal,
+        "cash": p.cash,
+        "tick": p.tick,
+        "day": p.day,
+        "minute_of_day": p.minute_of_day,
+        "clock": p.clock,
+        "building_id": p.building_id,
+        "job": p.job,
         "buildings": [building_context(b) for b in p.buildings],
         "nearby": [_brief(a) for a in p.nearby],
         "tasks": [_task(t) for t in p.tasks],
@@ -210,8 +240,15 @@ def persona_context(p: Perception, **extra: Any) -> dict[str, Any]:
     Keys: agent_id, name, bio, goal, cash, tick, day, clock, building_id.
     """
     ctx: dict[str, Any] = {
-        "agent_id": p.agent_id, "name": p.name, "bio": p.bio, "goal": p.goal, "cash": p.cash,
-        "tick": p.tick, "day": p.day, "clock": p.clock, "building_id": p.building_id,
+        "agent_id": p.agent_id,
+        "name": p.name,
+        "bio": p.bio,
+        "goal": p.goal,
+        "cash": p.cash,
+        "tick": p.tick,
+        "day": p.day,
+        "clock": p.clock,
+        "building_id": p.building_id,
     }
     ctx.update(extra)
     return ctx

@@ -94,8 +94,24 @@ class AgentRecord:
     mem: Memory | None = field(default=None, repr=False, compare=False)
 
     _PERSISTED = (
-        "bio", "goal", "sprite", "llm", "plan", "memory_module", "path", "target", "purpose", "using",
-        "use_left", "label", "owner", "created_tick", "failures", "last_error", "inbox", "facts",
+        "bio",
+        "goal",
+        "sprite",
+        "llm",
+        "plan",
+        "memory_module",
+        "path",
+        "target",
+        "purpose",
+        "using",
+        "use_left",
+        "label",
+        "owner",
+        "created_tick",
+        "failures",
+        "last_error",
+        "inbox",
+        "facts",
     )
 
     def to_row(self) -> dict[str, Any]:
@@ -104,9 +120,14 @@ class AgentRecord:
         data["path"] = encode_path(self.x, self.y, self.path)
         data["plan_state"] = self.planner.dump() if self.planner is not None else self.plan_state
         return {
-            "id": self.id, "name": self.name, "x": self.x, "y": self.y, "cash": self.cash,
+            "id": self.id,
+            "name": self.name,
+            "x": self.x,
+            "y": self.y,
+            "cash": self.cash,
             # orjson: under 1 us where json.dumps took 12 (every changed agent's row, every tick)
-            "state": self.state.value, "data": orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode(),
+            "state": self.state.value,
+            "data": orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode(),
         }
 
     @classmethod
@@ -114,23 +135,48 @@ class AgentRecord:
         data = orjson.loads(row["data"])
         data["path"] = decode_path(row["x"], row["y"], data.get("path", []))
         return cls(
-            id=row["id"], name=row["name"], x=row["x"], y=row["y"], cash=row["cash"],
-            state=ActorState(row["state"]), **data,
+            id=row["id"],
+            name=row["name"],
+            x=row["x"],
+            y=row["y"],
+            cash=row["cash"],
+            state=ActorState(row["state"]),
+            **data,
         )
 
     def public(self) -> dict[str, Any]:
         """What any client may see of the agent."""
         return {
-            "id": self.id, "name": self.name, "bio": self.bio, "goal": self.goal, "sprite": self.sprite,
-            "llm": self.llm, "plan": self.plan, "memory": self.memory_module, "x": self.x, "y": self.y,
-            "cash": self.cash, "state": self.state.value, "target": self.target, "purpose": self.purpose,
-            "using": self.using, "label": self.label, "owner": self.owner, "failures": self.failures,
+            "id": self.id,
+            "name": self.name,
+            "bio": self.bio,
+            "goal": self.goal,
+            "sprite": self.sprite,
+            "llm": self.llm,
+            "plan": self.plan,
+            "memory": self.memory_module,
+            "x": self.x,
+            "y": self.y,
+            "cash": self.cash,
+            "state": self.state.value,
+            "target": self.target,
+            "purpose": self.purpose,
+            "using": self.using,
+            "label": self.label,
+            "owner": self.owner,
+            "failures": self.failures,
             "last_error": self.last_error,
         }
 
     def brief(self) -> dict[str, Any]:
         """The per-tick delta of an agent."""
         return {
-            "id": self.id, "x": self.x, "y": self.y, "state": self.state.value, "label": self.label,
-            "cash": self.cash, "target": self.target, "purpose": self.purpose,
+            "id": self.id,
+            "x": self.x,
+            "y": self.y,
+            "state": self.state.value,
+            "label": self.label,
+            "cash": self.cash,
+            "target": self.target,
+            "purpose": self.purpose,
         }

@@ -13,13 +13,28 @@ import time
 
 from bench._common import ROOT
 
-ALL = ("tick_concurrency", "llm_client", "server_overhead", "memory_retrieval", "pathfinding", "persistence", "fanout", "footprint")
+ALL = (
+    "tick_concurrency",
+    "llm_client",
+    "server_overhead",
+    "memory_retrieval",
+    "pathfinding",
+    "persistence",
+    "fanout",
+    "footprint",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
-    p.add_argument("names", nargs="*", choices=[[], *ALL], metavar="name", help=f"benchmarks to run (default: all): {', '.join(ALL)}")
+    p.add_argument(
+        "names",
+        nargs="*",
+        choices=[[], *ALL],
+        metavar="name",
+        help=f"benchmarks to run (default: all): {', '.join(ALL)}",
+    )
     a = p.parse_args(argv)
     failed = []
     for name in a.names or ALL:

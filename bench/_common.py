@@ -42,22 +42,35 @@ def _cpu() -> dict[str, Any]:
                 info[f"L{(index / 'level').read_text().strip()}"] = (index / "size").read_text().strip()
     except OSError:  # not Linux, or a restricted /proc or /sys
         pass
-    return {"cpu": info.get("model name", platform.processor() or "unknown"),
-            "cpu_family_model": f"{info.get('cpu family', '?')}/{info.get('model', '?')}",
-            **{k: v for k, v in info.items() if k.startswith("L")}}
+    return {
+        "cpu": info.get("model name", platform.processor() or "unknown"),
+        "cpu_family_model": f"{info.get('cpu family', '?')}/{info.get('model', '?')}",
+        **{k: v for k, v in info.items() if k.startswith("L")},
+    }
 
 
 def machine() -> dict[str, Any]:
     """Cores, processor, Python and platform of the machine the figures come from."""
-    return {"cores": os.cpu_count(), **_cpu(), "python": platform.python_version(),
-            "platform": platform.platform(terse=True)}
+    return {
+        "cores": os.cpu_count(),
+        **_cpu(),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
 
 
-def emit(name: str, params: dict[str, Any], figures: dict[str, Any], target: str, target_met: bool,
-         notes: str = "") -> None:
+def emit(
+    name: str, params: dict[str, Any], figures: dict[str, Any], target: str, target_met: bool, notes: str = ""
+) -> None:
     """Print the benchmark's one JSON line."""
-    doc = {"name": name, "params": params, "figures": figures, "target": target, "target_met": bool(target_met),
-           "machine": machine()}
+    doc = {
+        "name": name,
+        "params": params,
+        "figures": figures,
+        "target": target,
+        "target_met": bool(target_met),
+        "machine": machine(),
+    }
     if notes:
         doc["notes"] = notes
     sys.stdout.write(json.dumps(doc, separators=(",", ":")) + "\n")
@@ -103,8 +116,12 @@ class FakeLLM:
 @contextlib.contextmanager
 def fake_llm(latency: float) -> Iterator[FakeLLM]:
     """The fake OpenAI-compatible server (`bench._fake`) in its own process."""
-    proc = subprocess.Popen([sys.executable, "-m", "bench._fake", "--latency", str(latency)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench._fake", "--latency", str(latency)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
@@ -124,11 +141,24 @@ def presets_file(n: int, directory: Path, *, plan: str = "qa", memory: str = "lo
     """An agent presets file of `n` agents spread over the town's buildings."""
     town = json.loads((ROOT / "buildings" / "town.json").read_text())
     homes = [b["id"] for b in town["buildings"]]
-    goals = ["Earn money at work and buy good food.", "Make friends and chat at the park.",
-             "Cook desserts and save for a bakery.", "Read books and learn new things."]
-    agents = [{"name": f"Bench {i:04d}", "bio": f"Bench agent number {i}, a busy townsperson.",
-               "goal": goals[i % len(goals)], "cash": 100, "plan": plan, "memory": memory,
-               "home": homes[i % len(homes)]} for i in range(n)]
+    goals = [
+        "Earn money at work and buy good food.",
+        "Make friends and chat at the park.",
+        "Cook desserts and save for a bakery.",
+        "Read books and learn new things.",
+    ]
+    agents = [
+        {
+            "name": f"Bench {i:04d}",
+            "bio": f"Bench agent number {i}, a busy townsperson.",
+            "goal": goals[i % len(goals)],
+            "cash": 100,
+            "plan": plan,
+            "memory": memory,
+            "home": homes[i % len(homes)],
+        }
+        for i in range(n)
+    ]
     path = directory / f"agents-{n}-{plan}-{memory}.json"
     path.write_text(json.dumps({"agents": agents}))
     return str(path)
@@ -140,10 +170,17 @@ def settings(tmp: Path, n: int, **kw: Any) -> Any:
 
     plan, memory = kw.pop("plan", "qa"), kw.pop("memory", "long_term")
     base: dict[str, Any] = {
-        "db": f"sqlite:///{tmp / 'town.sqlite3'}", "port": 0, "admin_token": ADMIN, "log_level": "WARNING",
+        "db": f"sqlite:///{tmp / 'town.sqlite3'}",
+        "port": 0,
+        "admin_token": ADMIN,
+        "log_level": "WARNING",
         "agents": presets_file(n, tmp, plan=plan, memory=memory),
-        "limits": {"agents_per_town": max(2000, n), "commands_per_second": 10_000, "command_burst": 10_000,
-                   "connections_per_address": 1000},
+        "limits": {
+            "agents_per_town": max(2000, n),
+            "commands_per_second": 10_000,
+            "command_burst": 10_000,
+            "connections_per_address": 1000,
+        },
     }
     base.update(kw)
     return Settings(**base)
@@ -161,7 +198,9 @@ def quiet_logs() -> None:
     logging.basicConfig(level=logging.ERROR)
 
 
-def main_async(run: Callable[[bool], Coroutine[Any, Any, None]], argv: Sequence[str] | None, description: str) -> None:
+def main_async(
+    run: Callable[[bool], Coroutine[Any, Any, None]], argv: Sequence[str] | None, description: str
+) -> None:
     """A benchmark's command line: parse `--quick`, keep logs to errors, run `run(quick)`."""
     a = args(argv, description)
     quiet_logs()

@@ -66,8 +66,8 @@ class _Connection(asyncio.Protocol):
                 length = int(value)
         if len(self.buf) < end + 4 + length:
             return
-        raw = bytes(self.buf[end + 4:end + 4 + length])
-        del self.buf[:end + 4 + length]
+        raw = bytes(self.buf[end + 4 : end + 4 + length])
+        del self.buf[: end + 4 + length]
         parts = lines[0].split()
         if len(parts) < 2 or parts[0] != b"POST" or not parts[1].endswith(b"/chat/completions"):
             self._reply(404, b'{"error": {"message": "only POST .../chat/completions is served"}}')
@@ -88,9 +88,17 @@ class _Connection(asyncio.Protocol):
     def _reply(self, status: int, payload: bytes, close: bool = False) -> None:
         if self.transport is None:
             return
-        reason = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 431: b"Request Header Fields Too Large"}[status]
-        self.transport.write(b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n"
-                             % (status, reason, len(payload), b"Connection: close\r\n" if close else b"") + payload)
+        reason = {
+            200: b"OK",
+            400: b"Bad Request",
+            404: b"Not Found",
+            431: b"Request Header Fields Too Large",
+        }[status]
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n"
+            % (status, reason, len(payload), b"Connection: close\r\n" if close else b"")
+            + payload
+        )
         if close:
             self.transport.close()
             return

@@ -38,9 +38,14 @@ async def slow_client(url: str) -> socket.socket:
     loop = asyncio.get_running_loop()
     await loop.sock_connect(sock, (u.hostname, u.port))
     key = base64.b64encode(os.urandom(16)).decode()
-    await loop.sock_sendall(sock, (f"GET {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\nUpgrade: websocket\r\n"
-                                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nUser-Agent: {SLOW_AGENT}\r\n"
-                                   "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    await loop.sock_sendall(
+        sock,
+        (
+            f"GET {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nUser-Agent: {SLOW_AGENT}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode(),
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         head += await loop.sock_recv(sock, 1)  # byte by byte: read nothing past the handshake
@@ -69,7 +74,9 @@ async def main(url: str, n: int, ticks: int, slow: bool) -> None:
             msg = await c.conn.read_message()
             stamp = time.monotonic()
             if msg is None:
-                raise ConnectionError(f"subscriber lost its connection ({c.conn.close_code} {c.conn.close_reason})")
+                raise ConnectionError(
+                    f"subscriber lost its connection ({c.conn.close_code} {c.conn.close_reason})"
+                )
             head = TICK_HEAD.match(msg if isinstance(msg, str) else msg.decode())
             if head is not None:
                 tick = int(head.group(1))

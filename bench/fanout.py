@@ -54,9 +54,17 @@ async def run(quick: bool) -> None:
     frame_bytes: list[int] = []
     dropped: list[float] = []
     with scratch() as tmp:
-        s = settings(tmp, agents, limits={"agents_per_town": 2000, "commands_per_second": 10_000,
-                                          "command_burst": 10_000, "connections_per_address": 1000,
-                                          "send_queue_frames": queue})
+        s = settings(
+            tmp,
+            agents,
+            limits={
+                "agents_per_town": 2000,
+                "commands_per_second": 10_000,
+                "command_burst": 10_000,
+                "connections_per_address": 1000,
+                "send_queue_frames": queue,
+            },
+        )
         async with run_town(s) as town:
             tune_gc()  # as `python -m server` does once the town is loaded
             hub = town.services.hub
@@ -86,9 +94,21 @@ async def run(quick: bool) -> None:
             procs = []
             for k in range(PROCS):  # the clients split over processes; the slow one in the first
                 share = clients // PROCS + (1 if k < clients % PROCS else 0)
-                procs.append(await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "bench._subscribers", town.ws_url, str(share), str(ticks),
-                    "1" if k == 0 else "0", cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=1 << 24))
+                procs.append(
+                    await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "-m",
+                        "bench._subscribers",
+                        town.ws_url,
+                        str(share),
+                        str(ticks),
+                        "1" if k == 0 else "0",
+                        cwd=ROOT,
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        limit=1 << 24,
+                    )
+                )
             for proc in procs:
                 assert proc.stdout is not None
                 line = await asyncio.wait_for(proc.stdout.readline(), 120)
@@ -118,20 +138,38 @@ async def run(quick: bool) -> None:
     base = [x for k, x in last.items() if published[k] < joined]
     with_slow = [x for k, x in last.items() if joined <= published[k] < drop]
     after = [x for k, x in last.items() if published[k] >= drop]
-    figs = {"clients": clients, "ticks": ticks, "all_clients_got_every_tick": complete,
-            **_phase(list(last.values())), "first_client_p50_ms": pct_ms(first, 0.5),
-            "baseline_no_slow_client": _phase(base), "while_slow_client_subscribed": _phase(with_slow),
-            "after_slow_client_dropped": _phase(after),
-            "agents_in_delta_median": sorted(sizes)[len(sizes) // 2],
-            "delta_bytes_median": sorted(frame_bytes)[len(frame_bytes) // 2], "ms_per_tick": round(ticking * 1000 / ticks, 1),
-            "slow_client_dropped": len(dropped) == 1,
-            "slow_client_dropped_after_s": round(drop - joined, 2) if dropped else None}
+    figs = {
+        "clients": clients,
+        "ticks": ticks,
+        "all_clients_got_every_tick": complete,
+        **_phase(list(last.values())),
+        "first_client_p50_ms": pct_ms(first, 0.5),
+        "baseline_no_slow_client": _phase(base),
+        "while_slow_client_subscribed": _phase(with_slow),
+        "after_slow_client_dropped": _phase(after),
+        "agents_in_delta_median": sorted(sizes)[len(sizes) // 2],
+        "delta_bytes_median": sorted(frame_bytes)[len(frame_bytes) // 2],
+        "ms_per_tick": round(ticking * 1000 / ticks, 1),
+        "slow_client_dropped": len(dropped) == 1,
+        "slow_client_dropped_after_s": round(drop - joined, 2) if dropped else None,
+    }
     p99 = figs["last_client_p99_ms"]
-    emit("fanout", {"agents": agents, "clients": clients, "baseline_ticks": baseline, "slow_clients": 1,
-                    "send_queue_frames": queue, "slow_client_server_so_sndbuf": SNDBUF, "llm": "scripted",
-                    "subscriber_processes": PROCS},
-         figs, "p99 commit -> last client < 200 ms; the slow client dropped",
-         complete and p99 is not None and p99 < 200 and len(dropped) == 1)
+    emit(
+        "fanout",
+        {
+            "agents": agents,
+            "clients": clients,
+            "baseline_ticks": baseline,
+            "slow_clients": 1,
+            "send_queue_frames": queue,
+            "slow_client_server_so_sndbuf": SNDBUF,
+            "llm": "scripted",
+            "subscriber_processes": PROCS,
+        },
+        figs,
+        "p99 commit -> last client < 200 ms; the slow client dropped",
+        complete and p99 is not None and p99 < 200 and len(dropped) == 1,
+    )
 
 
 async def _join_slow(proc: Any, hub: Any, clients: int) -> float:

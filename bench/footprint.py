@@ -36,18 +36,41 @@ async def run(quick: bool) -> None:
                 vecs = rng.standard_normal((per, 256)).astype(np.float32)
                 vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
                 assert a.mem is not None
-                a.mem.load([MemoryRecord(a.id, "observation", f"{a.name} saw neighbour {i} buy bread at the market",
-                                         tick=i, importance=float(1 + i % 9), embedding=vecs[i]) for i in range(per)])
+                a.mem.load(
+                    [
+                        MemoryRecord(
+                            a.id,
+                            "observation",
+                            f"{a.name} saw neighbour {i} buy bread at the market",
+                            tick=i,
+                            importance=float(1 + i % 9),
+                            embedding=vecs[i],
+                        )
+                        for i in range(per)
+                    ]
+                )
             gc.collect()
             full = rss_bytes()
-            stored = sum(len(cast(Sized, a.mem)) for a in town.services.world.agents.values())  # StreamMemory is Sized
-    figs = {"agents": agents, "memories_per_agent": per, "memories": stored,
-            "rss_before_town_mb": round(base / MB, 1), "rss_town_mb": round(town_rss / MB, 1),
-            "rss_with_memories_mb": round(full / MB, 1),
-            "bytes_per_memory": round((full - town_rss) / max(1, stored)),
-            "embedding_bytes": 256 * 4}
-    emit("footprint", {"agents": agents, "memories_per_agent": per, "memory": "stream", "embedding_dim": 256},
-         figs, "report only (no target)", True)
+            stored = sum(
+                len(cast(Sized, a.mem)) for a in town.services.world.agents.values()
+            )  # StreamMemory is Sized
+    figs = {
+        "agents": agents,
+        "memories_per_agent": per,
+        "memories": stored,
+        "rss_before_town_mb": round(base / MB, 1),
+        "rss_town_mb": round(town_rss / MB, 1),
+        "rss_with_memories_mb": round(full / MB, 1),
+        "bytes_per_memory": round((full - town_rss) / max(1, stored)),
+        "embedding_bytes": 256 * 4,
+    }
+    emit(
+        "footprint",
+        {"agents": agents, "memories_per_agent": per, "memory": "stream", "embedding_dim": 256},
+        figs,
+        "report only (no target)",
+        True,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -38,8 +38,11 @@ async def _waves(call: Callable[[int], Awaitable[Any]], n: int) -> dict[str, flo
     for _ in range(WAVES):
         await asyncio.gather(*(call(i) for i in range(n)))
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    return {"wall_s": round(wall, 3), "ratio": round(wall / (WAVES * LATENCY), 3),
-            "cpu_ms_per_call": round(cpu * 1000 / (WAVES * n), 3)}
+    return {
+        "wall_s": round(wall, 3),
+        "ratio": round(wall / (WAVES * LATENCY), 3),
+        "cpu_ms_per_call": round(cpu * 1000 / (WAVES * n), 3),
+    }
 
 
 async def _sdk(url: str, n: int, *, httpx_transport: bool = False) -> dict[str, float]:
@@ -47,7 +50,9 @@ async def _sdk(url: str, n: int, *, httpx_transport: bool = False) -> dict[str, 
     from agent.llm.openai_client import OpenAIModel, make_client
 
     if httpx_transport:  # one client, a pool as big as the wave (64-connection shards: no faster)
-        client = make_client(base_url=url, api_key=None, timeout_s=60.0, connections=n, stream_transport=False)
+        client = make_client(
+            base_url=url, api_key=None, timeout_s=60.0, connections=n, stream_transport=False
+        )
         model = OpenAIModel("fake", client=client)
     else:
         model = OpenAIModel("fake", base_url=url, connections=CONNECTIONS)
@@ -61,10 +66,20 @@ async def _sdk(url: str, n: int, *, httpx_transport: bool = False) -> dict[str, 
 async def _bare(url: str, n: int) -> dict[str, float]:
     u = urlparse(url)
     path = (u.path.rstrip("/") + "/chat/completions").encode()
-    body = orjson.dumps({"model": "fake", "messages": [{"role": "system", "content": SYSTEM},
-                                                       {"role": "user", "content": "Where should I go next? " * 10}]})
+    body = orjson.dumps(
+        {
+            "model": "fake",
+            "messages": [
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "content": "Where should I go next? " * 10},
+            ],
+        }
+    )
     head = b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (
-        path, u.netloc.encode(), len(body))
+        path,
+        u.netloc.encode(),
+        len(body),
+    )
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
     opened: list[asyncio.StreamWriter] = []
 
@@ -76,8 +91,11 @@ async def _bare(url: str, n: int) -> dict[str, float]:
             opened.append(writer)
         writer.write(head + body)
         response_head = await reader.readuntil(b"\r\n\r\n")
-        length = next(int(line.split(b":", 1)[1]) for line in response_head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:"))
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in response_head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
         answer: dict[str, Any] = orjson.loads(await reader.readexactly(length))
         idle.append((reader, writer))
         return answer
@@ -94,12 +112,24 @@ async def run(quick: bool) -> None:
     rows: dict[str, Any] = {}
     with fake_llm(LATENCY) as fake:
         for n in sizes:
-            rows[str(n)] = {"sdk": await _sdk(fake.url, n),
-                            "sdk_httpx_transport": await _sdk(fake.url, n, httpx_transport=True),
-                            "bare_asyncio": await _bare(fake.url, n)}
-    emit("llm_client", {"sizes": sizes, "waves": WAVES, "latency_s": LATENCY,
-                        "server": "bench._fake (own process)", "sdk_connections": CONNECTIONS},
-         {"by_calls_per_wave": rows}, "report only: the client's share of tick_concurrency", True)
+            rows[str(n)] = {
+                "sdk": await _sdk(fake.url, n),
+                "sdk_httpx_transport": await _sdk(fake.url, n, httpx_transport=True),
+                "bare_asyncio": await _bare(fake.url, n),
+            }
+    emit(
+        "llm_client",
+        {
+            "sizes": sizes,
+            "waves": WAVES,
+            "latency_s": LATENCY,
+            "server": "bench._fake (own process)",
+            "sdk_connections": CONNECTIONS,
+        },
+        {"by_calls_per_wave": rows},
+        "report only: the client's share of tick_concurrency",
+        True,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -31,8 +31,10 @@ import numpy as np
 
 from bench._common import emit, main_async
 
-WORDS = ("bread coffee market park library friend chat money job cook music book garden rain sun "
-         "walk talk buy sell paint fish river school doctor mayor party cake tea shop river hill").split()
+WORDS = (
+    "bread coffee market park library friend chat money job cook music book garden rain sun "
+    "walk talk buy sell paint fish river school doctor mayor party cake tea shop river hill"
+).split()
 
 
 @dataclass
@@ -56,9 +58,13 @@ def _records(n: int, rng: random.Random, embedder: Any) -> list[Any]:
     from agent.interfaces import MemoryRecord
 
     texts = _texts(n, rng)
-    vectors = np.concatenate([embedder.embed_sync(texts[i:i + 5000]) for i in range(0, n, 5000)])
-    return [MemoryRecord("bench", "observation", t, tick=i // 10, importance=float(rng.randint(1, 9)),
-                         embedding=vectors[i]) for i, t in enumerate(texts)]
+    vectors = np.concatenate([embedder.embed_sync(texts[i : i + 5000]) for i in range(0, n, 5000)])
+    return [
+        MemoryRecord(
+            "bench", "observation", t, tick=i // 10, importance=float(rng.randint(1, 9)), embedding=vectors[i]
+        )
+        for i, t in enumerate(texts)
+    ]
 
 
 EVICT_BYTES = 1 << 30
@@ -109,12 +115,16 @@ async def _measure(n: int, reps: int, embedder: Any, cold: bool = False) -> dict
             await mem.retrieve(mind, p, q, k=10)
             cold_ms.append(time.perf_counter() - t0)
         del evict
-    return {"memories": n, "median_ms": round(statistics.median(full) * 1000, 3),
-            **({"cold_median_ms": round(statistics.median(cold_ms) * 1000, 3)} if cold_ms else {}),
-            "p90_ms": round(sorted(full)[int(0.9 * len(full))] * 1000, 3),
-            "median_ms_scoring_only": round(statistics.median(score_only) * 1000, 3),
-            "baseline_product_ms": round(statistics.median(product) * 1000, 3),
-            "bytes_per_memory": round(stored / n), "embedding_dim": embedder.dim}
+    return {
+        "memories": n,
+        "median_ms": round(statistics.median(full) * 1000, 3),
+        **({"cold_median_ms": round(statistics.median(cold_ms) * 1000, 3)} if cold_ms else {}),
+        "p90_ms": round(sorted(full)[int(0.9 * len(full))] * 1000, 3),
+        "median_ms_scoring_only": round(statistics.median(score_only) * 1000, 3),
+        "baseline_product_ms": round(statistics.median(product) * 1000, 3),
+        "bytes_per_memory": round(stored / n),
+        "embedding_dim": embedder.dim,
+    }
 
 
 async def run(quick: bool) -> None:
@@ -124,9 +134,13 @@ async def run(quick: bool) -> None:
     embedder = HashingEmbedder()
     rows = {str(n): await _measure(n, reps, embedder, cold=not quick and n == sizes[-1]) for n in sizes}
     big = rows[str(sizes[-1])]
-    emit("memory_retrieval", {"sizes": sizes, "k": 10, "repetitions": reps, "embedder": "hashing, dim 256"},
-         {"by_memories": rows}, f"median < 10 ms at {sizes[-1]} memories (and from main memory, in a full run)",
-         big["median_ms"] < 10 and big.get("cold_median_ms", 0) < 10)
+    emit(
+        "memory_retrieval",
+        {"sizes": sizes, "k": 10, "repetitions": reps, "embedder": "hashing, dim 256"},
+        {"by_memories": rows},
+        f"median < 10 ms at {sizes[-1]} memories (and from main memory, in a full run)",
+        big["median_ms"] < 10 and big.get("cold_median_ms", 0) < 10,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -43,19 +43,54 @@ def _batch(agents: list[Any], tick: int, embed: bool = True) -> Any:
     vecs = rng.standard_normal((len(agents), 256)).astype(np.float32)
     for a in agents:
         a.x, a.y = (a.x + 1) % 48, a.y
-        a.path = [(a.x + (k + 1) // 2, a.y + k // 2) for k in range(1, 41)]  # steps to neighbours, as A* makes
+        a.path = [
+            (a.x + (k + 1) // 2, a.y + k // 2) for k in range(1, 41)
+        ]  # steps to neighbours, as A* makes
     return Changes(
         meta={"tick": tick},
         agents=[a.to_row() for a in agents],
         ledger=[Entry(tick, f"agent:{a.id}", "town", 1, "coffee at the cafe") for a in agents],
-        memories=[MemoryRecord(a.id, "observation", f"{a.name} saw a friend at the park on tick {tick}", tick,
-                               importance=4.0, embedding=vecs[i] if embed else None) for i, a in enumerate(agents)],
-        events=[{"tick": tick, "kind": "chat", "agent_id": a.id, "other_id": agents[0].id,
-                 "text": "Hello there, neighbour."} for a in agents[:200]],
-        llm_calls=[{"tick": tick, "agent_id": a.id, "kind": k, "model": "fake", "prompt_tokens": 400,
-                    "completion_tokens": 30, "latency_ms": 210.0, "ok": True, "cached": False}
-                   for a in agents for k in ("qa_ask", "qa_answer", "qa_choose")],
-        tick_row={"tick": tick, "game_seconds": tick * 10, "summary": {"stepped": len(agents), "llm_calls": 3000}},
+        memories=[
+            MemoryRecord(
+                a.id,
+                "observation",
+                f"{a.name} saw a friend at the park on tick {tick}",
+                tick,
+                importance=4.0,
+                embedding=vecs[i] if embed else None,
+            )
+            for i, a in enumerate(agents)
+        ],
+        events=[
+            {
+                "tick": tick,
+                "kind": "chat",
+                "agent_id": a.id,
+                "other_id": agents[0].id,
+                "text": "Hello there, neighbour.",
+            }
+            for a in agents[:200]
+        ],
+        llm_calls=[
+            {
+                "tick": tick,
+                "agent_id": a.id,
+                "kind": k,
+                "model": "fake",
+                "prompt_tokens": 400,
+                "completion_tokens": 30,
+                "latency_ms": 210.0,
+                "ok": True,
+                "cached": False,
+            }
+            for a in agents
+            for k in ("qa_ask", "qa_answer", "qa_choose")
+        ],
+        tick_row={
+            "tick": tick,
+            "game_seconds": tick * 10,
+            "summary": {"stepped": len(agents), "llm_calls": 3000},
+        },
     )
 
 
@@ -95,8 +130,15 @@ class _ServerAlone:
 
         from server.db import schema
 
-        self.conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database=twin,
-                                    charset="utf8mb4", autocommit=False)
+        self.conn = pymysql.connect(
+            host="127.0.0.1",
+            port=3306,
+            user="root",
+            password="",
+            database=twin,
+            charset="utf8mb4",
+            autocommit=False,
+        )
         with self.conn.cursor() as cur:
             for tb in schema.metadata.sorted_tables:
                 cur.execute(f"CREATE TABLE `{tb.name}` LIKE `{source}`.`{tb.name}`")
@@ -115,7 +157,9 @@ class _ServerAlone:
         self.conn.close()
 
 
-async def _backend(url: str, n: int, ticks: int, embed: bool = True, twin: str | None = None) -> dict[str, Any]:
+async def _backend(
+    url: str, n: int, ticks: int, embed: bool = True, twin: str | None = None
+) -> dict[str, Any]:
     """Found `n` agents and time `ticks` commits; with `twin` (a MySQL database name), also the
     server-alone baseline of each tick."""
     from agent.brain import build_plugins
@@ -126,7 +170,9 @@ async def _backend(url: str, n: int, ticks: int, embed: bool = True, twin: str |
 
     repo = await Repository.open(url, ROOT)
     try:
-        world = World(TownFiles(ROOT / "buildings" / "town.json"), repo, build_plugins(), max_agents=max(2000, n))
+        world = World(
+            TownFiles(ROOT / "buildings" / "town.json"), repo, build_plugins(), max_agents=max(2000, n)
+        )
         await world.start([])
         for i in range(n):
             world.add_agent(f"Bench {i:04d}", "A bench agent.", "Earn money.", cash=100)
@@ -136,7 +182,7 @@ async def _backend(url: str, n: int, ticks: int, embed: bool = True, twin: str |
         walls, cpus, alone_walls = [], [], []
         for tick in range(1, ticks + 1):
             ch = _batch(agents, tick, embed)
-            rows = (len(ch.agents) + len(ch.ledger) + len(ch.memories) + len(ch.events) + len(ch.llm_calls) + 1)
+            rows = len(ch.agents) + len(ch.ledger) + len(ch.memories) + len(ch.events) + len(ch.llm_calls) + 1
             t0, c0 = time.perf_counter(), time.process_time()
             await repo.commit(ch)
             walls.append(time.perf_counter() - t0)
@@ -148,8 +194,13 @@ async def _backend(url: str, n: int, ticks: int, embed: bool = True, twin: str |
             alone.close()
     finally:
         await repo.close()
-    figs = {"median_ms": round(statistics.median(walls) * 1000, 1), "max_ms": round(max(walls) * 1000, 1),
-            "client_cpu_ms": round(statistics.median(cpus) * 1000, 1), "rows_per_tick": rows, "ticks": ticks}
+    figs = {
+        "median_ms": round(statistics.median(walls) * 1000, 1),
+        "max_ms": round(max(walls) * 1000, 1),
+        "client_cpu_ms": round(statistics.median(cpus) * 1000, 1),
+        "rows_per_tick": rows,
+        "ticks": ticks,
+    }
     if alone_walls:
         figs["server_alone_median_ms"] = round(statistics.median(alone_walls) * 1000, 1)
     return figs
@@ -177,9 +228,14 @@ async def _real_ticks(db: str, n: int, ticks: int) -> dict[str, Any]:
                     commits.append(s["phases_ms"]["commit"])
                     changed.append(s["stepped"] + s["moved"])
             added = {t: round((await repo.count(t) - before[t]) / ticks) for t in _LOGS}
-    return {"agents": n, "ticks": ticks, "commit_median_ms": round(statistics.median(commits), 1),
-            "commit_max_ms": round(max(commits), 1), "agents_stepped_or_moved_per_tick": round(statistics.mean(changed)),
-            "log_rows_per_tick": added}
+    return {
+        "agents": n,
+        "ticks": ticks,
+        "commit_median_ms": round(statistics.median(commits), 1),
+        "commit_max_ms": round(max(commits), 1),
+        "agents_stepped_or_moved_per_tick": round(statistics.mean(changed)),
+        "log_rows_per_tick": added,
+    }
 
 
 def _mysql_db() -> str | None:
@@ -187,7 +243,9 @@ def _mysql_db() -> str | None:
         import pymysql
 
         name = f"bench_{uuid.uuid4().hex[:10]}"
-        c = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True, connect_timeout=3)
+        c = pymysql.connect(
+            host="127.0.0.1", port=3306, user="root", password="", autocommit=True, connect_timeout=3
+        )
         with c.cursor() as cur:
             cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
         c.close()
@@ -236,10 +294,21 @@ async def run(quick: bool) -> None:
         finally:
             _drop(name)
     figs["real_ticks"] = real
-    ok = all(isinstance(figs.get(k), dict) and figs[k].get("median_ms", 1e9) < 100 for k in ("sqlite", "mysql"))
-    emit("persistence", {"agents": n, "ticks": ticks, "per_tick": "agents, ledger, memories (256-d), events, "
-                         "3 llm_calls per agent, tick row; one transaction"},
-         figs, "one tick's commit < 100 ms on each backend", ok)
+    ok = all(
+        isinstance(figs.get(k), dict) and figs[k].get("median_ms", 1e9) < 100 for k in ("sqlite", "mysql")
+    )
+    emit(
+        "persistence",
+        {
+            "agents": n,
+            "ticks": ticks,
+            "per_tick": "agents, ledger, memories (256-d), events, "
+            "3 llm_calls per agent, tick row; one transaction",
+        },
+        figs,
+        "one tick's commit < 100 ms on each backend",
+        ok,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

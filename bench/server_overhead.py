@@ -66,14 +66,22 @@ async def _ticks(n: int, ticks: int, profile: bool) -> tuple[dict[str, Any], pst
             admin.close()
             sub.close()
     wall = sum(walls)
-    return ({"agents": n, "ticks": ticks, "stepped": stepped, "moved": moved, "wall_s": round(wall, 3),
-             "ms_per_tick": round(wall * 1000 / ticks, 2),
-             "agent_steps_per_s": round((stepped + moved) / wall, 1),
-             "thinking_steps_per_s": round(stepped / wall, 1),
-             "us_per_agent_step": round(wall * 1e6 / max(1, stepped + moved), 1),
-             "median_phase_ms": {name: round(statistics.median(v), 2) for name, v in phases.items()},
-             "deltas_received": got},
-            pstats.Stats(prof) if prof else None)
+    return (
+        {
+            "agents": n,
+            "ticks": ticks,
+            "stepped": stepped,
+            "moved": moved,
+            "wall_s": round(wall, 3),
+            "ms_per_tick": round(wall * 1000 / ticks, 2),
+            "agent_steps_per_s": round((stepped + moved) / wall, 1),
+            "thinking_steps_per_s": round(stepped / wall, 1),
+            "us_per_agent_step": round(wall * 1e6 / max(1, stepped + moved), 1),
+            "median_phase_ms": {name: round(statistics.median(v), 2) for name, v in phases.items()},
+            "deltas_received": got,
+        },
+        pstats.Stats(prof) if prof else None,
+    )
 
 
 def summary(stats: pstats.Stats, key: str, top: int = 8) -> list[dict[str, Any]]:
@@ -84,7 +92,14 @@ def summary(stats: pstats.Stats, key: str, top: int = 8) -> list[dict[str, Any]]
         cc, nc, tt, ct, _ = stats.stats[func]  # type: ignore[attr-defined]
         file, line, name = func
         short = file.split("site-packages/")[-1].split("/work/main/")[-1]
-        out.append({"fn": f"{short}:{line}({name})", "calls": nc, "tottime_s": round(tt, 3), "cumtime_s": round(ct, 3)})
+        out.append(
+            {
+                "fn": f"{short}:{line}({name})",
+                "calls": nc,
+                "tottime_s": round(tt, 3),
+                "cumtime_s": round(ct, 3),
+            }
+        )
     return out
 
 
@@ -97,13 +112,27 @@ async def run(quick: bool) -> None:
     assert stats is not None
     stats.stream = io.StringIO()  # type: ignore[attr-defined]
     total = stats.total_tt  # type: ignore[attr-defined]
-    prof = {"agents": sizes[-1], "total_s": round(total, 3), "top_tottime": summary(stats, "tottime"),
-            "top_cumtime": summary(stats, "cumulative", 12)}
+    prof = {
+        "agents": sizes[-1],
+        "total_s": round(total, 3),
+        "top_tottime": summary(stats, "tottime"),
+        "top_cumtime": summary(stats, "cumulative", 12),
+    }
     big = rows[str(sizes[-1])]["agent_steps_per_s"]
-    emit("server_overhead", {"sizes": sizes, "ticks": ticks, "llm": "scripted (offline, no latency)",
-                             "plan": "qa", "memory": "long_term", "subscribers": 1},
-         {"by_agents": rows, "profile": prof}, f"agent steps/s >= 2000 at {sizes[-1]} agents",
-         big >= 2000)
+    emit(
+        "server_overhead",
+        {
+            "sizes": sizes,
+            "ticks": ticks,
+            "llm": "scripted (offline, no latency)",
+            "plan": "qa",
+            "memory": "long_term",
+            "subscribers": 1,
+        },
+        {"by_agents": rows, "profile": prof},
+        f"agent steps/s >= 2000 at {sizes[-1]} agents",
+        big >= 2000,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -43,8 +43,13 @@ async def run_town_ticks(n: int, fake: FakeLLM, concurrency: int, ticks: int) ->
 
     out: dict[int, dict[str, Any]] = {}
     with scratch() as tmp:
-        s = settings(tmp, n, llm={"provider": "openai", "base_url": fake.url, "api_key": "x", "model": "fake"},
-                     llm_limits={"concurrency": concurrency}, move_tiles_per_tick=1000)
+        s = settings(
+            tmp,
+            n,
+            llm={"provider": "openai", "base_url": fake.url, "api_key": "x", "model": "fake"},
+            llm_limits={"concurrency": concurrency},
+            move_tiles_per_tick=1000,
+        )
         async with run_town(s) as town:
             tune_gc()  # as `python -m server` does once the town is loaded
             t0 = now()
@@ -63,12 +68,16 @@ async def run_town_ticks(n: int, fake: FakeLLM, concurrency: int, ticks: int) ->
                     if not chain:
                         continue
                     out[summary["tick"]] = {
-                        "stepped": summary["stepped"], "llm_calls": summary["llm_calls"],
+                        "stepped": summary["stepped"],
+                        "llm_calls": summary["llm_calls"],
                         "agents_calling": len(per_agent),
-                        "failures": summary["failures"], "chain": chain, "wall_s": round(wall, 3),
+                        "failures": summary["failures"],
+                        "chain": chain,
+                        "wall_s": round(wall, 3),
                         "floor_s": round(chain * LATENCY, 3),
                         "ratio": round(wall / (chain * LATENCY), 3),
-                        "server_cpu_s": round(cpu, 3), "fake_llm_cpu_s": round(fake_cpu, 3),
+                        "server_cpu_s": round(cpu, 3),
+                        "fake_llm_cpu_s": round(fake_cpu, 3),
                         "server_cpu_ms_per_call": round(cpu * 1000 / max(1, summary["llm_calls"]), 2),
                         "pool_build_s": round(pool_build, 3),
                     }
@@ -79,9 +88,14 @@ def warm(ticks: dict[int, dict[str, Any]], n: int) -> dict[str, Any]:
     """The median warm tick (by ratio) of ticks from WARM_FROM on in which all `n` agents planned
     (all called the model, 95% of tick 1's calls or more), with every warm tick's ratio."""
     full = 0.95 * ticks[1]["llm_calls"]
-    rows = sorted((r for t, r in ticks.items()
-                   if t >= WARM_FROM and r["agents_calling"] == n and r["llm_calls"] >= full),
-                  key=lambda r: r["ratio"])
+    rows = sorted(
+        (
+            r
+            for t, r in ticks.items()
+            if t >= WARM_FROM and r["agents_calling"] == n and r["llm_calls"] >= full
+        ),
+        key=lambda r: r["ratio"],
+    )
     if not rows:
         raise RuntimeError(f"no warm tick with all {n} agents thinking among ticks {sorted(ticks)}")
     mid = dict(rows[len(rows) // 2])  # the upper middle of an even count
@@ -103,8 +117,12 @@ async def run(quick: bool) -> None:
             rows[str(n)] = {"agents": n, "cold": r[1], "warm": warm(r, n)}
         for n in seq_sizes:  # the cold tick only: the same work, one LLM call at a time
             r = await run_town_ticks(n, fake, 1, 1)
-            seq[str(n)] = {"wall_s": r[1]["wall_s"], "llm_calls": r[1]["llm_calls"],
-                           "per_agent_s": round(r[1]["wall_s"] / n, 4), "extrapolated": False}
+            seq[str(n)] = {
+                "wall_s": r[1]["wall_s"],
+                "llm_calls": r[1]["llm_calls"],
+                "per_agent_s": round(r[1]["wall_s"] / n, 4),
+                "extrapolated": False,
+            }
     per_agent = seq[str(seq_sizes[-1])]["per_agent_s"]
     for n in sizes:
         row = rows[str(n)]
@@ -115,12 +133,26 @@ async def run(quick: bool) -> None:
     key = "100" if "100" in rows else str(sizes[-1])
     ratio = rows[key]["warm"]["ratio"]
     ok = ratio <= 1.3 and all(r[k]["failures"] == 0 for r in rows.values() for k in ("cold", "warm"))
-    emit("tick_concurrency",
-         {"sizes": sizes, "latency_s": LATENCY, "llm": "openai SDK over HTTP -> fake server in its own process",
-          "concurrency": 2000, "plan": "qa", "memory": "long_term", "sequential_sizes": seq_sizes,
-          "ticks": TICKS, "measured": {"cold": "tick 1", "warm": f"median of ticks >= {WARM_FROM} with every agent thinking"}},
-         {"ratio_at_target_n": ratio, "ticks": rows, "sequential": seq},
-         f"warm wall/floor <= 1.3 at N={key}", ok)
+    emit(
+        "tick_concurrency",
+        {
+            "sizes": sizes,
+            "latency_s": LATENCY,
+            "llm": "openai SDK over HTTP -> fake server in its own process",
+            "concurrency": 2000,
+            "plan": "qa",
+            "memory": "long_term",
+            "sequential_sizes": seq_sizes,
+            "ticks": TICKS,
+            "measured": {
+                "cold": "tick 1",
+                "warm": f"median of ticks >= {WARM_FROM} with every agent thinking",
+            },
+        },
+        {"ratio_at_target_n": ratio, "ticks": rows, "sequential": seq},
+        f"warm wall/floor <= 1.3 at N={key}",
+        ok,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

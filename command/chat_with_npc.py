@@ -39,9 +39,16 @@ async def handle(ctx: Context, req: Request) -> Response:
     assert a.mem is not None
     with ctx.services.brain.metering() as meter:  # a tick running meanwhile keeps its own calls
         memories = await a.mem.retrieve(mind, p, req.text, k=8)
-        ans = await mind.ask("reply_player", persona_context(p, memories=[m.text for m in memories],
-                                                             player_name=player, player_text=req.text), Utterance)
-        reply = ans.text if ans is not None else f"Sorry, {player}, I am lost in thought. Could you say that again?"
+        ans = await mind.ask(
+            "reply_player",
+            persona_context(p, memories=[m.text for m in memories], player_name=player, player_text=req.text),
+            Utterance,
+        )
+        reply = (
+            ans.text
+            if ans is not None
+            else f"Sorry, {player}, I am lost in thought. Could you say that again?"
+        )
         await a.mem.observe(mind, p, "chat", f"{player} (a player) said to me: {req.text}")
         await a.mem.observe(mind, p, "chat", f"I answered {player}: {reply}")
     calls = meter.calls
@@ -51,5 +58,7 @@ async def handle(ctx: Context, req: Request) -> Response:
             w.event("player_chat", reply, a.id, None)
             w.dirty.llm_calls.extend(ctx.services.brain.call_rows(w.clock.tick, calls))
             await w.commit()
-    ctx.services.hub.publish("chat", {"from": player, "to": a.id, "text": req.text, "reply": reply, "agent": a.name})
+    ctx.services.hub.publish(
+        "chat", {"from": player, "to": a.id, "text": req.text, "reply": reply, "agent": a.name}
+    )
     return Response(agent_id=a.id, reply=reply, failed=ans is None)

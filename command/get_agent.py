@@ -36,13 +36,22 @@ async def handle(ctx: Context, req: Request) -> Response:
     a = w.agent(req.agent_id)
     mems = a.mem.recent(req.memories) if a.mem is not None and req.memories else []
     acct = f"agent:{a.id}"
-    entries = await w.repo.ledger_entries(acct, last=req.ledger or 1) + [e for e in w.ledger.pending if acct in (e.src, e.dst)]
+    entries = await w.repo.ledger_entries(acct, last=req.ledger or 1) + [
+        e for e in w.ledger.pending if acct in (e.src, e.dst)
+    ]
     chats = await w.repo.chats_of(a.id, 20)
     return Response(
         agent=a.public(),
         plan=a.planner.describe() if a.planner is not None else "",
-        memories=[{"kind": m.kind, "text": m.text, "tick": m.tick, "importance": m.importance, "subject": m.subject} for m in mems],
+        memories=[
+            {"kind": m.kind, "text": m.text, "tick": m.tick, "importance": m.importance, "subject": m.subject}
+            for m in mems
+        ],
         chats=chats,
-        ledger=[{"tick": e.tick, "src": e.src, "dst": e.dst, "amount": e.amount, "reason": e.reason}
-                for e in entries[-req.ledger:]] if req.ledger else [],
+        ledger=[
+            {"tick": e.tick, "src": e.src, "dst": e.dst, "amount": e.amount, "reason": e.reason}
+            for e in entries[-req.ledger :]
+        ]
+        if req.ledger
+        else [],
     )

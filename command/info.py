@@ -34,8 +34,17 @@ class Response(Model):
 async def handle(ctx: Context, req: Request) -> Response:
     w = ctx.world
     return Response(
-        server="aitown", version="0.1.0", town=w.town.map.name, tick=w.clock.tick, clock=str(w.clock),
-        agents=len(w.agents), buildings=len(w.buildings), paused=ctx.services.paused,
-        role=ctx.session.role.name.lower(), commands=sorted(ctx.services.router.commands),
-        plan_modules=w.plugins.planner_names(), memory_modules=w.plugins.memory_names(), llms=w.llm_names,
+        server="aitown",
+        version="0.1.0",
+        town=w.town.map.name,
+        tick=w.clock.tick,
+        clock=str(w.clock),
+        agents=len(w.agents),
+        buildings=len(w.buildings),
+        paused=ctx.services.paused,
+        role=ctx.session.role.name.lower(),
+        commands=sorted(ctx.services.router.commands),
+        plan_modules=w.plugins.planner_names(),
+        memory_modules=w.plugins.memory_names(),
+        llms=w.llm_names,
     )

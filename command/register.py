@@ -48,8 +48,18 @@ async def handle(ctx: Context, req: Request) -> Response:
                 raise NotFound(f"no building {req.home!r}")
             at = w.buildings[req.home].entrance
         owner = ctx.session.player if ctx.session.role is Role.PLAYER else (ctx.session.player or None)
-        a = w.add_agent(req.name, req.bio, req.goal, cash=req.cash, sprite=req.sprite, llm=req.llm,
-                        plan=req.plan, memory=req.memory, at=at, owner=owner)
+        a = w.add_agent(
+            req.name,
+            req.bio,
+            req.goal,
+            cash=req.cash,
+            sprite=req.sprite,
+            llm=req.llm,
+            plan=req.plan,
+            memory=req.memory,
+            at=at,
+            owner=owner,
+        )
         w.event("register", f"{a.name} arrived in town", a.id)
         await w.commit()
     ctx.services.hub.publish("agent_added", {"agent": a.public()})

@@ -43,8 +43,15 @@ async def handle(ctx: Context, req: Request) -> Response:
         presets = load_presets(s.path(s.agents)) if s.agents else []
         # found a scratch town in memory first: a building that does not fit or a preset the world
         # refuses stops the reset here, before anything is wiped
-        World(town, w.repo, w.plugins, seed=w.seed, max_agents=w.max_agents, sight=w.sight,
-              llm_names=w.llm_names).found(presets, presets_file)
+        World(
+            town,
+            w.repo,
+            w.plugins,
+            seed=w.seed,
+            max_agents=w.max_agents,
+            sight=w.sight,
+            llm_names=w.llm_names,
+        ).found(presets, presets_file)
     except TownFileError as e:
         raise GameError(f"the town files are invalid; nothing was reset: {e}", code="invalid_town") from None
     async with w.lock:
@@ -55,8 +62,9 @@ async def handle(ctx: Context, req: Request) -> Response:
         if s.admin_token is None:  # a generated token lives in the database: keep it
             w.dirty.meta["admin_token"] = ctx.services.admin_token
         await w.start(presets, presets_file)
-    log.warning("town reset by session %d: %d agents, %d buildings", ctx.session.id,
-                len(w.agents), len(w.buildings))
+    log.warning(
+        "town reset by session %d: %d agents, %d buildings", ctx.session.id, len(w.agents), len(w.buildings)
+    )
     ctx.services.hub.forget()  # clients reload the town on `reset`; the next delta is full
     ctx.services.hub.publish("reset", {"tick": w.clock.tick})
     return Response(tick=w.clock.tick, agents=len(w.agents), buildings=len(w.buildings))

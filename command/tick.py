@@ -68,8 +68,9 @@ async def handle(ctx: Context, req: Request) -> Response:
     return out
 
 
-async def _think(ctx: Context, aid: str, p: Perception, results: dict[str, list[Action]],
-                 errors: dict[str, str]) -> None:
+async def _think(
+    ctx: Context, aid: str, p: Perception, results: dict[str, list[Action]], errors: dict[str, str]
+) -> None:
     w = ctx.world
     a = w.agents[aid]
     timeout = ctx.settings.llm_limits.step_timeout_s
@@ -146,25 +147,40 @@ async def run_tick(ctx: Context) -> Response:
             w.dirty.llm_calls.extend(brain.call_rows(tick, calls))
             failed_agents = sorted(set(errors) | {f[0] for f in fails})
             summary = {
-                "tick": tick, "clock": str(w.clock), "stepped": len(thinkers), "moved": moved, "actions": applied,
-                "refused": refused, "llm_calls": len(calls), "tokens": sum(c.prompt_tokens + c.completion_tokens for c in calls),
+                "tick": tick,
+                "clock": str(w.clock),
+                "stepped": len(thinkers),
+                "moved": moved,
+                "actions": applied,
+                "refused": refused,
+                "llm_calls": len(calls),
+                "tokens": sum(c.prompt_tokens + c.completion_tokens for c in calls),
                 "cost_usd": round(sum(c.cost_usd for c in calls), 6),
                 "failures": len(failed_agents),
-                "errors": [{"agent": aid, "error": errors.get(aid) or next(f"{k}: {r}" for a2, k, r in fails if a2 == aid)}
-                           for aid in failed_agents][:50],
+                "errors": [
+                    {
+                        "agent": aid,
+                        "error": errors.get(aid) or next(f"{k}: {r}" for a2, k, r in fails if a2 == aid),
+                    }
+                    for aid in failed_agents
+                ][:50],
             }
             t_applied = time.perf_counter()
             summary["wall_ms"] = round((t_applied - t0) * 1000, 3)
             changed = sorted(w.dirty.agents)
             await w.commit(tick_row={"tick": tick, "game_seconds": w.clock.game_seconds, "summary": summary})
     t_committed = time.perf_counter()
-    ctx.services.hub.publish("tick", {
-        "tick": tick, "clock": str(w.clock),
-        # only the fields that changed since the last push (a moving agent: id, x, y)
-        "agents": ctx.services.hub.changes(w.agents[i].brief() for i in changed if i in w.agents),
-        "events": [{k: ev[k] for k in ("kind", "agent_id", "other_id", "text")} for ev in events],
-        "summary": {k: summary[k] for k in ("stepped", "llm_calls", "tokens", "cost_usd", "failures")},
-    })
+    ctx.services.hub.publish(
+        "tick",
+        {
+            "tick": tick,
+            "clock": str(w.clock),
+            # only the fields that changed since the last push (a moving agent: id, x, y)
+            "agents": ctx.services.hub.changes(w.agents[i].brief() for i in changed if i in w.agents),
+            "events": [{k: ev[k] for k in ("kind", "agent_id", "other_id", "text")} for ev in events],
+            "summary": {k: summary[k] for k in ("stepped", "llm_calls", "tokens", "cost_usd", "failures")},
+        },
+    )
     marks = (t0, t_perceived, t_thought, t_applied, t_committed, time.perf_counter())
     phases = {name: round((marks[i + 1] - marks[i]) * 1000, 3) for i, name in enumerate(PHASES)}
     return Response(**summary, phases_ms=phases, ticks=1)

@@ -142,7 +142,9 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
             raise ConfigError(f"config file {path} must hold a JSON object")
     try:
         from_env = Settings().model_dump(exclude_unset=True)
-        merged = _deep_merge(_deep_merge(data, from_env), {k: v for k, v in overrides.items() if v is not None})
+        merged = _deep_merge(
+            _deep_merge(data, from_env), {k: v for k, v in overrides.items() if v is not None}
+        )
         return Settings(**merged)
     except ValidationError as e:
         raise ConfigError(_describe(e, config_file)) from e

@@ -79,9 +79,12 @@ def make_app(services: Services) -> tornado.web.Application:
         (r"/report\.json", ReportHandler, {"services": services, "fmt": "json"}),
     ]
     routes.extend(services.extras.get("routes", []))
-    routes.append((r"/(.*)", tornado.web.StaticFileHandler, {"path": str(WEB_ROOT), "default_filename": "index.html"}))
-    return tornado.web.Application(routes, websocket_max_message_size=max(lim.max_frame_bytes * 16, 1 << 20),
-                                   websocket_ping_interval=20)
+    routes.append(
+        (r"/(.*)", tornado.web.StaticFileHandler, {"path": str(WEB_ROOT), "default_filename": "index.html"})
+    )
+    return tornado.web.Application(
+        routes, websocket_max_message_size=max(lim.max_frame_bytes * 16, 1 << 20), websocket_ping_interval=20
+    )
 
 
 @dataclass
@@ -109,12 +112,21 @@ async def run_town(settings: Settings) -> AsyncIterator[Running]:
         presets = load_presets(settings.path(settings.agents)) if settings.agents else []
         repo = await Repository.open(settings.db, ROOT)
         stack.push_async_callback(repo.close)
-        world = World(town, repo, build_plugins(), seed=settings.seed, tick_seconds=settings.tick_seconds,
-                      max_agents=settings.limits.agents_per_town, sight=settings.sight_tiles,
-                      move_tiles=settings.move_tiles_per_tick,
-                      llm_names=settings.llm_names())
+        world = World(
+            town,
+            repo,
+            build_plugins(),
+            seed=settings.seed,
+            tick_seconds=settings.tick_seconds,
+            max_agents=settings.limits.agents_per_town,
+            sight=settings.sight_tiles,
+            move_tiles=settings.move_tiles_per_tick,
+            llm_names=settings.llm_names(),
+        )
         world.task_board = TaskBoard()  # mayor mode; installed before start so restore loads tasks and jobs
-        await world.start(presets, str(settings.path(settings.agents)) if settings.agents else "agent presets")
+        await world.start(
+            presets, str(settings.path(settings.agents)) if settings.agents else "agent presets"
+        )
         token = await _admin_token(settings, world)
         services = Services(settings, world, Hub(), Router(discover()), token)
         brain = Brain(settings, world)
@@ -139,7 +151,9 @@ async def _admin_token(settings: Settings, world: World) -> str:
     token = secrets.token_urlsafe(24)
     world.dirty.meta["admin_token"] = token
     await world.commit()
-    print(f"admin token (generated, stored in the database; set admin_token to choose one): {token}", flush=True)
+    print(
+        f"admin token (generated, stored in the database; set admin_token to choose one): {token}", flush=True
+    )
     return token
 
 
@@ -206,8 +220,16 @@ async def serve(settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        settings = load_settings(args.config, db=args.db, host=args.host, port=args.port, town=args.town,
-                                 seed=args.seed, admin_token=args.admin_token, log_level=args.log_level)
+        settings = load_settings(
+            args.config,
+            db=args.db,
+            host=args.host,
+            port=args.port,
+            town=args.town,
+            seed=args.seed,
+            admin_token=args.admin_token,
+            log_level=args.log_level,
+        )
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """A small websocket client of the town protocol, used by tick.py, mayor.py, benchmarks and tests.
 
-    async with await TownClient.connect("ws://127.0.0.1:8000/ws") as c:
-        town = await c.call("get_town")
+async with await TownClient.connect("ws://127.0.0.1:8000/ws") as c:
+    town = await c.call("get_town")
 """
 
 from __future__ import annotations
@@ -38,10 +38,15 @@ class TownClient:
         self._ids = itertools.count(1)
 
     @classmethod
-    async def connect(cls, url: str, *, timeout: float = 10.0, origin: str | None = None,
-                      max_message_size: int = 64 << 20) -> TownClient:
-        req = tornado.httpclient.HTTPRequest(url, headers={"Origin": origin} if origin else None,
-                                             connect_timeout=timeout, request_timeout=timeout)
+    async def connect(
+        cls, url: str, *, timeout: float = 10.0, origin: str | None = None, max_message_size: int = 64 << 20
+    ) -> TownClient:
+        req = tornado.httpclient.HTTPRequest(
+            url,
+            headers={"Origin": origin} if origin else None,
+            connect_timeout=timeout,
+            request_timeout=timeout,
+        )
         conn = await tornado.websocket.websocket_connect(req, max_message_size=max_message_size)
         return cls(conn)
 
@@ -65,10 +70,14 @@ class TownClient:
         frame: dict[str, Any] = orjson.loads(msg)
         return frame
 
-    async def request(self, command: str, data: dict[str, Any] | None = None, *, timeout: float | None = 600.0) -> dict[str, Any]:
+    async def request(
+        self, command: str, data: dict[str, Any] | None = None, *, timeout: float | None = 600.0
+    ) -> dict[str, Any]:
         """Send a command and return its whole answer frame (ok or error)."""
         rid = next(self._ids)
-        await self.conn.write_message(orjson.dumps({"id": rid, "command": command, "data": data or {}}).decode())
+        await self.conn.write_message(
+            orjson.dumps({"id": rid, "command": command, "data": data or {}}).decode()
+        )
         return await self.answer(rid, timeout=timeout)
 
     async def answer(self, rid: Any, *, timeout: float | None = 600.0) -> dict[str, Any]:

@@ -50,7 +50,7 @@ def render(commands: dict[str, CommandSpec] | None = None) -> str:
 def current_section(text: str) -> str | None:
     if BEGIN not in text or END not in text:
         return None
-    return text[text.index(BEGIN): text.index(END) + len(END)]
+    return text[text.index(BEGIN) : text.index(END) + len(END)]
 
 
 def main() -> int:

@@ -78,8 +78,11 @@ class Router:
         try:
             req = spec.request.model_validate(data)
         except ValidationError as e:
-            raise InvalidRequest(f"{name}: " + "; ".join(
-                f"{'.'.join(str(x) for x in err['loc']) or 'data'}: {err['msg']}" for err in e.errors()
-            )) from None
+            raise InvalidRequest(
+                f"{name}: "
+                + "; ".join(
+                    f"{'.'.join(str(x) for x in err['loc']) or 'data'}: {err['msg']}" for err in e.errors()
+                )
+            ) from None
         await ctx.world.refresh()  # never serve or change a town that a failed commit left unsaved
         return await spec.handle(ctx, req)

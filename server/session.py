@@ -66,12 +66,20 @@ class Session:
 
     def require(self, role: Role, command: str) -> None:
         if self.role < role:
-            raise Forbidden(f"{command} needs the {role.name.lower()} role; this session is a {self.role.name.lower()}"
-                            + (" (send login with the admin token)" if role is Role.ADMIN else " (send login with a player name)"))
+            raise Forbidden(
+                f"{command} needs the {role.name.lower()} role; this session is a {self.role.name.lower()}"
+                + (
+                    " (send login with the admin token)"
+                    if role is Role.ADMIN
+                    else " (send login with a player name)"
+                )
+            )
 
     def may_act_as(self, owner: str | None) -> bool:
         """A player acts only as agents it created; the admin acts as any."""
-        return self.role is Role.ADMIN or (self.role is Role.PLAYER and owner is not None and owner == self.player)
+        return self.role is Role.ADMIN or (
+            self.role is Role.PLAYER and owner is not None and owner == self.player
+        )
 
     def check_rate(self) -> None:
         if not self.rate.take(time.monotonic()):

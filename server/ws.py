@@ -44,9 +44,19 @@ class TownSocket(tornado.websocket.WebSocketHandler):
         s = self.services
         addr = self.request.remote_ip or "?"
         lim = s.settings.limits
-        self.session = Session(addr, TokenBucket(lim.commands_per_second, lim.command_burst), lim.send_queue_frames)
+        self.session = Session(
+            addr, TokenBucket(lim.commands_per_second, lim.command_burst), lim.send_queue_frames
+        )
         if s.connections[addr] >= lim.connections_per_address:
-            self.session.offer(encode(error(None, LimitReached.code, f"more than {lim.connections_per_address} connections from {addr}")))
+            self.session.offer(
+                encode(
+                    error(
+                        None,
+                        LimitReached.code,
+                        f"more than {lim.connections_per_address} connections from {addr}",
+                    )
+                )
+            )
             self._writer = asyncio.get_running_loop().create_task(self._drain_then_close())
             return
         s.connections[addr] += 1
@@ -135,21 +145,37 @@ class TownSocket(tornado.websocket.WebSocketHandler):
                 self._check_rate(allowed)
                 raise BadFrame(f"frame is not valid JSON: {e}") from None
             if isinstance(raw, dict):
-                frame_id = raw.get("id") if isinstance(raw.get("id"), str | int) and not isinstance(raw.get("id"), bool) else None
+                frame_id = (
+                    raw.get("id")
+                    if isinstance(raw.get("id"), str | int) and not isinstance(raw.get("id"), bool)
+                    else None
+                )
             self._check_rate(allowed)  # after reading the id, so the refusal echoes it
             try:
                 req = RequestFrame.model_validate(raw)
             except ValidationError as e:
-                raise BadFrame("frame must be an object {id, command, data}: " + "; ".join(
-                    f"{'.'.join(str(x) for x in err['loc']) or 'frame'}: {err['msg']}" for err in e.errors()
-                )) from None
-            result = await self.services.router.dispatch(Context(self.services, self.session), req.command, req.data)
+                raise BadFrame(
+                    "frame must be an object {id, command, data}: "
+                    + "; ".join(
+                        f"{'.'.join(str(x) for x in err['loc']) or 'frame'}: {err['msg']}"
+                        for err in e.errors()
+                    )
+                ) from None
+            result = await self.services.router.dispatch(
+                Context(self.services, self.session), req.command, req.data
+            )
             self.session.offer(encode({"id": req.id, "ok": True, "result": result.model_dump(mode="json")}))
         except GameError as e:
             self.session.offer(encode(error(frame_id, e.code, e.message)))
         except Exception:
             log.exception("session %d: command failed", self.session.id)
-            self.session.offer(encode(error(frame_id, "internal_error", "the server failed to handle this command; it is logged")))
+            self.session.offer(
+                encode(
+                    error(
+                        frame_id, "internal_error", "the server failed to handle this command; it is logged"
+                    )
+                )
+            )
 
     def _check_rate(self, allowed: bool) -> None:
         if not allowed:

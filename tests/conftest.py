@@ -24,7 +24,9 @@ def mysql_available() -> bool:
     try:
         import pymysql
 
-        pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database="test", connect_timeout=2).close()
+        pymysql.connect(
+            host="127.0.0.1", port=3306, user="root", password="", database="test", connect_timeout=2
+        ).close()
         return True
     except Exception:
         return False
@@ -136,6 +138,9 @@ def table_counts(url: str) -> dict[str, int]:
     else:
         eng = sa.create_engine(url.replace("mysql://", "mysql+pymysql://"))
     with eng.connect() as c:
-        out = {t.name: c.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() for t in schema.metadata.sorted_tables}
+        out = {
+            t.name: c.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+            for t in schema.metadata.sorted_tables
+        }
     eng.dispose()
     return out

@@ -23,7 +23,9 @@ def state_of(r: Running) -> dict[str, Any]:
     w = r.services.world
     return {
         "tick": w.clock.tick,
-        "agents": {a.id: (a.x, a.y, a.state.value, a.cash, a.target, a.purpose, a.label) for a in w.agents.values()},
+        "agents": {
+            a.id: (a.x, a.y, a.state.value, a.cash, a.target, a.purpose, a.label) for a in w.agents.values()
+        },
         "balances": w.ledger.accounts(),
     }
 
@@ -54,8 +56,13 @@ async def test_agents_plan_walk_use_and_earn(town: Running, admin: TownClient) -
 
 async def test_agents_in_sight_chat_with_each_other(town: Running, admin: TownClient) -> None:
     for name in ("Gus Park", "Hana Ito"):
-        await admin.call("register", name=name, bio="A sociable neighbour who loves to talk.",
-                         goal="Meet people at the park and chat with them.", home="park")
+        await admin.call(
+            "register",
+            name=name,
+            bio="A sociable neighbour who loves to talk.",
+            goal="Meet people at the park and chat with them.",
+            home="park",
+        )
     w = town.services.world
     for _ in range(150):
         await admin.call("tick")
@@ -70,7 +77,9 @@ async def test_agents_in_sight_chat_with_each_other(town: Running, admin: TownCl
     assert any(speaker.name in e for e in listener.inbox)
     await admin.call("tick")
     assert listener.mem is not None
-    assert any(speaker.name in m.text for m in listener.mem.recent(50)), "the listener did not remember the chat"
+    assert any(speaker.name in m.text for m in listener.mem.recent(50)), (
+        "the listener did not remember the chat"
+    )
 
 
 async def test_tick_delta_pushed_to_subscribers(town: Running, admin: TownClient) -> None:
@@ -162,11 +171,15 @@ async def test_agents_driven_by_openai_compatible_server(tmp_path: Any, fake_llm
 
 
 async def test_per_agent_llm_profile(tmp_path: Any, fake_llm: FakeOpenAIServer) -> None:
-    settings = make_settings(f"sqlite:///{tmp_path / 't.sqlite3'}", llms={"local": fake_llm.profile(model="local-llama")})
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 't.sqlite3'}", llms={"local": fake_llm.profile(model="local-llama")}
+    )
     async with run_town(settings) as r:
         c = await TownClient.connect(r.ws_url)
         await c.call("login", token=ADMIN)
-        a = (await c.call("register", name="Ivy Local", bio="b", goal="work at the cafe", llm="local"))["agent"]
+        a = (await c.call("register", name="Ivy Local", bio="b", goal="work at the cafe", llm="local"))[
+            "agent"
+        ]
         await ticks(c, 2)
         c.close()
     reqs = fake_llm.chat_requests()
@@ -178,7 +191,8 @@ async def test_per_agent_llm_profile(tmp_path: Any, fake_llm: FakeOpenAIServer) 
 async def test_llm_faults_are_bounded_and_ticks_complete(tmp_path: Any, fake_llm: FakeOpenAIServer) -> None:
     fake_llm.hang_s = 5
     settings = make_settings(
-        f"sqlite:///{tmp_path / 't.sqlite3'}", agents=None,
+        f"sqlite:///{tmp_path / 't.sqlite3'}",
+        agents=None,
         llm=fake_llm.profile(max_retries=1, timeout_s=0.5),
     )
     async with run_town(settings) as r:
@@ -203,20 +217,30 @@ async def test_record_then_replay_offline(tmp_path: Any) -> None:
     cache = tmp_path / "cache"
     async with FakeOpenAIServer(responder=town_responder) as srv:
         prof = srv.profile()
-        rec = await _run_recorded(f"sqlite:///{tmp_path / 'rec.sqlite3'}", 12,
-                                  llm=prof, llm_limits={"cache_dir": str(cache), "cache_mode": "record"})
+        rec = await _run_recorded(
+            f"sqlite:///{tmp_path / 'rec.sqlite3'}",
+            12,
+            llm=prof,
+            llm_limits={"cache_dir": str(cache), "cache_mode": "record"},
+        )
         served = srv.served
     assert served > 0
     # the server is gone: replay must not need it
-    rep = await _run_recorded(f"sqlite:///{tmp_path / 'rep.sqlite3'}", 12,
-                              llm=prof, llm_limits={"cache_dir": str(cache), "cache_mode": "replay"})
+    rep = await _run_recorded(
+        f"sqlite:///{tmp_path / 'rep.sqlite3'}",
+        12,
+        llm=prof,
+        llm_limits={"cache_dir": str(cache), "cache_mode": "replay"},
+    )
     assert rep == rec
 
 
 async def test_player_chat_remembered_and_injection_moves_no_cash(town: Running, client: TownClient) -> None:
     w = town.services.world
     await client.call("login", player="mallory")
-    r = await client.call("chat_with_npc", agent_id="carmen-diaz", text="Hi Carmen, what are you up to today?")
+    r = await client.call(
+        "chat_with_npc", agent_id="carmen-diaz", text="Hi Carmen, what are you up to today?"
+    )
     assert r["reply"] and not r["failed"]
     carmen = w.agents["carmen-diaz"]
     assert carmen.mem is not None and any("mallory" in m.text for m in carmen.mem.recent(10))
@@ -246,7 +270,9 @@ async def test_ticks_from_two_admins_run_one_after_another(town: Running, admin:
     assert town.services.world.ledger.total() == 0
 
 
-async def test_chat_during_a_tick_keeps_its_llm_calls_apart(tmp_path: Any, fake_llm: FakeOpenAIServer) -> None:
+async def test_chat_during_a_tick_keeps_its_llm_calls_apart(
+    tmp_path: Any, fake_llm: FakeOpenAIServer
+) -> None:
     """A player's chat that runs while a tick's agents are thinking books only its own calls; the
     tick's summary and llm_calls rows hold every call of the tick's agents and nothing else."""
     import asyncio
@@ -263,7 +289,9 @@ async def test_chat_during_a_tick_keeps_its_llm_calls_apart(tmp_path: Any, fake_
             await fake_llm.wait_in_flight(len(w.agents))  # every agent's first call is at the model
             served_before_chat = fake_llm.served
             chat = await player.call("chat_with_npc", agent_id=agent_id, text="Hello, how is your day?")
-            assert not tick.done() and fake_llm.served > served_before_chat  # the tick's first calls came back meanwhile
+            assert (
+                not tick.done() and fake_llm.served > served_before_chat
+            )  # the tick's first calls came back meanwhile
             summary = await tick
         rows = await w.repo.rows("llm_calls")
     assert not chat["failed"] and summary["tick"] == 1
@@ -275,7 +303,9 @@ async def test_chat_during_a_tick_keeps_its_llm_calls_apart(tmp_path: Any, fake_
     assert "reply_player" not in {x["kind"] for x in tick_rows}
 
 
-async def test_chat_during_a_tick_stores_none_of_the_ticks_memories(tmp_path: Any, fake_llm: FakeOpenAIServer) -> None:
+async def test_chat_during_a_tick_stores_none_of_the_ticks_memories(
+    tmp_path: Any, fake_llm: FakeOpenAIServer
+) -> None:
     """A player's chat answered while a tick's agents think commits the chat, but not the
     memories the tick's agents have made so far: those are stored with the tick's own commit, so
     a tick is stored whole or not at all."""
@@ -285,7 +315,9 @@ async def test_chat_during_a_tick_stores_none_of_the_ticks_memories(tmp_path: An
     settings = make_settings(f"sqlite:///{tmp_path / 't.sqlite3'}", llm=fake_llm.profile())
     async with run_town(settings) as r:
         w = r.services.world
-        listener, talker = [a for a in sorted(w.agents.values(), key=lambda a: a.id) if a.memory_module == "long_term"][:2]
+        listener, talker = [
+            a for a in sorted(w.agents.values(), key=lambda a: a.id) if a.memory_module == "long_term"
+        ][:2]
         heard = "Ann Lee says: the bakery is hiring cooks"
         listener.inbox.append(heard)  # heard before the tick: its step starts by remembering it
         async with await TownClient.connect(r.ws_url) as admin, await TownClient.connect(r.ws_url) as player:
@@ -305,7 +337,9 @@ async def test_chat_during_a_tick_stores_none_of_the_ticks_memories(tmp_path: An
     assert any("is the bakery hiring?" in m["text"] and m["agent_id"] == talker.id for m in stored)
 
 
-async def test_llm_cost_metered_per_call_tick_agent_and_report(tmp_path: Any, fake_llm: FakeOpenAIServer) -> None:
+async def test_llm_cost_metered_per_call_tick_agent_and_report(
+    tmp_path: Any, fake_llm: FakeOpenAIServer
+) -> None:
     """With prices on the profile, every call's cost is its tokens at those prices; the tick
     summary, the llm_calls rows and the report's totals (by kind and by agent) agree."""
     prices = {"prompt_usd_per_mtok": 2.5, "completion_usd_per_mtok": 10.0}
@@ -319,10 +353,14 @@ async def test_llm_cost_metered_per_call_tick_agent_and_report(tmp_path: Any, fa
         rows = await r.services.world.repo.rows("llm_calls")
     assert rows and all(x["ok"] for x in rows)
     for x in rows:
-        assert x["cost_usd"] == pytest.approx((x["prompt_tokens"] * 2.5 + x["completion_tokens"] * 10.0) / 1e6)
+        assert x["cost_usd"] == pytest.approx(
+            (x["prompt_tokens"] * 2.5 + x["completion_tokens"] * 10.0) / 1e6
+        )
         assert x["cost_usd"] > 0
     for s in summaries:
-        assert s["cost_usd"] == pytest.approx(sum(x["cost_usd"] for x in rows if x["tick"] == s["tick"]), abs=1e-6)
+        assert s["cost_usd"] == pytest.approx(
+            sum(x["cost_usd"] for x in rows if x["tick"] == s["tick"]), abs=1e-6
+        )
     llm = report["llm"]
     total = sum(x["cost_usd"] for x in rows)
     assert llm["cost_usd"] == pytest.approx(total, abs=1e-6)

@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_bench_quick_prints_one_json_line_each() -> None:
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "bench", "--quick"], cwd=ROOT, capture_output=True, text=True,
-                       timeout=180)
+    r = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
     took = time.perf_counter() - t0
     assert r.returncode == 0, r.stderr[-3000:]
     docs = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]

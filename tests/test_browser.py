@@ -235,8 +235,13 @@ async def test_glides_follow_walkable_tiles_around_walls_and_buildings(view: Vie
     }""")
     route = result["route"]
     assert route[0] == {"x": 1, "y": 1} and route[-1] == {"x": 5, "y": 1}
-    assert all(abs(p["x"] - q["x"]) + abs(p["y"] - q["y"]) == 1 for p, q in zip(route, route[1:], strict=False))
-    assert {"x": 3, "y": 1} not in route and {"x": 2, "y": 0} not in route  # not through the wall or the building
+    assert all(
+        abs(p["x"] - q["x"]) + abs(p["y"] - q["y"]) == 1 for p, q in zip(route, route[1:], strict=False)
+    )
+    assert {"x": 3, "y": 1} not in route and {
+        "x": 2,
+        "y": 0,
+    } not in route  # not through the wall or the building
     assert result["off"] == 0
     assert result["path"] is None  # a step to a neighbour glides straight
     assert result["end"] == {"x": 5, "y": 2}

@@ -30,8 +30,12 @@ def importance_by_text(scores: dict[str, int]) -> RecordingModel:
 
 
 async def test_stream_ranks_relevant_recent_important_higher() -> None:
-    texts = {"bread is baked in the oven at the bakery": 2, "the park has a green bench": 2,
-             "Bob won the lottery and bought a house": 9, "I baked bread again at the bakery": 2}
+    texts = {
+        "bread is baked in the oven at the bakery": 2,
+        "the park has a green bench": 2,
+        "Bob won the lottery and bought a house": 9,
+        "I baked bread again at the bakery": 2,
+    }
     mind = mind_with(importance_by_text(texts))
     memory = StreamMemory()
     for tick, text in enumerate(texts):
@@ -70,8 +74,12 @@ async def test_stream_retrieval_over_100k_memories() -> None:
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((100_000, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    records = [MemoryRecord("a1", "observation", f"m{i}", tick=i % 5000, importance=float(i % 10 + 1),
-                            embedding=vectors[i]) for i in range(100_000)]
+    records = [
+        MemoryRecord(
+            "a1", "observation", f"m{i}", tick=i % 5000, importance=float(i % 10 + 1), embedding=vectors[i]
+        )
+        for i in range(100_000)
+    ]
     memory = StreamMemory()
     memory.load(records)
     assert memory.drain_new() == [] and len(memory) == 100_000
@@ -108,8 +116,12 @@ def test_matvec_split_across_cores_matches_one_product() -> None:
 
 async def test_stream_loaded_without_embeddings_embeds_lazily() -> None:
     memory = StreamMemory()
-    memory.load([MemoryRecord("a1", "chat", "Bob talked about bread", tick=1),
-                 MemoryRecord("a1", "chat", "Cat talked about the weather", tick=1)])
+    memory.load(
+        [
+            MemoryRecord("a1", "chat", "Bob talked about bread", tick=1),
+            MemoryRecord("a1", "chat", "Cat talked about the weather", tick=1),
+        ]
+    )
     mind = mind_with(ScriptedModel())
     top = await memory.retrieve(mind, sample_perception(tick=2), "bread", k=1)
     assert top[0].text == "Bob talked about bread"
@@ -119,8 +131,12 @@ async def test_stream_loaded_without_embeddings_embeds_lazily() -> None:
 
 async def test_stream_plan_finished_is_remembered() -> None:
     memory = StreamMemory()
-    await memory.on_plan_finished(mind_with(ScriptedModel()), sample_perception(),
-                                  PlanDecision("bakery", "bake bread"), "baked three loaves")
+    await memory.on_plan_finished(
+        mind_with(ScriptedModel()),
+        sample_perception(),
+        PlanDecision("bakery", "bake bread"),
+        "baked three loaves",
+    )
     assert memory.recent(1)[0].kind == "plan" and memory.recent(1)[0].subject == "bakery"
 
 

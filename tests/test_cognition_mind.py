@@ -35,12 +35,15 @@ async def test_plain_json_parsed_and_request_complete() -> None:
     assert mind.calls == 1 and mind.failures == []
 
 
-@pytest.mark.parametrize("text", [
-    f"```json\n{GOOD}\n```",
-    f"```\n{GOOD}\n```",
-    f"Sure! Here it is:\n```json\n{GOOD}\n```\nHope that helps.",
-    f"Here you go: {GOOD}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"```json\n{GOOD}\n```",
+        f"```\n{GOOD}\n```",
+        f"Sure! Here it is:\n```json\n{GOOD}\n```\nHope that helps.",
+        f"Here you go: {GOOD}",
+    ],
+)
 async def test_fenced_or_wrapped_json_accepted(text: str) -> None:
     mind = make_mind(RecordingModel([text]))
     assert await mind.ask("qa_choose", {}, QAChoice) == QAChoice(building="bakery", purpose="bake bread")
@@ -70,8 +73,9 @@ async def test_llm_error_and_timeout_fail_without_reask() -> None:
     mind = make_mind(RecordingModel([failing("down")]))
     assert await mind.ask("qa_choose", {}, QAChoice) is None
     assert mind.calls == 1 and "down" in mind.failures[0][1]
-    slow = AgentMind("a1", RecordingModel([GOOD], delay_s=1.0), HashingEmbedder(8), default_book(),
-                     call_timeout_s=0.01)
+    slow = AgentMind(
+        "a1", RecordingModel([GOOD], delay_s=1.0), HashingEmbedder(8), default_book(), call_timeout_s=0.01
+    )
     assert await slow.ask("qa_choose", {}, QAChoice) is None
     assert "timeout" in slow.failures[0][1]
 
@@ -99,7 +103,8 @@ async def test_garbage_model_plan_falls_back_to_a_real_building() -> None:
 async def test_plan_refuses_unknown_building_from_model() -> None:
     def answer(req: LLMRequest) -> str:
         return {"qa_ask": '{"questions": ["where?"]}', "qa_answer": '{"answers": ["dunno"]}'}.get(
-            req.kind, '{"building": "moon", "purpose": "fly"}')
+            req.kind, '{"building": "moon", "purpose": "fly"}'
+        )
 
     p = sample_perception(building_id=None)
     decision = await QAPlanner().plan(make_mind(RecordingModel(answer)), p, LongTermMemory())

@@ -78,6 +78,8 @@ async def test_daily_state_round_trip_and_garbage_state() -> None:
 
 
 async def test_daily_falls_back_when_model_fails() -> None:
-    mind = AgentMind("a1", RecordingModel(["nonsense"]), HashingEmbedder(8), default_book(), call_timeout_s=1.0)
+    mind = AgentMind(
+        "a1", RecordingModel(["nonsense"]), HashingEmbedder(8), default_book(), call_timeout_s=1.0
+    )
     d = await DailyPlanner().plan(mind, sample_perception(building_id="park"), LongTermMemory())
     assert d.building_id == "park" and len(mind.failures) == 3

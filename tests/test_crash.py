@@ -41,8 +41,14 @@ def busy_responder(body: dict[str, Any]) -> str:
             eqs = json.loads(m.group(1))["equipment"]
             best = max(eqs, key=lambda e: (e["income"], e["price"]), default=None)
             if best is not None and (best["income"] or best["price"]):
-                return json.dumps({"action": "use", "equipment": best["id"], "operation": best["operations"][0],
-                                   "reason": "work"})
+                return json.dumps(
+                    {
+                        "action": "use",
+                        "equipment": best["id"],
+                        "operation": best["operations"][0],
+                        "reason": "work",
+                    }
+                )
     return answer
 
 
@@ -89,13 +95,29 @@ def started_ports(log: Path) -> list[str]:
 
 
 @asynccontextmanager
-async def server_process(db: str, cfg: Path, log: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+async def server_process(
+    db: str, cfg: Path, log: Path
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
     """`python -m server` on a free port; yields the process and its websocket URL."""
     started_before = len(started_ports(log))
     with open(log, "ab") as err:  # noqa: ASYNC230 - opening a local file for the child
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "server", "--port", "0", "--db", db, "--admin-token", TOKEN,
-            "--config", str(cfg), "--log-level", "INFO", cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
+            sys.executable,
+            "-m",
+            "server",
+            "--port",
+            "0",
+            "--db",
+            db,
+            "--admin-token",
+            TOKEN,
+            "--config",
+            str(cfg),
+            "--log-level",
+            "INFO",
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
         )
     try:
         deadline = time.monotonic() + 60
@@ -113,7 +135,10 @@ async def server_process(db: str, cfg: Path, log: Path) -> AsyncIterator[tuple[a
 async def town_view(c: TownClient) -> dict[str, Any]:
     """What a client sees: the town and every agent in full."""
     town = await c.call("get_town")
-    agents = {a["id"]: await c.call("get_agent", agent_id=a["id"], memories=500, ledger=5000) for a in town["agents"]}
+    agents = {
+        a["id"]: await c.call("get_agent", agent_id=a["id"], memories=500, ledger=5000)
+        for a in town["agents"]
+    }
     return {"town": town, "agents": agents}
 
 
@@ -121,8 +146,19 @@ async def test_kill_9_mid_tick_restores_last_committed_tick(db_url: str, tmp_pat
     log = tmp_path / "server.log"
     async with FakeOpenAIServer(responder=busy_responder, latency=0.01, record=False) as fake:
         cfg = tmp_path / "cfg.json"
-        cfg.write_text(json.dumps({"llm": {"provider": "openai", "base_url": fake.base_url, "api_key": "k",
-                                           "model": "m", "timeout_s": 30}}))
+        cfg.write_text(
+            json.dumps(
+                {
+                    "llm": {
+                        "provider": "openai",
+                        "base_url": fake.base_url,
+                        "api_key": "k",
+                        "model": "m",
+                        "timeout_s": 30,
+                    }
+                }
+            )
+        )
         # 1. committed ticks, then a tick killed while its LLM calls are in flight
         async with server_process(db_url, cfg, log) as (proc, ws):
             c = await TownClient.connect(ws)

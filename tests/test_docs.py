@@ -8,7 +8,9 @@ from server.docs import README, current_section, render
 def test_readme_protocol_section_matches_the_command_models() -> None:
     section = current_section(README.read_text())
     assert section is not None, "README.md lost its protocol markers"
-    assert section == render(), "README.md's protocol section is stale: run `.venv/bin/python -m server.docs --write`"
+    assert section == render(), (
+        "README.md's protocol section is stale: run `.venv/bin/python -m server.docs --write`"
+    )
 
 
 def test_readme_config_examples_are_valid_settings() -> None:

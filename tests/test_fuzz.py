@@ -19,22 +19,35 @@ from server.client import TownClient
 from tests.conftest import ADMIN, make_settings, table_counts
 
 VALID: dict[str, dict[str, Any]] = {
-    "get_town": {}, "info": {}, "subscribe": {"on": True},
+    "get_town": {},
+    "info": {},
+    "subscribe": {"on": True},
     "get_agent": {"agent_id": "alice-chen", "memories": 5, "ledger": 5},
     "login": {"player": "fuzzer"},
     "register": {"name": "Fuzz Agent", "bio": "b", "goal": "g", "cash": 10, "home": "cafe"},
     "chat_with_npc": {"agent_id": "carmen-diaz", "text": "hello"},
     "create_building": {"template": "house", "x": 3, "y": 3, "payer": "fuzz-agent"},
     "delete_agent": {"agent_id": "alice-chen"},
-    "pause": {"on": False}, "tick": {"count": 1}, "reset": {"confirm": True},
+    "pause": {"on": False},
+    "tick": {"count": 1},
+    "reset": {"confirm": True},
 }
 ADMIN_SKIPS = {"tick", "reset", "pause"}  # an admin may legitimately run these: not fuzzed as admin
 
-json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False, allow_infinity=False),
-                      st.text(max_size=40))
-json_value = st.recursive(json_leaf, lambda kids: st.one_of(st.lists(kids, max_size=4),
-                                                            st.dictionaries(st.text(max_size=10), kids, max_size=4)),
-                          max_leaves=12)
+json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=40),
+)
+json_value = st.recursive(
+    json_leaf,
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=4), st.dictionaries(st.text(max_size=10), kids, max_size=4)
+    ),
+    max_leaves=12,
+)
 command_name = st.one_of(st.sampled_from(sorted(VALID)), st.text(max_size=70))
 
 
@@ -52,8 +65,9 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
         elif how == "add" and isinstance(data, dict):
             data[draw(st.text(max_size=12))] = draw(json_value)
         elif how == "replace" and keys:
-            data[draw(st.sampled_from(keys))] = draw(st.one_of(json_value, st.integers(-10**9, 10**9),
-                                                              st.text(min_size=60, max_size=3000)))
+            data[draw(st.sampled_from(keys))] = draw(
+                st.one_of(json_value, st.integers(-(10**9), 10**9), st.text(min_size=60, max_size=3000))
+            )
         elif how == "data":
             frame["data"] = data = draw(json_value)
         elif how == "id":
@@ -69,10 +83,18 @@ frames = st.one_of(
     st.binary(max_size=200),
     st.text(st.characters(exclude_categories=["Cs"]), max_size=200),
     json_value.map(json.dumps),
-    st.builds(lambda i, c, d: json.dumps({"id": i, "command": c, "data": d}), json_value, command_name, json_value),
-    st.builds(lambda i, c, d: json.dumps({"id": i, "command": c, "data": d}), st.integers(0, 99), command_name,
-              st.dictionaries(st.text(max_size=12), json_value, max_size=5)),
-    mutated().map(json.dumps), mutated().map(json.dumps), mutated().map(json.dumps),
+    st.builds(
+        lambda i, c, d: json.dumps({"id": i, "command": c, "data": d}), json_value, command_name, json_value
+    ),
+    st.builds(
+        lambda i, c, d: json.dumps({"id": i, "command": c, "data": d}),
+        st.integers(0, 99),
+        command_name,
+        st.dictionaries(st.text(max_size=12), json_value, max_size=5),
+    ),
+    mutated().map(json.dumps),
+    mutated().map(json.dumps),
+    mutated().map(json.dumps),
 )
 
 
@@ -80,17 +102,33 @@ def well_formed(answer: dict[str, Any]) -> bool:
     if answer.get("ok") is True:
         return set(answer) == {"id", "ok", "result"} and isinstance(answer["result"], dict)
     err = answer.get("error")
-    return (set(answer) == {"id", "ok", "error"} and answer["ok"] is False and isinstance(err, dict)
-            and set(err) == {"code", "message"} and isinstance(err["code"], str) and bool(err["code"])
-            and isinstance(err["message"], str) and bool(err["message"]))
+    return (
+        set(answer) == {"id", "ok", "error"}
+        and answer["ok"] is False
+        and isinstance(err, dict)
+        and set(err) == {"code", "message"}
+        and isinstance(err["code"], str)
+        and bool(err["code"])
+        and isinstance(err["message"], str)
+        and bool(err["message"])
+    )
 
 
 def test_fuzzed_frames_never_hurt_the_server(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fuzz.sqlite3'}"
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)  # tornado's clients look the loop up when not running in it
-    cm = run_town(make_settings(url, limits={"max_frame_bytes": 2048, "commands_per_second": 10_000,
-                                             "command_burst": 10_000, "agents_per_town": 40}))
+    cm = run_town(
+        make_settings(
+            url,
+            limits={
+                "max_frame_bytes": 2048,
+                "commands_per_second": 10_000,
+                "command_burst": 10_000,
+                "agents_per_town": 40,
+            },
+        )
+    )
     running = loop.run_until_complete(cm.__aenter__())
     w = running.services.world
 
@@ -100,13 +138,20 @@ def test_fuzzed_frames_never_hurt_the_server(tmp_path: Path) -> None:
             await c.call("login", **login)
         return c
 
-    clients = {role: loop.run_until_complete(connect(login)) for role, login in
-               (("viewer", None), ("player", {"player": "fuzzer"}), ("admin", {"token": ADMIN}))}
+    clients = {
+        role: loop.run_until_complete(connect(login))
+        for role, login in (("viewer", None), ("player", {"player": "fuzzer"}), ("admin", {"token": ADMIN}))
+    }
     stats = {"ok": 0, "refused": 0}
 
     def fingerprint() -> Any:
-        return (table_counts(url), w.ledger.accounts(), w.clock.tick,
-                sorted((a.id, a.x, a.y, a.cash, a.owner) for a in w.agents.values()), sorted(w.buildings))
+        return (
+            table_counts(url),
+            w.ledger.accounts(),
+            w.clock.tick,
+            sorted((a.id, a.x, a.y, a.cash, a.owner) for a in w.agents.values()),
+            sorted(w.buildings),
+        )
 
     async def exchange(c: TownClient, frame: str | bytes) -> dict[str, Any]:
         await c.send_raw(frame)
@@ -116,8 +161,13 @@ def test_fuzzed_frames_never_hurt_the_server(tmp_path: Path) -> None:
                 continue
             return f
 
-    @settings(max_examples=800, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=800,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(frame=frames, role=st.sampled_from(["viewer", "player", "admin"]))
     def check(frame: str | bytes, role: str) -> None:
         try:

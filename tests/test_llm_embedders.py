@@ -29,9 +29,13 @@ async def test_shape_dtype_and_norm() -> None:
 
 async def test_similar_texts_score_higher_than_unrelated() -> None:
     emb = HashingEmbedder()
-    q, near, far = await emb.embed(["where can I buy fresh bread",
-                                    "the bakery sells fresh bread every morning",
-                                    "the mayor opened a new hospital downtown"])
+    q, near, far = await emb.embed(
+        [
+            "where can I buy fresh bread",
+            "the bakery sells fresh bread every morning",
+            "the mayor opened a new hospital downtown",
+        ]
+    )
     assert float(q @ near) > float(q @ far)
     same_words, reordered = await emb.embed(["bread and coffee", "coffee and bread"])
     assert 0.5 < float(same_words @ reordered) < 1.0  # same words, different bigrams
@@ -45,13 +49,16 @@ async def test_case_does_not_matter_and_instances_agree() -> None:
 
 def test_stable_across_processes() -> None:
     """The hash must not be Python's `hash()`, which is salted per process."""
-    code = ("from agent.llm.embedders import HashingEmbedder; "
-            "print(HashingEmbedder(dim=32).embed_sync(['the quick brown fox'])[0].tobytes().hex())")
+    code = (
+        "from agent.llm.embedders import HashingEmbedder; "
+        "print(HashingEmbedder(dim=32).embed_sync(['the quick brown fox'])[0].tobytes().hex())"
+    )
     outs = set()
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
-        run = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
-                             text=True, check=True)
+        run = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+        )
         outs.add(run.stdout.strip())
     here = HashingEmbedder(dim=32).embed_sync(["the quick brown fox"])[0].tobytes().hex()
     assert outs == {here}

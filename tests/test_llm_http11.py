@@ -21,10 +21,18 @@ from agent.llm.sdk_http import httpx
 
 
 def completion(text: str) -> bytes:
-    return orjson.dumps({"id": "c1", "object": "chat.completion", "created": 0, "model": "raw",
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": text}}],
-                         "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
+    return orjson.dumps(
+        {
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "raw",
+            "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+            ],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+        }
+    )
 
 
 def ok(body: bytes, *extra: str) -> bytes:
@@ -51,8 +59,11 @@ class RawServer:
         try:
             for n in range(1000):
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length:"))
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
                 body = await reader.readexactly(length)
                 self.heads.append(head)
                 self.requests.append(body)
@@ -112,10 +123,12 @@ async def test_calls_share_one_keep_alive_connection(raw) -> None:
 async def test_chunked_answer_with_extension_and_trailer(raw) -> None:
     body = completion("chunked answer")
     half = len(body) // 2
-    data = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-            + b"%x;note=1\r\n%s\r\n" % (half, body[:half])
-            + b"%X\r\n%s\r\n" % (len(body) - half, body[half:])
-            + b"0\r\nX-Trailer: yes\r\n\r\n")
+    data = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"%x;note=1\r\n%s\r\n" % (half, body[:half])
+        + b"%X\r\n%s\r\n" % (len(body) - half, body[half:])
+        + b"0\r\nX-Trailer: yes\r\n\r\n"
+    )
     rs, url = await raw(lambda c, n, b: data)
     assert await ask(url, 2) == ["chunked answer", "chunked answer"]
     assert rs.connections == 1  # the chunked body ended where it said, so the connection was reused
@@ -128,7 +141,9 @@ async def test_gzip_answer_is_decoded(raw) -> None:
 
 
 async def test_answer_without_length_runs_to_the_close(raw) -> None:
-    data = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + completion("to the end")
+    data = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + completion(
+        "to the end"
+    )
     rs, url = await raw(lambda c, n, b: data, close_after_answer=True)
     assert await ask(url, 2) == ["to the end", "to the end"]
     assert rs.connections == 2
@@ -166,18 +181,23 @@ async def test_server_that_closes_at_once_is_a_retryable_error(raw) -> None:
 
 
 async def test_interim_answer_is_skipped(raw) -> None:
-    _, url = await raw(lambda c, n, b: b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n" + ok(completion("final")))
+    _, url = await raw(
+        lambda c, n, b: b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n" + ok(completion("final"))
+    )
     assert await ask(url) == ["final"]
 
 
-@pytest.mark.parametrize("data", [
-    b"SMTP ready\r\n\r\n",
-    b"HTTP/1.1 two hundred OK\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"cut\": ",
-    b"HTTP/1.1 200 OK\r\nX-Big: " + b"x" * 70_000 + b"\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"SMTP ready\r\n\r\n",
+        b"HTTP/1.1 two hundred OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"cut": ',
+        b"HTTP/1.1 200 OK\r\nX-Big: " + b"x" * 70_000 + b"\r\n\r\n",
+    ],
+)
 async def test_broken_answer_is_a_retryable_connection_error(raw, data: bytes) -> None:
     _, url = await raw(lambda c, n, b: data, close_after_answer=True)
     with pytest.raises(LLMError, match="connection error") as e:
@@ -213,7 +233,9 @@ async def test_closed_transport_keeps_no_connections(raw) -> None:
     rs, url = await raw(lambda c, n, b: ok(completion("x")))
     transport = StreamTransport()
     client = httpx.AsyncClient(transport=transport)
-    r = await client.post(url + "/chat/completions", content=b"{}", headers={"Content-Type": "application/json"})
+    r = await client.post(
+        url + "/chat/completions", content=b"{}", headers={"Content-Type": "application/json"}
+    )
     assert r.json()["choices"][0]["message"]["content"] == "x"
     assert transport.idle_connections() == 1
     await client.aclose()

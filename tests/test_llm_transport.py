@@ -51,10 +51,21 @@ class FakeClock:
         self.now += delay
 
 
-def req(text: str = "hello", *, kind: str = "test", agent: str = "a1",
-        schema: Mapping[str, Any] | None = None, max_tokens: int | None = None) -> LLMRequest:
-    return LLMRequest(kind=kind, messages=(Message("system", "be brief"), Message("user", text)),
-                      agent_id=agent, schema=schema, max_tokens=max_tokens)
+def req(
+    text: str = "hello",
+    *,
+    kind: str = "test",
+    agent: str = "a1",
+    schema: Mapping[str, Any] | None = None,
+    max_tokens: int | None = None,
+) -> LLMRequest:
+    return LLMRequest(
+        kind=kind,
+        messages=(Message("system", "be brief"), Message("user", text)),
+        agent_id=agent,
+        schema=schema,
+        max_tokens=max_tokens,
+    )
 
 
 @pytest.fixture
@@ -81,8 +92,10 @@ async def test_plain_completion_and_usage(server: FakeOpenAIServer, model: OpenA
     assert result.model == "fake-model"
     assert result.latency_s > 0 and not result.cached
     (body,) = server.chat_requests()
-    assert body["messages"] == [{"role": "system", "content": "be brief"},
-                                {"role": "user", "content": "hello world"}]
+    assert body["messages"] == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hello world"},
+    ]
     assert body["max_tokens"] == 50 and body["temperature"] == 0.0
     assert "response_format" not in body
 
@@ -210,8 +223,13 @@ async def test_cache_records_then_replays_offline(tmp_path: Path) -> None:
         recorded = [await recorder.complete(req(p)) for p in prompts]
         await recorder.aclose()
         url = srv.base_url
-    assert [r.text for r in recorded] == ["answer 1 to a", "answer 1 to b", "answer 2 to a",
-                                         "answer 3 to a", "answer 2 to b"]
+    assert [r.text for r in recorded] == [
+        "answer 1 to a",
+        "answer 1 to b",
+        "answer 2 to a",
+        "answer 3 to a",
+        "answer 2 to b",
+    ]
 
     # the server is gone: every answer must come from disk, in the recorded order
     replayer = CachingModel(OpenAIModel("fake-model", base_url=url), tmp_path, "replay")
@@ -240,8 +258,14 @@ async def test_replay_miss_names_the_key(
 async def test_built_model_meters_every_call(server: FakeOpenAIServer) -> None:
     records: list[CallRecord] = []
     profile = LLMProfile(provider="openai", model="fake-model", base_url=server.base_url, max_retries=0)
-    m = build_model(profile, limiter=Limiter(4), limits=LLMLimits(), sink=records.append,
-                    scripted_factory=None, rng=random.Random(1))
+    m = build_model(
+        profile,
+        limiter=Limiter(4),
+        limits=LLMLimits(),
+        sink=records.append,
+        scripted_factory=None,
+        rng=random.Random(1),
+    )
     server.inject("400")
     try:
         with pytest.raises(LLMError):
@@ -250,8 +274,11 @@ async def test_built_model_meters_every_call(server: FakeOpenAIServer) -> None:
         await m.complete(req("third", agent="a2"))
     finally:
         await m.aclose()
-    assert [(r.agent_id, r.kind, r.ok) for r in records] == [("a1", "test", False), ("a2", "chat", True),
-                                                             ("a2", "test", True)]
+    assert [(r.agent_id, r.kind, r.ok) for r in records] == [
+        ("a1", "test", False),
+        ("a2", "chat", True),
+        ("a2", "test", True),
+    ]
     assert records[0].error and "400" in records[0].error
     assert records[1].prompt_tokens == 4 and records[1].completion_tokens == 3
     totals = m.totals  # type: ignore[attr-defined]
@@ -260,10 +287,17 @@ async def test_built_model_meters_every_call(server: FakeOpenAIServer) -> None:
 
 
 async def test_model_pool_shares_and_closes(server: FakeOpenAIServer) -> None:
-    profiles = {"default": LLMProfile(provider="openai", model="fake-model", base_url=server.base_url),
-                "other": LLMProfile(provider="openai", model="other-model", base_url=server.base_url)}
-    pool = ModelPool(lambda name: profiles[name or "default"], limits=LLMLimits(concurrency=2), sink=None,
-                     scripted_factory=None, rng=random.Random(1))
+    profiles = {
+        "default": LLMProfile(provider="openai", model="fake-model", base_url=server.base_url),
+        "other": LLMProfile(provider="openai", model="other-model", base_url=server.base_url),
+    }
+    pool = ModelPool(
+        lambda name: profiles[name or "default"],
+        limits=LLMLimits(concurrency=2),
+        sink=None,
+        scripted_factory=None,
+        rng=random.Random(1),
+    )
     assert pool.model(None) is pool.model("default")
     assert pool.model("other") is not pool.model("default")
     assert (await pool.model("other").complete(req())).model == "other-model"
@@ -312,8 +346,16 @@ async def test_fake_server_runs_in_a_thread() -> None:
 
 async def test_fake_server_command_line() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.fakes.openai_server", "--port", "0", "--latency", "0.01",
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "tests.fakes.openai_server",
+        "--port",
+        "0",
+        "--latency",
+        "0.01",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     assert proc.stdout is not None
     try:
@@ -330,7 +372,8 @@ async def test_fake_server_command_line() -> None:
 
 @pytest.mark.parametrize("level", ["INFO", "DEBUG"])
 async def test_server_log_at_info_has_no_line_per_http_request(
-        server: FakeOpenAIServer, model: OpenAIModel, caplog: pytest.LogCaptureFixture, level: str) -> None:
+    server: FakeOpenAIServer, model: OpenAIModel, caplog: pytest.LogCaptureFixture, level: str
+) -> None:
     """The HTTP libraries under the SDK log every request at INFO; the server's log level INFO
     keeps them out (thousands of lines a tick), DEBUG lets them in."""
     import logging

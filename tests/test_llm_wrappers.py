@@ -66,8 +66,11 @@ def test_backoff_is_exponential_capped_and_seeded() -> None:
 
 
 async def test_retry_after_wins_when_longer_and_backoff_when_shorter() -> None:
-    inner = FakeModel(LLMError("slow down", retryable=True, retry_after=30.0),
-                      LLMError("slow down", retryable=True, retry_after=0.01), "ok")
+    inner = FakeModel(
+        LLMError("slow down", retryable=True, retry_after=30.0),
+        LLMError("slow down", retryable=True, retry_after=0.01),
+        "ok",
+    )
     sleep = RecordingSleep()
     m = RetryingModel(inner, max_retries=5, base_delay=1.0, rng=random.Random(0), sleep=sleep)
     assert (await m.complete(req())).text == "ok"
@@ -130,8 +133,13 @@ def test_limiter_rejects_bad_limits() -> None:
 
 def test_cache_key_covers_the_request() -> None:
     assert cache_key("m", req("x")) == cache_key("m", req("x"))
-    others = {cache_key("m2", req("x")), cache_key("m", req("y")), cache_key("m", req("x", agent="a2")),
-              cache_key("m", req("x", temperature=0.5)), cache_key("m", req("x"))}
+    others = {
+        cache_key("m2", req("x")),
+        cache_key("m", req("y")),
+        cache_key("m", req("x", agent="a2")),
+        cache_key("m", req("x", temperature=0.5)),
+        cache_key("m", req("x")),
+    }
     assert len(others) == 5
 
 
@@ -203,8 +211,11 @@ async def test_meter_records_and_totals(tmp_path: Path) -> None:
         await m.complete(req("y"))
     replayed = MeteredModel(CachingModel(FakeModel(), tmp_path, "auto"), records.append)
     await replayed.complete(req("x"))
-    assert [(r.ok, r.cached, r.error) for r in records] == [(True, False, None), (False, False, "nope"),
-                                                            (True, True, None)]
+    assert [(r.ok, r.cached, r.error) for r in records] == [
+        (True, False, None),
+        (False, False, "nope"),
+        (True, True, None),
+    ]
     assert (m.totals.calls, m.totals.failures, m.totals.total_tokens) == (2, 1, 10)
     assert replayed.totals.cached == 1
     with pytest.raises(AttributeError):
@@ -215,12 +226,17 @@ async def test_meter_prices_answered_calls_only(tmp_path: Path) -> None:
     """Cost = tokens at the per-million prices; a failed or cache-replayed call costs nothing."""
     records: list[CallRecord] = []
     prices = (3.0, 15.0)
-    m = MeteredModel(CachingModel(FakeModel("a", LLMError("down"), tokens=1000), tmp_path, "auto"), records.append,
-                     prices=prices)
+    m = MeteredModel(
+        CachingModel(FakeModel("a", LLMError("down"), tokens=1000), tmp_path, "auto"),
+        records.append,
+        prices=prices,
+    )
     await m.complete(req("x"))
     with pytest.raises(LLMError):
         await m.complete(req("y"))
-    await MeteredModel(CachingModel(FakeModel(), tmp_path, "auto"), records.append, prices=prices).complete(req("x"))
+    await MeteredModel(CachingModel(FakeModel(), tmp_path, "auto"), records.append, prices=prices).complete(
+        req("x")
+    )
     assert [r.cost_usd for r in records] == [pytest.approx(0.018), 0.0, 0.0]
 
 
@@ -246,16 +262,28 @@ async def test_scripted_profile_is_limited_cached_and_metered(tmp_path: Path) ->
     inner = FakeModel("scripted answer", name="scripted")
     limits = LLMLimits(cache_mode="auto", cache_dir=str(tmp_path))
     limiter = Limiter(2)
-    m = build_model(LLMProfile(), limiter=limiter, limits=limits, sink=records.append,
-                    scripted_factory=lambda: inner, rng=random.Random(0))
+    m = build_model(
+        LLMProfile(),
+        limiter=limiter,
+        limits=limits,
+        sink=records.append,
+        scripted_factory=lambda: inner,
+        rng=random.Random(0),
+    )
     assert (await m.complete(req())).text == "scripted answer"
     assert len(records) == 1 and records[0].model == "scripted" and limiter.max_in_flight == 1
     assert _json_files(tmp_path)
     await m.aclose()
     assert inner.closed == 1
     with pytest.raises(ValueError, match="scripted_factory"):
-        build_model(LLMProfile(), limiter=limiter, limits=limits, sink=None, scripted_factory=None,
-                    rng=random.Random(0))
+        build_model(
+            LLMProfile(),
+            limiter=limiter,
+            limits=limits,
+            sink=None,
+            scripted_factory=None,
+            rng=random.Random(0),
+        )
 
 
 async def test_a_timed_out_call_is_metered_as_a_failure() -> None:

@@ -19,9 +19,24 @@ from tests.conftest import ADMIN, make_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def run_scenario(town: Running, scenario: Path | str, tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any]]:
-    rc = await mayor.drive(mayor.parse_args([str(scenario), "--url", town.ws_url, "--token", ADMIN,
-                                             "--report-dir", str(tmp_path), "--quiet", *extra]))
+async def run_scenario(
+    town: Running, scenario: Path | str, tmp_path: Path, *extra: str
+) -> tuple[int, dict[str, Any]]:
+    rc = await mayor.drive(
+        mayor.parse_args(
+            [
+                str(scenario),
+                "--url",
+                town.ws_url,
+                "--token",
+                ADMIN,
+                "--report-dir",
+                str(tmp_path),
+                "--quiet",
+                *extra,
+            ]
+        )
+    )
     return rc, _read_report(Path(scenario), tmp_path)
 
 
@@ -45,10 +60,12 @@ async def test_dessert_shop_hiring_scenario_completes(town: Running, tmp_path: P
     # the reward left the mayor into escrow at posting and went to the two cooks on completion
     entries = await w.repo.ledger_entries()
     assert [(e.src, e.dst, e.amount) for e in entries if e.dst == "escrow:task:t1"] == [
-        ("agent:david-okafor", "escrow:task:t1", 40)]
+        ("agent:david-okafor", "escrow:task:t1", 40)
+    ]
     paid = {e.dst[6:]: e.amount for e in entries if e.src == "escrow:task:t1"}
-    assert paid == {a: 20 for a in task["credited"]} and all(e.tick == task["completed_tick"] for e in entries
-                                                             if e.src == "escrow:task:t1")
+    assert paid == {a: 20 for a in task["credited"]} and all(
+        e.tick == task["completed_tick"] for e in entries if e.src == "escrow:task:t1"
+    )
     assert w.ledger.balance("escrow:task:t1") == 0
     assert rep["ledger"]["zero_sum"] and w.ledger.total() == 0
     assert w.agents["david-okafor"].cash <= mayor_cash  # the mayor paid (and perhaps spent more)
@@ -85,37 +102,80 @@ async def test_scenarios_are_deterministic(sqlite_url: str, tmp_path: Path) -> N
     assert outcomes[0] == outcomes[1]
 
 
-async def test_bad_scenario_file_exits_2_naming_file_and_field(town: Running, tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+async def test_bad_scenario_file_exits_2_naming_file_and_field(
+    town: Running, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"name": "bad", "tasks": [{"title": "x", "condition": {"type": "employed"}, "pay": 1}]}))
+    bad.write_text(
+        json.dumps({"name": "bad", "tasks": [{"title": "x", "condition": {"type": "employed"}, "pay": 1}]})
+    )
     rc, _ = await run_scenario(town, bad, tmp_path)
     err = capsys.readouterr().err
-    assert rc == 2 and str(bad) in err and "tasks.0.condition.employed.building" in err and "tasks.0.pay" in err
-    bad.write_text(json.dumps({"name": "bad", "tasks": [{"title": "x", "building": "nowhere",
-                                                         "condition": {"type": "ledger_total", "percent": 110}}]}))
+    assert (
+        rc == 2 and str(bad) in err and "tasks.0.condition.employed.building" in err and "tasks.0.pay" in err
+    )
+    bad.write_text(
+        json.dumps(
+            {
+                "name": "bad",
+                "tasks": [
+                    {
+                        "title": "x",
+                        "building": "nowhere",
+                        "condition": {"type": "ledger_total", "percent": 110},
+                    }
+                ],
+            }
+        )
+    )
     rc, _ = await run_scenario(town, bad, tmp_path)
     assert rc == 2 and "no building 'nowhere'" in capsys.readouterr().err
 
 
 async def test_unreachable_server_exits_2(tmp_path: Path) -> None:
-    args = mayor.parse_args([str(ROOT / "scenarios/company.json"), "--url", "ws://127.0.0.1:9/ws", "--token", ADMIN,
-                             "--connect-timeout", "0", "--report-dir", str(tmp_path)])
+    args = mayor.parse_args(
+        [
+            str(ROOT / "scenarios/company.json"),
+            "--url",
+            "ws://127.0.0.1:9/ws",
+            "--token",
+            ADMIN,
+            "--connect-timeout",
+            "0",
+            "--report-dir",
+            str(tmp_path),
+        ]
+    )
     assert await mayor.drive(args) == 2
 
 
 async def test_expired_task_returns_the_reward_and_exits_1(town: Running, tmp_path: Path) -> None:
     w = town.services.world
     sc = tmp_path / "hopeless.json"
-    sc.write_text(json.dumps({"name": "hopeless", "mayor": "carmen-diaz", "tasks": [
-        {"title": "Build five cafes", "reward": 50, "deadline_ticks": 6,
-         "condition": {"type": "building_exists", "template": "cafe", "count": 5}}]}))
+    sc.write_text(
+        json.dumps(
+            {
+                "name": "hopeless",
+                "mayor": "carmen-diaz",
+                "tasks": [
+                    {
+                        "title": "Build five cafes",
+                        "reward": 50,
+                        "deadline_ticks": 6,
+                        "condition": {"type": "building_exists", "template": "cafe", "count": 5},
+                    }
+                ],
+            }
+        )
+    )
     before = w.agents["carmen-diaz"].cash
     rc, rep = await run_scenario(town, sc, tmp_path, "--step", "1")
     assert rc == 1
     (task,) = rep["tasks"]
     assert task["status"] == "expired" and task["progress"].startswith("1/5")
-    assert task["payments"] == [{"tick": 6, "src": "escrow:task:t1", "dst": "agent:carmen-diaz", "amount": 50}]
+    assert task["payments"] == [
+        {"tick": 6, "src": "escrow:task:t1", "dst": "agent:carmen-diaz", "amount": 50}
+    ]
     entries = await w.repo.ledger_entries("agent:carmen-diaz")
     assert sum(e.amount for e in entries if "escrow" in e.src + e.dst) == 100  # 50 out, 50 back
     assert w.agents["carmen-diaz"].cash <= before and w.ledger.total() == 0
@@ -123,8 +183,20 @@ async def test_expired_task_returns_the_reward_and_exits_1(town: Running, tmp_pa
 
 async def test_max_ticks_leaves_open_tasks_and_exits_1(town: Running, tmp_path: Path) -> None:
     sc = tmp_path / "slow.json"
-    sc.write_text(json.dumps({"name": "slow", "tasks": [
-        {"title": "Double the town's cash", "reward": 5, "condition": {"type": "ledger_total", "percent": 1000}}]}))
+    sc.write_text(
+        json.dumps(
+            {
+                "name": "slow",
+                "tasks": [
+                    {
+                        "title": "Double the town's cash",
+                        "reward": 5,
+                        "condition": {"type": "ledger_total", "percent": 1000},
+                    }
+                ],
+            }
+        )
+    )
     rc, rep = await run_scenario(town, sc, tmp_path, "--max-ticks", "3")
     assert rc == 1 and rep["tasks"][0]["status"] == "open" and rep["tick"] == 3
 
@@ -133,18 +205,25 @@ async def test_post_task_refusals_change_nothing(admin: TownClient, town: Runnin
     w = town.services.world
     cash = w.agents["eva-novak"].cash
     with pytest.raises(CommandError) as e:
-        await admin.call("post_task", mayor="eva-novak", task={
-            "title": "x", "reward": cash + 1, "condition": {"type": "visited", "building": "park"}})
+        await admin.call(
+            "post_task",
+            mayor="eva-novak",
+            task={"title": "x", "reward": cash + 1, "condition": {"type": "visited", "building": "park"}},
+        )
     assert e.value.code == "insufficient_funds"
     with pytest.raises(CommandError) as e:
-        await admin.call("post_task", task={"title": "x", "condition": {"type": "employed", "building": "park"}})
+        await admin.call(
+            "post_task", task={"title": "x", "condition": {"type": "employed", "building": "park"}}
+        )
     assert e.value.code == "no_such_job"
     with pytest.raises(CommandError) as e:
         await admin.call("post_task", task={"title": "x", "condition": {"type": "teleport"}})
     assert e.value.code == "invalid_request"
     viewer = await TownClient.connect(town.ws_url)
     with pytest.raises(CommandError) as e:
-        await viewer.call("post_task", task={"title": "x", "condition": {"type": "ledger_total", "percent": 1}})
+        await viewer.call(
+            "post_task", task={"title": "x", "condition": {"type": "ledger_total", "percent": 1}}
+        )
     assert e.value.code == "forbidden"
     assert (await viewer.call("list_tasks"))["tasks"] == []
     viewer.close()
@@ -153,15 +232,28 @@ async def test_post_task_refusals_change_nothing(admin: TownClient, town: Runnin
 
 async def test_employment_wages_and_visits(admin: TownClient, town: Running) -> None:
     w = town.services.world
-    t = (await admin.call("post_task", mayor="player", task={
-        "title": "Visit the workshop", "reward": 9, "condition": {"type": "visited", "building": "workshop",
-                                                                 "equipment": "workbench"}}))["task"]
+    t = (
+        await admin.call(
+            "post_task",
+            mayor="player",
+            task={
+                "title": "Visit the workshop",
+                "reward": 9,
+                "condition": {"type": "visited", "building": "workshop", "equipment": "workbench"},
+            },
+        )
+    )["task"]
     assert t["building"] == "workshop"
     (view,) = w.task_board.views()
     assert view.id == t["id"] and view.mayor_id == "player" and view.holder_ids == ()
     job = (await admin.call("hire", agent_id="alice-chen", building_id="workshop"))["job"]
-    assert job == {"agent_id": "alice-chen", "building_id": "workshop", "title": "craftsman", "wage": 20,
-                   "since_tick": 0}
+    assert job == {
+        "agent_id": "alice-chen",
+        "building_id": "workshop",
+        "title": "craftsman",
+        "wage": 20,
+        "since_tick": 0,
+    }
     bench = next(e for e in w.buildings["workshop"].equipment if e.spec.name == "workbench")
     async with w.lock:
         for aid in ("alice-chen", "eva-novak"):
@@ -196,9 +288,11 @@ async def test_tasks_jobs_and_companies_survive_a_restart(sqlite_url: str, tmp_p
         c.close()
         assert after == before["tasks"]
         assert w.task_board.companies == before["companies"]
-        t = (await TownClient.connect(town.ws_url))
+        t = await TownClient.connect(town.ws_url)
         await t.call("login", token=ADMIN)
-        new = (await t.call("post_task", task={"title": "again", "condition": {"type": "ledger_total", "percent": 50}}))
+        new = await t.call(
+            "post_task", task={"title": "again", "condition": {"type": "ledger_total", "percent": 50}}
+        )
         t.close()
         assert new["task"]["id"] == "t5"
 
@@ -226,8 +320,11 @@ async def test_employees_go_back_to_their_workplace(admin: TownClient, town: Run
     wages: list = []
     for _ in range(80):  # bounded: a few errands, then back to the cafe
         await admin.call("tick")
-        wages = [e for e in await w.repo.ledger_entries("agent:eva-novak")
-                 if e.src == "source:economy" and "Sunrise Cafe" in e.reason]
+        wages = [
+            e
+            for e in await w.repo.ledger_entries("agent:eva-novak")
+            if e.src == "source:economy" and "Sunrise Cafe" in e.reason
+        ]
         if wages:
             break
     assert wages, "the employee never worked a shift at its workplace"

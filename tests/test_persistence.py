@@ -17,7 +17,9 @@ async def test_restart_restores_town(db_url: str) -> None:
         c = await TownClient.connect(r.ws_url)
         await c.call("login", token=ADMIN)
         # an agent row's JSON holds any text: quotes, backslashes, non-ASCII
-        a = (await c.call("register", name="Rae Stone", bio='Zoë\'s "café" \\ ☕', goal="g", cash=700))["agent"]
+        a = (await c.call("register", name="Rae Stone", bio='Zoë\'s "café" \\ ☕', goal="g", cash=700))[
+            "agent"
+        ]
         b = (await c.call("create_building", template="stall", x=42, y=12, payer=a["id"]))["building"]
         before_town = await c.call("get_town")
         before_ledger = (await c.call("get_agent", agent_id=a["id"]))["ledger"]
@@ -91,7 +93,9 @@ async def test_database_of_schema_1_is_migrated_on_start(db_url: str) -> None:
         await conn.exec_driver_sql("ALTER TABLE llm_calls DROP COLUMN cost_usd")
         for table, column in schema.DROPPED_INDEXES:
             await conn.exec_driver_sql(f"CREATE INDEX ix_{table}_{column} ON {table} ({column})")
-        await conn.execute(sa.update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="1"))
+        await conn.execute(
+            sa.update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="1")
+        )
     calls_before = await repo.count("llm_calls")
     indexes_before = await _indexes(repo)
     await repo.close()
@@ -107,7 +111,9 @@ async def test_database_of_schema_1_is_migrated_on_start(db_url: str) -> None:
         indexes_after = await _indexes(r2.services.world.repo)
     assert indexes_after == indexes_before - set(schema.DROPPED_INDEXES)
     assert ("ledger", "src") in indexes_after and ("memories", "agent_id") in indexes_after
-    assert len(rows) > calls_before and all(x["cost_usd"] == 0 for x in rows)  # the scripted model is unpriced
+    assert len(rows) > calls_before and all(
+        x["cost_usd"] == 0 for x in rows
+    )  # the scripted model is unpriced
     assert version[0]["value"] == str(schema.SCHEMA_VERSION)
 
 
@@ -117,8 +123,12 @@ async def _indexes(repo) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def
 
     def read(c):  # type: ignore[no-untyped-def]
         insp = sa.inspect(c)
-        return {(tb, ix["column_names"][0]) for tb in insp.get_table_names() for ix in insp.get_indexes(tb)
-                if len(ix["column_names"]) == 1 and not ix.get("unique")}
+        return {
+            (tb, ix["column_names"][0])
+            for tb in insp.get_table_names()
+            for ix in insp.get_indexes(tb)
+            if len(ix["column_names"]) == 1 and not ix.get("unique")
+        }
 
     async with repo.engine.connect() as conn:
         return await conn.run_sync(read)  # type: ignore[no-any-return]
@@ -134,16 +144,33 @@ def _big_batch(n: int, tick: int, bad_event: bool = False):  # type: ignore[no-u
     from server.world.economy import Entry
 
     rng = np.random.default_rng(tick)
-    texts = [f"it's {i}% \\done\\ \"quoted\" -- ; DROP TABLE x; \x00 \r\n\x1a\t café ☕ %s %(x)s ''{tick}"
-             for i in range(n)]
-    memories = [MemoryRecord(f"a{i % 7}", "observation", texts[i] * (1 + i % 3), tick, importance=i % 10 / 3,
-                             subject=None if i % 2 else "x'y", embedding=rng.standard_normal(256).astype(np.float32))
-                for i in range(n)]
+    texts = [
+        f"it's {i}% \\done\\ \"quoted\" -- ; DROP TABLE x; \x00 \r\n\x1a\t café ☕ %s %(x)s ''{tick}"
+        for i in range(n)
+    ]
+    memories = [
+        MemoryRecord(
+            f"a{i % 7}",
+            "observation",
+            texts[i] * (1 + i % 3),
+            tick,
+            importance=i % 10 / 3,
+            subject=None if i % 2 else "x'y",
+            embedding=rng.standard_normal(256).astype(np.float32),
+        )
+        for i in range(n)
+    ]
     events = [{"tick": tick, "kind": "chat", "agent_id": "a1", "other_id": None, "text": texts[0]}]
     if bad_event:
-        events.append({"tick": tick, "kind": "chat", "agent_id": "a1", "other_id": None, "text": None})  # NOT NULL
-    return Changes(meta={"tick": tick}, ledger=[Entry(tick, "town", f"agent:a{i % 7}", i, texts[i]) for i in range(n)],
-                   memories=memories, events=events)
+        events.append(
+            {"tick": tick, "kind": "chat", "agent_id": "a1", "other_id": None, "text": None}
+        )  # NOT NULL
+    return Changes(
+        meta={"tick": tick},
+        ledger=[Entry(tick, "town", f"agent:a{i % 7}", i, texts[i]) for i in range(n)],
+        memories=memories,
+        events=events,
+    )
 
 
 async def test_big_batch_round_trips_exactly(db_url: str) -> None:
@@ -173,7 +200,12 @@ async def _round_trip(db_url: str) -> None:
         snap = await repo.load()
         assert len(snap.memories) == 3000
         for want, got in zip(ch.memories, snap.memories, strict=True):
-            assert (got.agent_id, got.text, got.tick, got.subject) == (want.agent_id, want.text, want.tick, want.subject)
+            assert (got.agent_id, got.text, got.tick, got.subject) == (
+                want.agent_id,
+                want.text,
+                want.tick,
+                want.subject,
+            )
             assert got.importance == pytest.approx(want.importance, rel=1e-5)  # MySQL FLOAT: 6 digits
             assert got.embedding is not None and np.array_equal(got.embedding, want.embedding)
         entries = await repo.ledger_entries()
@@ -197,7 +229,11 @@ async def test_bad_row_late_in_a_big_batch_writes_nothing(db_url: str) -> None:
         await repo.commit(_big_batch(10, 1))
         with pytest.raises(sa.exc.DBAPIError):
             await repo.commit(_big_batch(3000, 2, bad_event=True))
-        assert (await repo.count("memories"), await repo.count("ledger"), await repo.count("events")) == (10, 10, 1)
+        assert (await repo.count("memories"), await repo.count("ledger"), await repo.count("events")) == (
+            10,
+            10,
+            1,
+        )
         assert (await repo.load()).meta["tick"] == 1
         await repo.commit(_big_batch(3000, 3))
         assert await repo.count("memories") == 3010

@@ -41,7 +41,9 @@ async def test_answer_echoes_request_id(client: TownClient) -> None:
         (b'{"id": 7, "command": "register", "data": {"name": "X", "bio": "b", "goal": "g"}}', "forbidden"),
     ],
 )
-async def test_bad_frames_get_error_and_connection_stays(town: Running, client: TownClient, raw: bytes, code: str) -> None:
+async def test_bad_frames_get_error_and_connection_stays(
+    town: Running, client: TownClient, raw: bytes, code: str
+) -> None:
     before = table_counts(town.services.settings.db)
     await client.send_raw(raw)
     frame = await client.recv()

@@ -27,7 +27,9 @@ def kill_connections(db: str) -> int:
     n = 0
     try:
         with c.cursor() as cur:
-            cur.execute("SELECT id FROM information_schema.processlist WHERE db=%s AND id != CONNECTION_ID()", (db,))
+            cur.execute(
+                "SELECT id FROM information_schema.processlist WHERE db=%s AND id != CONNECTION_ID()", (db,)
+            )
             for (pid,) in cur.fetchall():
                 try:
                     cur.execute(f"KILL {int(pid)}")
@@ -75,9 +77,12 @@ async def test_mysql_connections_killed_mid_run(mysql_url: str, tmp_path: Path) 
         n = check_books(dump(mysql_url))
         assert n == w.clock.tick
         stored = await w.repo.load()
-        assert {a["id"]: (a["x"], a["y"], a["cash"]) for a in stored.agents} == \
-               {a.id: (a.x, a.y, a.cash) for a in w.agents.values()}
-        assert w.ledger.accounts() == {k: v for k, v in stored.balances.items() if v or k in w.ledger.accounts()}
+        assert {a["id"]: (a["x"], a["y"], a["cash"]) for a in stored.agents} == {
+            a.id: (a.x, a.y, a.cash) for a in w.agents.values()
+        }
+        assert w.ledger.accounts() == {
+            k: v for k, v in stored.balances.items() if v or k in w.ledger.accounts()
+        }
         # 3. the next ticks succeed
         for _ in range(3):
             assert (await c.call("tick"))["tick"] == n + 1

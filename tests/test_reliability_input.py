@@ -27,11 +27,24 @@ def raw_get(port: int, target: str) -> tuple[int, bytes]:
     return int(head.split(b" ")[1]), body
 
 
-@pytest.mark.parametrize("target", [
-    "/../server/app.py", "/%2e%2e/server/app.py", "/%2E%2E/%2E%2E/etc/passwd", "/..%2fserver%2fapp.py",
-    "/js/../../app.py", "/js/..%2f..%2fapp.py", "//etc/passwd", "/%2fetc%2fpasswd", "/etc/passwd",
-    f"/{ROOT}/server/app.py", "/..\\server\\app.py", "/%5c..%5cserver%5capp.py", "/../../../../etc/passwd",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/../server/app.py",
+        "/%2e%2e/server/app.py",
+        "/%2E%2E/%2E%2E/etc/passwd",
+        "/..%2fserver%2fapp.py",
+        "/js/../../app.py",
+        "/js/..%2f..%2fapp.py",
+        "//etc/passwd",
+        "/%2fetc%2fpasswd",
+        "/etc/passwd",
+        f"/{ROOT}/server/app.py",
+        "/..\\server\\app.py",
+        "/%5c..%5cserver%5capp.py",
+        "/../../../../etc/passwd",
+    ],
+)
 async def test_static_files_stay_in_the_web_root(town: Running, target: str) -> None:
     import asyncio
 
@@ -51,13 +64,16 @@ def _copy_town(tmp: Path) -> Path:
     return tmp / "town.json"
 
 
-@pytest.mark.parametrize(("file", "mutate", "expect"), [
-    ("templates.json", lambda d: d["templates"].append(dict(d["templates"][0])), "templates.%d.name"),
-    ("equipment.json", lambda d: d["equipment"].append(dict(d["equipment"][0])), "equipment.%d.name"),
-    ("town.json", lambda d: d["buildings"].append(dict(d["buildings"][0])), "buildings.%d.id"),
-    ("town.json", lambda d: d["tiles"].__setitem__(0, "?" + d["tiles"][0][1:]), "tiles"),
-    ("town.json", lambda d: d.update(templates="missing.json"), "missing.json"),
-])
+@pytest.mark.parametrize(
+    ("file", "mutate", "expect"),
+    [
+        ("templates.json", lambda d: d["templates"].append(dict(d["templates"][0])), "templates.%d.name"),
+        ("equipment.json", lambda d: d["equipment"].append(dict(d["equipment"][0])), "equipment.%d.name"),
+        ("town.json", lambda d: d["buildings"].append(dict(d["buildings"][0])), "buildings.%d.id"),
+        ("town.json", lambda d: d["tiles"].__setitem__(0, "?" + d["tiles"][0][1:]), "tiles"),
+        ("town.json", lambda d: d.update(templates="missing.json"), "missing.json"),
+    ],
+)
 def test_more_broken_town_files(tmp_path: Path, file: str, mutate, expect: str) -> None:  # type: ignore[no-untyped-def]
     town = _copy_town(tmp_path)
     data = json.loads((tmp_path / file).read_text())

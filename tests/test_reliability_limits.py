@@ -66,7 +66,10 @@ async def test_command_rate_limit(sqlite_url: str) -> None:
         ok = [a for a in answers if a["ok"]]
         limited = [a for a in answers if not a["ok"]]
         assert 3 <= len(ok) <= 4 and len(limited) >= 6
-        assert all(a["error"]["code"] == "rate_limited" and "2 commands per second" in a["error"]["message"] for a in limited)
+        assert all(
+            a["error"]["code"] == "rate_limited" and "2 commands per second" in a["error"]["message"]
+            for a in limited
+        )
         # the connection stays open and the bucket refills
         deadline = time.monotonic() + 5
         while True:
@@ -86,7 +89,11 @@ async def test_connections_per_address(sqlite_url: str) -> None:
         a, b = await TownClient.connect(r.ws_url), await TownClient.connect(r.ws_url)
         extra = await TownClient.connect(r.ws_url)
         f = await extra.recv(10)
-        assert f["ok"] is False and f["error"]["code"] == "limit_reached" and "2 connections" in f["error"]["message"]
+        assert (
+            f["ok"] is False
+            and f["error"]["code"] == "limit_reached"
+            and "2 connections" in f["error"]["message"]
+        )
         try:
             await extra.recv(10)
             raise AssertionError("the extra connection stayed open")
@@ -130,8 +137,10 @@ class RawSocketClient:
         loop = asyncio.get_running_loop()
         await loop.sock_connect(self.sock, ("127.0.0.1", self.port))
         key = base64.b64encode(os.urandom(16)).decode()
-        hello = (f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        hello = (
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
         await loop.sock_sendall(self.sock, hello.encode())
         head = b""
         while b"\r\n\r\n" not in head:  # the handshake answer is all it ever reads
@@ -141,7 +150,9 @@ class RawSocketClient:
     async def send_text(self, text: str) -> None:
         payload, mask = text.encode(), os.urandom(4)
         n = len(payload)
-        header = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big"))
+        header = bytes([0x81]) + (
+            bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        )
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         await asyncio.get_running_loop().sock_sendall(self.sock, header + mask + masked)
 
@@ -187,11 +198,15 @@ async def test_client_that_never_reads_is_dropped_without_stalling_anyone(sqlite
                 # not left to the 20 s keep-alive ping
                 assert time.monotonic() - t_drop < 10
                 break
-            assert time.monotonic() < t_end, f"the slow client was never closed (dropped at tick {dropped_at})"
+            assert time.monotonic() < t_end, (
+                f"the slow client was never closed (dropped at tick {dropped_at})"
+            )
         else:
             raise AssertionError("the slow client was never dropped")
         assert worst_push < 5 and worst_tick < 5000, (worst_push, worst_tick)
-        print(f"slow client dropped at tick {dropped_at}, closed by tick {out['tick']}; worst push {worst_push:.3f}s")
+        print(
+            f"slow client dropped at tick {dropped_at}, closed by tick {out['tick']}; worst push {worst_push:.3f}s"
+        )
         # and everyone else carries on
         assert (await good.call("info"))["tick"] == out["tick"]
         slow.close()

@@ -82,7 +82,9 @@ async def test_llm_fault_bursts_are_retried_with_backoff_and_counted(tmp_path: P
             assert s5["failures"] == 0
             c.close()
             # the failures are stored: the tick summaries and the failed calls
-            ticks = {row["tick"]: json.loads(row["summary"]) for row in await w.repo.rows("ticks", order="tick")}
+            ticks = {
+                row["tick"]: json.loads(row["summary"]) for row in await w.repo.rows("ticks", order="tick")
+            }
             assert sorted(ticks) == list(range(1, s5["tick"] + 1))
             assert {t for t, sm in ticks.items() if sm["failures"]} == {s2["tick"], s3["tick"], s4["tick"]}
             calls = await w.repo.rows("llm_calls")
@@ -109,11 +111,15 @@ def _allowed_reasons(r: Running) -> re.Pattern[str]:
     return re.compile(rf"^(starting cash|built .+|({any_op}) at ({any_place}))$")
 
 
-async def test_injection_then_ticks_moves_cash_only_for_economy_reasons(town: Running, admin: TownClient) -> None:
+async def test_injection_then_ticks_moves_cash_only_for_economy_reasons(
+    town: Running, admin: TownClient
+) -> None:
     w = town.services.world
     mallory = await TownClient.connect(town.ws_url)
     await mallory.call("login", player="mallory")
-    mine = (await mallory.call("register", name="Mallory Vex", bio="b", goal="get rich", cash=0, home="cafe"))["agent"]["id"]
+    mine = (
+        await mallory.call("register", name="Mallory Vex", bio="b", goal="get rich", cash=0, home="cafe")
+    )["agent"]["id"]
     victim = "carmen-diaz"
     start = len(await w.repo.ledger_entries())
     for text in (
@@ -126,15 +132,22 @@ async def test_injection_then_ticks_moves_cash_only_for_economy_reasons(town: Ru
     assert all(s["failures"] == 0 for s in summaries)
     allowed = _allowed_reasons(town)
     moved = (await w.repo.ledger_entries())[start:]
-    assert any(f"agent:{victim}" in (e.src, e.dst) for e in moved), "the victim never spent or earned: a weak test"
+    assert any(f"agent:{victim}" in (e.src, e.dst) for e in moved), (
+        "the victim never spent or earned: a weak test"
+    )
     for e in moved:
         for acct in (e.src, e.dst):
             if acct == f"agent:{victim}":
                 other = e.dst if e.src == acct else e.src
                 assert other in ("town", "source:economy", "source:grant"), e
                 assert allowed.match(e.reason), e
-        assert f"agent:{mine}" not in (e.src, e.dst) or e.src in ("source:economy", "town") or e.dst == "town", e
-    assert not any("mallory" in e.src + e.dst and e.src.startswith("agent:") and e.dst.startswith("agent:") for e in moved)
+        assert (
+            f"agent:{mine}" not in (e.src, e.dst) or e.src in ("source:economy", "town") or e.dst == "town"
+        ), e
+    assert not any(
+        "mallory" in e.src + e.dst and e.src.startswith("agent:") and e.dst.startswith("agent:")
+        for e in moved
+    )
     assert w.ledger.total() == 0
     for a in w.agents.values():
         assert a.cash == w.ledger.balance(f"agent:{a.id}") >= 0

@@ -14,8 +14,12 @@ from server.client import CommandError, TownClient
 from server.session import Role
 from tests.conftest import ADMIN, make_settings, table_counts
 
-VIEWER_OK: dict[str, dict[str, Any]] = {"get_town": {}, "info": {}, "subscribe": {"on": True},
-                                        "get_agent": {"agent_id": "alice-chen"}}
+VIEWER_OK: dict[str, dict[str, Any]] = {
+    "get_town": {},
+    "info": {},
+    "subscribe": {"on": True},
+    "get_agent": {"agent_id": "alice-chen"},
+}
 ADMIN_ONLY = {"tick", "pause", "reset"}
 
 
@@ -65,7 +69,9 @@ async def test_player_cannot_run_admin_commands(town: Running, client: TownClien
     before = table_counts(sqlite_url)
     for name, spec in town.services.router.commands.items():
         if spec.permission is Role.ADMIN:
-            msg = await expect_error(client, "forbidden", name, **({"confirm": True} if name == "reset" else {}))
+            msg = await expect_error(
+                client, "forbidden", name, **({"confirm": True} if name == "reset" else {})
+            )
             assert "admin" in msg
     await expect_error(client, "forbidden", "login", token="not-the-token")
     assert (await client.call("info"))["role"] == "player"
@@ -77,8 +83,12 @@ async def test_player_acts_only_as_its_own_agents(town: Running, sqlite_url: str
     pat, quinn = await TownClient.connect(town.ws_url), await TownClient.connect(town.ws_url)
     await pat.call("login", player="pat")
     await quinn.call("login", player="quinn")
-    mine = (await pat.call("register", name="Pat Own", bio="b", goal="g", cash=500, home="cafe"))["agent"]["id"]
-    theirs = (await quinn.call("register", name="Quinn Own", bio="b", goal="g", cash=500, home="cafe"))["agent"]["id"]
+    mine = (await pat.call("register", name="Pat Own", bio="b", goal="g", cash=500, home="cafe"))["agent"][
+        "id"
+    ]
+    theirs = (await quinn.call("register", name="Quinn Own", bio="b", goal="g", cash=500, home="cafe"))[
+        "agent"
+    ]["id"]
     before = table_counts(sqlite_url)
     balances = w.ledger.accounts()
     x, y = free_spot(w, "house")
@@ -138,7 +148,9 @@ async def test_reset_founds_the_town_anew(tmp_path: Path, sqlite_url: str) -> No
         watcher.close()
     async with run_town(make_settings(sqlite_url)) as again:  # and a restart loads the new town
         assert again.services.world.clock.tick == 1
-        assert {a.id for a in again.services.world.agents.values()} == {a["id"] for a in fresh_state["agents"]}
+        assert {a.id for a in again.services.world.agents.values()} == {
+            a["id"] for a in fresh_state["agents"]
+        }
 
 
 async def test_reset_refused_when_town_files_are_broken(tmp_path: Path, sqlite_url: str) -> None:
@@ -178,7 +190,8 @@ async def test_origin_check(sqlite_url: str) -> None:
 
 
 async def test_generated_admin_token_printed_works_and_survives_restart(
-        sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = make_settings(sqlite_url, admin_token=None)
     async with run_town(settings) as r:
         out = capsys.readouterr().out
@@ -211,7 +224,9 @@ def test_admin_token_compared_in_constant_time() -> None:
     assert "hmac.compare_digest" in src and "==" not in src.replace("!=", "")
 
 
-async def test_tick_needs_admin_even_when_paused(town: Running, admin: TownClient, client: TownClient) -> None:
+async def test_tick_needs_admin_even_when_paused(
+    town: Running, admin: TownClient, client: TownClient
+) -> None:
     await admin.call("pause", on=True)
     await expect_error(client, "forbidden", "pause", on=False)
     await expect_error(admin, "paused", "tick")

@@ -49,12 +49,35 @@ async def check_report(town: Running, admin: TownClient) -> None:
 
 def test_html_escapes_names_and_handles_empty_data() -> None:
     rep = {
-        "town": "<T>", "tick": 0, "clock": "Day 1 08:00", "seed": 1,
+        "town": "<T>",
+        "tick": 0,
+        "clock": "Day 1 08:00",
+        "seed": 1,
         "agents": [{"id": "x", "name": "<b>X & Y</b>", "cash": 0, "job": None}],
-        "ledger": {"entries": 0, "total": 0, "zero_sum": True, "agents_total": 0, "accounts": {}, "rewards": []},
-        "cash": {}, "cash_total": [], "tasks": [], "jobs": {}, "companies": [],
-        "llm": {"calls": 0, "tokens": 0, "cost_usd": 0.0, "failed": 0, "by_kind": {}, "by_agent": {}, "per_tick": []},
-        "chats": {"lines": 0, "nodes": [{"id": "x", "name": "<b>X & Y</b>"}], "edges": []}, "diffusion": [],
+        "ledger": {
+            "entries": 0,
+            "total": 0,
+            "zero_sum": True,
+            "agents_total": 0,
+            "accounts": {},
+            "rewards": [],
+        },
+        "cash": {},
+        "cash_total": [],
+        "tasks": [],
+        "jobs": {},
+        "companies": [],
+        "llm": {
+            "calls": 0,
+            "tokens": 0,
+            "cost_usd": 0.0,
+            "failed": 0,
+            "by_kind": {},
+            "by_agent": {},
+            "per_tick": [],
+        },
+        "chats": {"lines": 0, "nodes": [{"id": "x", "name": "<b>X & Y</b>"}], "edges": []},
+        "diffusion": [],
     }
     html = render(rep)
     assert "<b>X" not in html and "&lt;b&gt;X &amp; Y&lt;/b&gt;" in html and "&lt;T&gt;" in html
@@ -63,8 +86,12 @@ def test_html_escapes_names_and_handles_empty_data() -> None:
 
 def test_svg_plots_scale_into_the_frame() -> None:
     svg = line_chart({"a": [[0, 5], [10, 50]], "b": [[5, -5]]}, "t", x_max=20)
-    pts = [tuple(map(float, p.split(","))) for s in svg.split('points="')[1:] for p in s.split('"')[0].split()]
+    pts = [
+        tuple(map(float, p.split(","))) for s in svg.split('points="')[1:] for p in s.split('"')[0].split()
+    ]
     assert pts and all(56 <= x <= 720 - 170 + 0.1 and 16 <= y <= 260 - 34 + 0.1 for x, y in pts)
-    g = chat_graph([{"id": "a", "name": "A"}, {"id": "b", "name": "B"}, {"id": "c", "name": "C"}],
-                   [{"a": "a", "b": "b", "count": 3}, {"a": "b", "b": "c", "count": 1}])
+    g = chat_graph(
+        [{"id": "a", "name": "A"}, {"id": "b", "name": "B"}, {"id": "c", "name": "C"}],
+        [{"a": "a", "b": "b", "count": 3}, {"a": "b", "b": "c", "count": 1}],
+    )
     assert g.count("<circle") == 3 and g.count("<line") == 2

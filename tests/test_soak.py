@@ -38,8 +38,15 @@ async def test_soak(tmp_path: Path) -> None:
         await c.call("login", token=ADMIN)
         homes = sorted(b for b in w.buildings)
         for i in range(AGENTS):
-            await c.call("register", name=f"Soak {i}", bio="A townsperson.", goal="Earn a living and enjoy the town.",
-                         plan=("qa", "daily")[i % 2], memory=("long_term", "stream")[i % 2], home=homes[i % len(homes)])
+            await c.call(
+                "register",
+                name=f"Soak {i}",
+                bio="A townsperson.",
+                goal="Earn a living and enjoy the town.",
+                plan=("qa", "daily")[i % 2],
+                memory=("long_term", "stream")[i % 2],
+                home=homes[i % len(homes)],
+            )
         watcher = await TownClient.connect(r.ws_url)  # a subscriber that reads, as a browser would
 
         async def run(n: int) -> None:
@@ -76,9 +83,11 @@ async def test_soak(tmp_path: Path) -> None:
     took = time.monotonic() - t_start
     g1, g2 = rss1 - rss0, rss2 - rss1
     per_record = (rss2 - rss0) / max(1, mem2 - mem0)
-    print(f"\nsoak: {TICKS} ticks x {AGENTS} agents in {took:.1f}s; RSS after warm-up {rss0} KiB, "
-          f"half {rss1} KiB (+{g1}), end {rss2} KiB (+{g2}); memory records {mem0} -> {mem1} -> {mem2} "
-          f"({per_record:.2f} KiB of RSS growth per record)")
+    print(
+        f"\nsoak: {TICKS} ticks x {AGENTS} agents in {took:.1f}s; RSS after warm-up {rss0} KiB, "
+        f"half {rss1} KiB (+{g1}), end {rss2} KiB (+{g2}); memory records {mem0} -> {mem1} -> {mem2} "
+        f"({per_record:.2f} KiB of RSS growth per record)"
+    )
     # What may grow is the agents' memory streams: about 2.5 KB of RSS per memory record (the
     # footprint benchmark). RSS after warm-up is noisy (the allocator reuses memory freed by earlier
     # tests, so the first half can show almost no growth), so each half is held to what its new

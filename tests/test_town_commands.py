@@ -23,12 +23,30 @@ async def test_get_town_has_map_buildings_equipment_agents(client: TownClient) -
 
 async def test_register_then_get_agent_with_ledger(client: TownClient) -> None:
     await client.call("login", player="pat")
-    a = (await client.call("register", name="Zed Quinn", bio="A baker from afar.", goal="Open a bakery.",
-                           cash=120, plan="daily", memory="stream", sprite="zed"))["agent"]
+    a = (
+        await client.call(
+            "register",
+            name="Zed Quinn",
+            bio="A baker from afar.",
+            goal="Open a bakery.",
+            cash=120,
+            plan="daily",
+            memory="stream",
+            sprite="zed",
+        )
+    )["agent"]
     assert a["owner"] == "pat" and a["cash"] == 120 and a["plan"] == "daily"
     got = await client.call("get_agent", agent_id=a["id"])
     assert got["agent"]["name"] == "Zed Quinn"
-    assert got["ledger"] == [{"tick": 0, "src": "source:grant", "dst": f"agent:{a['id']}", "amount": 120, "reason": "starting cash"}]
+    assert got["ledger"] == [
+        {
+            "tick": 0,
+            "src": "source:grant",
+            "dst": f"agent:{a['id']}",
+            "amount": 120,
+            "reason": "starting cash",
+        }
+    ]
 
 
 async def test_register_refuses_unknown_plugin_listing_valid(town: Running, client: TownClient) -> None:

@@ -100,8 +100,16 @@ def _copy_town(tmp: Path) -> Path:
         ("town.json", lambda d: d["buildings"][0].update(template="castle"), "buildings.0.template"),
         ("town.json", lambda d: d["tiles"].__setitem__(3, d["tiles"][3][:-1]), "tiles"),
         ("town.json", lambda d: d.update(colour="red"), "colour"),
-        ("templates.json", lambda d: d["templates"][0].update(footprint={"w": 0, "h": 2}), "templates.0.footprint.w"),
-        ("templates.json", lambda d: d["templates"][1]["equipment"].append("jacuzzi"), "templates.1.equipment"),
+        (
+            "templates.json",
+            lambda d: d["templates"][0].update(footprint={"w": 0, "h": 2}),
+            "templates.0.footprint.w",
+        ),
+        (
+            "templates.json",
+            lambda d: d["templates"][1]["equipment"].append("jacuzzi"),
+            "templates.1.equipment",
+        ),
         ("equipment.json", lambda d: d["equipment"][2].update(price=-5), "equipment.2.price"),
         ("equipment.json", lambda d: d["equipment"][0].pop("operations"), "equipment.0.operations"),
     ],
@@ -144,8 +152,14 @@ def test_server_refuses_to_start_on_broken_town(tmp_path: Path, capsys: pytest.C
         ("agents.json", lambda d: d["agents"][1].update(plan="telepathy"), "agents.1"),
     ],
 )
-def test_founding_errors_name_file_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-                                            where: str, mutate, expect: str) -> None:  # type: ignore[no-untyped-def]
+def test_founding_errors_name_file_and_field(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    mutate,
+    expect: str,
+) -> None:  # type: ignore[no-untyped-def]
     from server.app import main
 
     town = _copy_town(tmp_path)
@@ -166,8 +180,20 @@ def test_walking_agent_row_keeps_its_path() -> None:
     grid = Grid.from_rows(["......", ".####.", "......"], {".": True, "#": False})
     path = grid.path((0, 0), (5, 2))
     assert path is not None and len(path) == 7
-    a = AgentRecord(id="a1", name="Ann", bio="b", goal="g", sprite="s", llm="scripted", plan="qa",
-                    memory_module="long_term", x=0, y=0, state=ActorState.MOVING, path=list(path))
+    a = AgentRecord(
+        id="a1",
+        name="Ann",
+        bio="b",
+        goal="g",
+        sprite="s",
+        llm="scripted",
+        plan="qa",
+        memory_module="long_term",
+        x=0,
+        y=0,
+        state=ActorState.MOVING,
+        path=list(path),
+    )
     row = a.to_row()
     assert json.loads(row["data"])["path"] == "RRRRRDD"
     back = AgentRecord.from_row(row)

@@ -99,8 +99,12 @@ class CachingModel:
             self._store(key, n, {"error": str(err)}, request)
             raise
         usage = result.usage
-        record = {"text": result.text, "prompt_tokens": usage.prompt_tokens,
-                  "completion_tokens": usage.completion_tokens, "model": result.model}
+        record = {
+            "text": result.text,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "model": result.model,
+        }
         self._store(key, n, record, request)
         return result
 

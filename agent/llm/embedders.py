@@ -89,15 +89,19 @@ class OpenAIEmbedder:
         """The embedder of a profile with `embedding_model` set."""
         if not profile.embedding_model:
             raise ValueError("the profile has no embedding_model")
-        return cls(profile.embedding_model, base_url=profile.base_url, api_key=profile.api_key,
-                   timeout_s=profile.timeout_s)
+        return cls(
+            profile.embedding_model,
+            base_url=profile.base_url,
+            api_key=profile.api_key,
+            timeout_s=profile.timeout_s,
+        )
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The embeddings of `texts`, shape `(len(texts), dim)`."""
         todo = [i for i, t in enumerate(texts) if t.strip()]
         vectors: list[list[float]] = []
         for start in range(0, len(todo), self.batch_size):
-            batch = [texts[i] for i in todo[start:start + self.batch_size]]
+            batch = [texts[i] for i in todo[start : start + self.batch_size]]
             try:
                 response = await self._client.embeddings.create(model=self.model, input=batch)
             except openai.OpenAIError as exc:

@@ -93,8 +93,12 @@ class ModelPool:
         key = profile.model_dump_json()
         if key not in self._models:
             self._models[key] = build_model(
-                profile, limiter=self.limiter, limits=self.limits, sink=self._sink,
-                scripted_factory=self._scripted_factory, rng=self._rng,
+                profile,
+                limiter=self.limiter,
+                limits=self.limits,
+                sink=self._sink,
+                scripted_factory=self._scripted_factory,
+                rng=self._rng,
             )
             log.info("LLM profile %s: %s model %s", name or "default", profile.provider, profile.model)
         return self._models[key]

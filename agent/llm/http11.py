@@ -36,8 +36,9 @@ class _Conn:
         self.idle_since = 0.0
 
     def usable(self, now: float) -> bool:
-        return (now - self.idle_since < KEEPALIVE_S and not self.reader.at_eof()
-                and not self.writer.is_closing())
+        return (
+            now - self.idle_since < KEEPALIVE_S and not self.reader.at_eof() and not self.writer.is_closing()
+        )
 
     def close(self) -> None:
         self.writer.close()
@@ -134,8 +135,9 @@ class StreamTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(f"connecting to {key[0]}:{key[1]}: {e}") from e
         return _Conn(reader, writer)
 
-    async def _exchange(self, conn: _Conn, key: tuple[str, int], request: httpx.Request,
-                        data: bytes, *, reused: bool) -> httpx.Response:
+    async def _exchange(
+        self, conn: _Conn, key: tuple[str, int], request: httpx.Request, data: bytes, *, reused: bool
+    ) -> httpx.Response:
         _, write_t, read_t = _timeouts(request)
         keep = False
         got_bytes = False
@@ -154,26 +156,36 @@ class StreamTransport(httpx.AsyncBaseTransport):
                         status, version, headers = _parse_head(raw)
                         if status >= 200:
                             break
-                    content, keep = await self._read_body(conn.reader, request.method, status, version, headers)
+                    content, keep = await self._read_body(
+                        conn.reader, request.method, status, version, headers
+                    )
             except TimeoutError:
                 raise httpx.ReadTimeout("reading the answer timed out") from None
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError) as e:
             if reused and not got_bytes and not isinstance(e, asyncio.LimitOverrunError):
                 raise _StaleConnection() from e
             if isinstance(e, (asyncio.IncompleteReadError, asyncio.LimitOverrunError)):
-                raise httpx.RemoteProtocolError(f"the server sent an incomplete or oversized answer: {e}") from e
+                raise httpx.RemoteProtocolError(
+                    f"the server sent an incomplete or oversized answer: {e}"
+                ) from e
             raise httpx.ReadError(f"the connection failed: {e}") from e
         finally:
             if keep and not self._closed:
                 self._checkin(key, conn)
             else:
                 conn.close()
-        return httpx.Response(status, headers=headers, content=content, request=request,
-                              extensions={"http_version": version})
+        return httpx.Response(
+            status, headers=headers, content=content, request=request, extensions={"http_version": version}
+        )
 
     @staticmethod
-    async def _read_body(reader: asyncio.StreamReader, method: str, status: int, version: bytes,
-                         headers: list[tuple[bytes, bytes]]) -> tuple[bytes, bool]:
+    async def _read_body(
+        reader: asyncio.StreamReader,
+        method: str,
+        status: int,
+        version: bytes,
+        headers: list[tuple[bytes, bytes]],
+    ) -> tuple[bytes, bool]:
         """The answer's body and whether the connection may be reused."""
         fields = {k.lower(): v for k, v in headers}
         connection = fields.get(b"connection", b"").lower()
@@ -222,4 +234,3 @@ class StreamTransport(httpx.AsyncBaseTransport):
 
     def __repr__(self) -> str:
         return f"StreamTransport(idle={self.idle_connections()})"
-

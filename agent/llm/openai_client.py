@@ -67,8 +67,9 @@ def make_client(
         if connections is not None:
             kw["limits"] = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         http_client = openai.DefaultAsyncHttpxClient(**kw)
-    return AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0,
-                       http_client=http_client)
+    return AsyncOpenAI(
+        base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0, http_client=http_client
+    )
 
 
 def retry_after_seconds(headers: Any) -> float | None:
@@ -163,15 +164,17 @@ class OpenAIModel:
         if client is not None:
             self._clients = [client]
         elif plain_http(base_url):  # one pool: StreamTransport's cost does not grow with its size
-            self._clients = [make_client(base_url=base_url, api_key=api_key, timeout_s=timeout_s,
-                                         connections=connections)]
+            self._clients = [
+                make_client(base_url=base_url, api_key=api_key, timeout_s=timeout_s, connections=connections)
+            ]
         else:
             shards = max(1, math.ceil(connections / _CONNECTIONS_PER_CLIENT))
             per = max(1, math.ceil(connections / shards))
             ctx = httpx.create_ssl_context()  # one CA bundle load for every shard
             self._clients = [
-                make_client(base_url=base_url, api_key=api_key, timeout_s=timeout_s, connections=per,
-                            ssl_context=ctx)
+                make_client(
+                    base_url=base_url, api_key=api_key, timeout_s=timeout_s, connections=per, ssl_context=ctx
+                )
                 for _ in range(shards)
             ]
         self._next_client = itertools.cycle(self._clients)
@@ -179,8 +182,13 @@ class OpenAIModel:
     @classmethod
     def from_profile(cls, profile: LLMProfile, *, connections: int = 64) -> OpenAIModel:
         """The model a settings profile describes."""
-        return cls(profile.model, base_url=profile.base_url, api_key=profile.api_key,
-                   timeout_s=profile.timeout_s, connections=connections)
+        return cls(
+            profile.model,
+            base_url=profile.base_url,
+            api_key=profile.api_key,
+            timeout_s=profile.timeout_s,
+            connections=connections,
+        )
 
     async def complete(self, request: LLMRequest) -> LLMResult:
         """One chat completion; JSON mode when the request carries a schema.
@@ -203,10 +211,13 @@ class OpenAIModel:
         try:
             client = next(self._next_client)
             if _POST_TAKES_CONTENT:
-                raw = await client.post("/chat/completions", content=orjson.dumps(params), cast_to=bytes,
-                                        options=_CHAT_OPTIONS)
+                raw = await client.post(
+                    "/chat/completions", content=orjson.dumps(params), cast_to=bytes, options=_CHAT_OPTIONS
+                )
             else:  # pragma: no cover - older SDKs
-                raw = await client.post("/chat/completions", body=params, cast_to=bytes, options=_CHAT_OPTIONS)
+                raw = await client.post(
+                    "/chat/completions", body=params, cast_to=bytes, options=_CHAT_OPTIONS
+                )
         except openai.OpenAIError as exc:
             err = translate_error(exc, self.name)
             log.debug("agent %s: %s call failed: %s", request.agent_id, request.kind, err)

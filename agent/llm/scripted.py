@@ -150,11 +150,21 @@ class ScriptedModel:
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
         self._answers: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
-            "qa_ask": self._qa_ask, "qa_answer": self._qa_answer, "qa_choose": self._qa_choose,
-            "daily_plan": self._daily_plan, "hourly_schedule": self._hourly_schedule,
-            "decompose": self._decompose, "react": self._react, "act": self._act, "chat": self._chat,
-            "reply_player": self._reply_player, "importance": self._importance, "reflect": self._reflect,
-            "impression": self._impression, "experience": self._experience, "task_decide": self._task_decide,
+            "qa_ask": self._qa_ask,
+            "qa_answer": self._qa_answer,
+            "qa_choose": self._qa_choose,
+            "daily_plan": self._daily_plan,
+            "hourly_schedule": self._hourly_schedule,
+            "decompose": self._decompose,
+            "react": self._react,
+            "act": self._act,
+            "chat": self._chat,
+            "reply_player": self._reply_player,
+            "importance": self._importance,
+            "reflect": self._reflect,
+            "impression": self._impression,
+            "experience": self._experience,
+            "task_decide": self._task_decide,
         }
 
     async def complete(self, request: LLMRequest) -> LLMResult:
@@ -177,7 +187,9 @@ class ScriptedModel:
     def _ranked(self, ctx: Mapping[str, Any], text: str) -> list[Mapping[str, Any]]:
         """Buildings with an id, best fit to `text` first; ties broken by a stable hash."""
         found = [b for b in _maps(ctx, "buildings") if _str(b, "id")]
-        return sorted(found, key=lambda b: (-_overlap(text, _building_text(b)), self._hash(ctx, _str(b, "id"))))
+        return sorted(
+            found, key=lambda b: (-_overlap(text, _building_text(b)), self._hash(ctx, _str(b, "id")))
+        )
 
     def _focus(self, ctx: Mapping[str, Any]) -> str:
         """The agent's goal, to end a sentence with (its own final full stop dropped)."""
@@ -187,11 +199,13 @@ class ScriptedModel:
 
     def _qa_ask(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         goal = self._focus(ctx)
-        return {"questions": [
-            f"Which place in town helps me to {goal}?",
-            f"What can I afford with {_int(ctx, 'cash')} coins?",
-            "Who in town could help me?",
-        ]}
+        return {
+            "questions": [
+                f"Which place in town helps me to {goal}?",
+                f"What can I afford with {_int(ctx, 'cash')} coins?",
+                "Who in town could help me?",
+            ]
+        }
 
     def _qa_answer(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         goal = self._focus(ctx)
@@ -221,7 +235,9 @@ class ScriptedModel:
         goal = self._focus(ctx)
         names = [_str(b, "name", _str(b, "id")) for b in self._ranked(ctx, goal)[:3]]
         plan = ["wake up and get ready for the day"]
-        plan += [f"work towards my goal ({goal}) at {names[0]}"] if names else [f"work towards my goal: {goal}"]
+        plan += (
+            [f"work towards my goal ({goal}) at {names[0]}"] if names else [f"work towards my goal: {goal}"]
+        )
         plan += [f"spend some time at {n}" for n in names[1:]]
         plan += ["have dinner and talk to people", "go to bed"]
         return {"plan": plan}
@@ -229,7 +245,9 @@ class ScriptedModel:
     def _hourly_schedule(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         goal = self._focus(ctx)
         raw = ctx.get("hours")
-        hours = sorted({h for h in raw if isinstance(h, int) and 0 <= h <= 23}) if isinstance(raw, list) else []
+        hours = (
+            sorted({h for h in raw if isinstance(h, int) and 0 <= h <= 23}) if isinstance(raw, list) else []
+        )
         if not hours:
             hours = list(range(max(0, min(23, _int(ctx, "minute_of_day") // 60)), 24))
         plan = _strs(ctx, "daily_plan") or [f"work towards my goal: {goal}"]
@@ -237,8 +255,12 @@ class ScriptedModel:
         fallback = _str(ctx, "building_id", "home")
         schedule = []
         for i, hour in enumerate(hours):
-            building = _str(top[self._hash(ctx, hour) % len(top) if i % 3 == 2 else 0], "id") if top else fallback
-            schedule.append({"hour": hour, "activity": plan[i * len(plan) // len(hours)][:200], "building": building})
+            building = (
+                _str(top[self._hash(ctx, hour) % len(top) if i % 3 == 2 else 0], "id") if top else fallback
+            )
+            schedule.append(
+                {"hour": hour, "activity": plan[i * len(plan) // len(hours)][:200], "building": building}
+            )
         return {"schedule": schedule}
 
     def _decompose(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
@@ -264,17 +286,28 @@ class ScriptedModel:
         if nearby and roll % 4 == 0:
             partner = nearby[(roll // 4) % len(nearby)]
             return {"action": "chat", "target": _str(partner, "id"), "reason": "say hello"}
-        usable = [e for e in equipment if _str(e, "id") and _int(e, "price") <= cash and _int(e, "free", 1) > 0]
+        usable = [
+            e for e in equipment if _str(e, "id") and _int(e, "price") <= cash and _int(e, "free", 1) > 0
+        ]
         if usable:
             focus = _str(ctx, "purpose") + " " + self._focus(ctx)
             if cash < _LOW_CASH and any(_int(e, "income") > 0 for e in usable):
                 usable = [e for e in usable if _int(e, "income") > 0]
-            usable.sort(key=lambda e: (-_overlap(focus, _building_text({"equipment": [e]})),
-                                       -_int(e, "income"), self._hash(ctx, _str(e, "id"))))
+            usable.sort(
+                key=lambda e: (
+                    -_overlap(focus, _building_text({"equipment": [e]})),
+                    -_int(e, "income"),
+                    self._hash(ctx, _str(e, "id")),
+                )
+            )
             chosen = usable[0]
             operations = _strs(chosen, "operations") or ["use"]
-            return {"action": "use", "equipment": _str(chosen, "id"), "operation": operations[0],
-                    "reason": f"{_str(chosen, 'name', 'it')} fits what I came for"}
+            return {
+                "action": "use",
+                "equipment": _str(chosen, "id"),
+                "operation": operations[0],
+                "reason": f"{_str(chosen, 'name', 'it')} fits what I came for",
+            }
         if nearby:
             return {"action": "chat", "target": _str(nearby[0], "id"), "reason": "nothing here I can use"}
         return {"action": "leave", "reason": "nothing here I can use"}
@@ -287,13 +320,17 @@ class ScriptedModel:
         if news and self._hash(ctx, "news") % 3 != 0:
             return {"text": f"{_NEWS} {news}"}
         if heard:
-            lines = (f"I see, {partner}. For my part I am trying to {goal}.",
-                     f"Good to hear, {partner}. Any tips on how to {goal}?",
-                     f"Thanks, {partner}. I should get back to it: {goal}.")
+            lines = (
+                f"I see, {partner}. For my part I am trying to {goal}.",
+                f"Good to hear, {partner}. Any tips on how to {goal}?",
+                f"Thanks, {partner}. I should get back to it: {goal}.",
+            )
         else:
-            lines = (f"Hi {partner}, I'm {name}. I'm trying to {goal}.",
-                     f"Hello {partner}! How is your day going?",
-                     f"Good to see you, {partner}. What are you up to?")
+            lines = (
+                f"Hi {partner}, I'm {name}. I'm trying to {goal}.",
+                f"Hello {partner}! How is your day going?",
+                f"Good to see you, {partner}. What are you up to?",
+            )
         return {"text": lines[self._hash(ctx, "chat", len(heard)) % len(lines)]}
 
     def _reply_player(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
@@ -341,7 +378,9 @@ class ScriptedModel:
             if not task_id or (where and where not in known):
                 continue
             about = " ".join((_str(t, "title"), _str(t, "description"), _building_text(known.get(where, {}))))
-            candidates.append((-_overlap(focus, about), -_int(t, "reward"), self._hash(ctx, task_id), task_id))
+            candidates.append(
+                (-_overlap(focus, about), -_int(t, "reward"), self._hash(ctx, task_id), task_id)
+            )
         if not candidates:
             return {"take": None, "reason": "no task I can do"}
         best = min(candidates)

@@ -78,7 +78,12 @@ class RetryingModel:
                 attempt += 1
                 log.info(
                     "agent %s: %s failed (%s); retry %d/%d in %.2fs",
-                    request.agent_id, request.kind, err, attempt, self.max_retries, delay,
+                    request.agent_id,
+                    request.kind,
+                    err,
+                    attempt,
+                    self.max_retries,
+                    delay,
                 )
                 await self._sleep(delay)
 
@@ -219,8 +224,6 @@ class LimitedModel:
         await self.inner.aclose()
 
 
-
-
 # ----------------------------------------------------------------------------- meter
 
 
@@ -258,8 +261,11 @@ class MeterTotals:
     def add(self, r: CallRecord) -> MeterTotals:
         """These totals plus one call."""
         return MeterTotals(
-            self.calls + 1, self.failures + (not r.ok), self.cached + r.cached,
-            self.prompt_tokens + r.prompt_tokens, self.completion_tokens + r.completion_tokens,
+            self.calls + 1,
+            self.failures + (not r.ok),
+            self.cached + r.cached,
+            self.prompt_tokens + r.prompt_tokens,
+            self.completion_tokens + r.completion_tokens,
             self.latency_s + r.latency_s,
         )
 
@@ -295,16 +301,39 @@ class MeteredModel:
                 error = "cancelled (timed out or shut down)"
             else:
                 error = f"{type(exc).__name__}: {exc}"
-            self._record(CallRecord(request.agent_id, request.kind, self.name, 0, 0,
-                                    self._clock() - started, ok=False, cached=False, error=error))
+            self._record(
+                CallRecord(
+                    request.agent_id,
+                    request.kind,
+                    self.name,
+                    0,
+                    0,
+                    self._clock() - started,
+                    ok=False,
+                    cached=False,
+                    error=error,
+                )
+            )
             raise
         usage = result.usage
-        cost = 0.0 if result.cached else (
-            usage.prompt_tokens * self._prices[0] + usage.completion_tokens * self._prices[1]) / 1e6
-        self._record(CallRecord(
-            request.agent_id, request.kind, result.model or self.name, usage.prompt_tokens,
-            usage.completion_tokens, self._clock() - started, ok=True, cached=result.cached, cost_usd=cost,
-        ))
+        cost = (
+            0.0
+            if result.cached
+            else (usage.prompt_tokens * self._prices[0] + usage.completion_tokens * self._prices[1]) / 1e6
+        )
+        self._record(
+            CallRecord(
+                request.agent_id,
+                request.kind,
+                result.model or self.name,
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                self._clock() - started,
+                ok=True,
+                cached=result.cached,
+                cost_usd=cost,
+            )
+        )
         return result
 
     def _record(self, record: CallRecord) -> None:

@@ -63,38 +63,68 @@ class LongTermMemory:
         self._keep(record)
         self._new.append(record)
 
-    async def observe(self, mind: Mind, p: Perception, kind: str, text: str, subject: str | None = None) -> None:
+    async def observe(
+        self, mind: Mind, p: Perception, kind: str, text: str, subject: str | None = None
+    ) -> None:
         """Store an event; a chat or visit naming a subject also updates the impression of it."""
         self._store(MemoryRecord(agent_id=p.agent_id, kind=kind, text=text, tick=p.tick, subject=subject))
         if subject is None or kind not in _IMPRESSION_KINDS:
             return
         old = self.impressions.get(subject)
-        ctx = persona_context(p, subject=subject, subject_name=subject_name(p, subject),
-                              previous=old.text if old is not None else None, text=text)
+        ctx = persona_context(
+            p,
+            subject=subject,
+            subject_name=subject_name(p, subject),
+            previous=old.text if old is not None else None,
+            text=text,
+        )
         answer = await mind.ask("impression", ctx, ImpressionAnswer)
         if answer is None:
             return
-        self._store(MemoryRecord(agent_id=p.agent_id, kind="impression", text=answer.impression, tick=p.tick,
-                                 importance=5.0, subject=subject))
+        self._store(
+            MemoryRecord(
+                agent_id=p.agent_id,
+                kind="impression",
+                text=answer.impression,
+                tick=p.tick,
+                importance=5.0,
+                subject=subject,
+            )
+        )
 
     async def on_plan_finished(self, mind: Mind, p: Perception, plan: PlanDecision, outcome: str) -> None:
         """Store the experience of a finished plan."""
-        ctx = persona_context(p, building=plan.building_id, building_name=subject_name(p, plan.building_id),
-                              purpose=plan.purpose, outcome=outcome)
+        ctx = persona_context(
+            p,
+            building=plan.building_id,
+            building_name=subject_name(p, plan.building_id),
+            purpose=plan.purpose,
+            outcome=outcome,
+        )
         answer = await mind.ask("experience", ctx, ExperienceAnswer)
         if answer is not None:
             text = f"{answer.summary} ({'it went well' if answer.success else 'it went badly'})"
         else:
             text = f"I went to {plan.building_id} to {plan.purpose}: {outcome}"
-        self._store(MemoryRecord(agent_id=p.agent_id, kind="experience", text=text, tick=p.tick,
-                                 importance=5.0, subject=plan.building_id))
+        self._store(
+            MemoryRecord(
+                agent_id=p.agent_id,
+                kind="experience",
+                text=text,
+                tick=p.tick,
+                importance=5.0,
+                subject=plan.building_id,
+            )
+        )
 
     async def retrieve(self, mind: Mind, p: Perception, query: str, k: int = 10) -> list[MemoryRecord]:
         """Records matching the query's words or a subject around the agent, then the most recent."""
         if k <= 0:
             return []
         wanted = _terms(query)
-        around = {a.id for a in p.nearby} | {p.building_id or ""} | {b.id for b in p.buildings if b.id in query}
+        around = (
+            {a.id for a in p.nearby} | {p.building_id or ""} | {b.id for b in p.buildings if b.id in query}
+        )
         scored: list[tuple[int, int, MemoryRecord]] = []
         for order, r in enumerate(self._order):
             score = len(wanted & _terms(r.text)) + (3 if r.subject is not None and r.subject in around else 0)

@@ -67,7 +67,7 @@ def matvec(m: np.ndarray, v: np.ndarray) -> np.ndarray:
         _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matvec")
     step = -(-n // workers // _ALIGN) * _ALIGN
     out = np.empty(n, dtype=np.float32)
-    jobs = [_pool.submit(np.dot, m[i:i + step], v, out[i:i + step]) for i in range(0, n, step)]
+    jobs = [_pool.submit(np.dot, m[i : i + step], v, out[i : i + step]) for i in range(0, n, step)]
     for job in jobs:
         job.result()
     return out
@@ -152,7 +152,8 @@ class StreamMemory:
         self._imp[start:stop] = [r.importance for r in records]
         dim = self._emb.shape[1] if self._emb is not None else None
         with_vec = [
-            (start + i, r.embedding) for i, r in enumerate(records)
+            (start + i, r.embedding)
+            for i, r in enumerate(records)
             if r.embedding is not None and (dim is None or r.embedding.shape[-1] == dim)
         ]
         if with_vec and dim is None:
@@ -174,13 +175,22 @@ class StreamMemory:
 
     # ------------------------------------------------------------------ Memory
 
-    async def observe(self, mind: Mind, p: Perception, kind: str, text: str, subject: str | None = None) -> None:
+    async def observe(
+        self, mind: Mind, p: Perception, kind: str, text: str, subject: str | None = None
+    ) -> None:
         """Store `text` with its importance and embedding; reflect if importance has piled up."""
         rated = await mind.ask("importance", persona_context(p, text=text), Importance)
         importance = float(rated.score) if rated is not None else _DEFAULT_IMPORTANCE
         vector = (await mind.embedder.embed([text]))[0]
-        record = MemoryRecord(agent_id=p.agent_id, kind=kind, text=text, tick=p.tick, importance=importance,
-                              subject=subject, embedding=np.asarray(vector, dtype=np.float32))
+        record = MemoryRecord(
+            agent_id=p.agent_id,
+            kind=kind,
+            text=text,
+            tick=p.tick,
+            importance=importance,
+            subject=subject,
+            embedding=np.asarray(vector, dtype=np.float32),
+        )
         self._new.append(self._append([record]))
         self._since_reflect += importance
         if self._since_reflect >= self.reflect_threshold:
@@ -189,14 +199,20 @@ class StreamMemory:
     async def reflect(self, mind: Mind, p: Perception) -> list[MemoryRecord]:
         """Draw insights from the recent records and store them as reflections."""
         self._since_reflect = 0.0
-        recent = [r.text for r in self.records[-self.reflect_window:]]
+        recent = [r.text for r in self.records[-self.reflect_window :]]
         answer = await mind.ask("reflect", persona_context(p, memories=recent), Reflection)
         if answer is None:
             return []
         vectors = await mind.embedder.embed(answer.insights)
         made = [
-            MemoryRecord(agent_id=p.agent_id, kind="reflection", text=text, tick=p.tick,
-                         importance=self.reflection_importance, embedding=np.asarray(v, dtype=np.float32))
+            MemoryRecord(
+                agent_id=p.agent_id,
+                kind="reflection",
+                text=text,
+                tick=p.tick,
+                importance=self.reflection_importance,
+                embedding=np.asarray(v, dtype=np.float32),
+            )
             for text, v in zip(answer.insights, vectors, strict=True)
         ]
         start = self._append(made)
@@ -249,8 +265,12 @@ class StreamMemory:
         """Records created since the last drain, for persistence: copies carrying their vectors."""
         new, self._new = self._new, []
         pending = set(self._unembedded)
-        return [dataclasses.replace(self.records[i], embedding=None if self._emb is None or i in pending
-                                    else self._emb[i].copy()) for i in new]
+        return [
+            dataclasses.replace(
+                self.records[i], embedding=None if self._emb is None or i in pending else self._emb[i].copy()
+            )
+            for i in new
+        ]
 
     def vectors(self) -> np.ndarray | None:
         """The embeddings of `records`, row for row (a read-only view; None before the first)."""

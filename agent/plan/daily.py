@@ -94,15 +94,18 @@ class DailyPlanner:
 
     async def _plan_day(self, mind: Mind, p: Perception, memory: Memory) -> None:
         recalled = await memory.retrieve(mind, p, f"{p.goal} plan for today", k=_RECALL)
-        answer = await mind.ask("daily_plan", perception_context(p, memories=[r.text for r in recalled]),
-                                DailyPlan)
+        answer = await mind.ask(
+            "daily_plan", perception_context(p, memories=[r.text for r in recalled]), DailyPlan
+        )
         self.daily = answer.plan if answer is not None else [f"work towards my goal: {p.goal}"]
         self.day = p.day
         self.schedule = []
         self.task_slot = None
 
     async def _plan_hours(self, mind: Mind, p: Perception, hour: int) -> None:
-        ctx = perception_context(p, daily_plan=self.daily, hours=list(range(hour, 24)), reaction=self.reaction)
+        ctx = perception_context(
+            p, daily_plan=self.daily, hours=list(range(hour, 24)), reaction=self.reaction
+        )
         answer = await mind.ask("hourly_schedule", ctx, HourlySchedule)
         fresh: dict[int, Slot] = {}
         if answer is not None:
@@ -128,9 +131,11 @@ class DailyPlanner:
     async def _decompose(self, mind: Mind, p: Perception, slot: Slot) -> None:
         ctx = perception_context(p, activity=slot.activity, building=slot.building, minutes=_SLOT_MINUTES)
         answer = await mind.ask("decompose", ctx, Decomposition)
-        self.tasks = [] if answer is None else [
-            Task(t.task, t.minutes, self._building(p, t.building)) for t in answer.tasks
-        ]
+        self.tasks = (
+            []
+            if answer is None
+            else [Task(t.task, t.minutes, self._building(p, t.building)) for t in answer.tasks]
+        )
         self.task_slot = slot.hour
         self.task_index = 0
 
@@ -138,11 +143,20 @@ class DailyPlanner:
 
     def dump(self) -> dict[str, Any]:
         """JSON-safe state for the agents table."""
-        last = None if self.last is None else {"building_id": self.last.building_id, "purpose": self.last.purpose}
+        last = (
+            None
+            if self.last is None
+            else {"building_id": self.last.building_id, "purpose": self.last.purpose}
+        )
         return {
-            "day": self.day, "daily": self.daily, "schedule": [asdict(s) for s in self.schedule],
-            "tasks": [asdict(t) for t in self.tasks], "task_slot": self.task_slot,
-            "task_index": self.task_index, "reaction": self.reaction, "last": last,
+            "day": self.day,
+            "daily": self.daily,
+            "schedule": [asdict(s) for s in self.schedule],
+            "tasks": [asdict(t) for t in self.tasks],
+            "task_slot": self.task_slot,
+            "task_index": self.task_index,
+            "reaction": self.reaction,
+            "last": last,
         }
 
     def load(self, state: Mapping[str, Any]) -> None:
@@ -150,9 +164,13 @@ class DailyPlanner:
         try:
             self.day = state.get("day")
             self.daily = [str(x) for x in state.get("daily", ())]
-            self.schedule = [Slot(int(s["hour"]), str(s["activity"]), str(s["building"]))
-                             for s in state.get("schedule", ())]
-            self.tasks = [Task(str(t["task"]), int(t["minutes"]), str(t["building"])) for t in state.get("tasks", ())]
+            self.schedule = [
+                Slot(int(s["hour"]), str(s["activity"]), str(s["building"]))
+                for s in state.get("schedule", ())
+            ]
+            self.tasks = [
+                Task(str(t["task"]), int(t["minutes"]), str(t["building"])) for t in state.get("tasks", ())
+            ]
             self.task_slot = state.get("task_slot")
             self.task_index = int(state.get("task_index", 0))
             self.reaction = state.get("reaction")

@@ -67,9 +67,18 @@ class QAPlanner:
 
     def dump(self) -> dict[str, Any]:
         """JSON-safe state for the agents table."""
-        last = None if self.last is None else {"building_id": self.last.building_id, "purpose": self.last.purpose}
-        return {"last": last, "questions": self.questions, "answers": self.answers, "plans": self.plans,
-                "fallbacks": self.fallbacks}
+        last = (
+            None
+            if self.last is None
+            else {"building_id": self.last.building_id, "purpose": self.last.purpose}
+        )
+        return {
+            "last": last,
+            "questions": self.questions,
+            "answers": self.answers,
+            "plans": self.plans,
+            "fallbacks": self.fallbacks,
+        }
 
     def load(self, state: Mapping[str, Any]) -> None:
         """Restore from `dump()` output; unknown or malformed parts are ignored."""

@@ -115,10 +115,14 @@ class PromptBook:
             {kind: MappingProxyType(t.answer.model_json_schema()) for kind, t in templates.items()}
         )
         # the answer-format paragraph with each kind's schema, rendered once
-        self._answer_formats = MappingProxyType({
-            kind: self._answer_format.substitute(schema=json.dumps(schema, separators=(",", ":"), default=dict))
-            for kind, schema in self._schemas.items()
-        })
+        self._answer_formats = MappingProxyType(
+            {
+                kind: self._answer_format.substitute(
+                    schema=json.dumps(schema, separators=(",", ":"), default=dict)
+                )
+                for kind, schema in self._schemas.items()
+            }
+        )
 
     def kinds(self) -> tuple[str, ...]:
         """The known prompt kinds, sorted."""

@@ -31,8 +31,12 @@ async def build_report(world: World) -> dict[str, Any]:
     per_tick = []
     for r in ticks:
         s = r["summary"] if isinstance(r["summary"], dict) else json.loads(r["summary"])
-        per_tick.append({k: s.get(k, 0) for k in ("tick", "stepped", "llm_calls", "tokens", "cost_usd", "failures",
-                                                  "wall_ms")})
+        per_tick.append(
+            {
+                k: s.get(k, 0)
+                for k in ("tick", "stepped", "llm_calls", "tokens", "cost_usd", "failures", "wall_ms")
+            }
+        )
     usage = await repo.llm_usage()  # summed in the database, per (kind, agent)
     by_kind: dict[str, dict[str, Any]] = defaultdict(lambda: {"calls": 0, "tokens": 0, "cost_usd": 0.0})
     by_agent: dict[str, dict[str, Any]] = defaultdict(lambda: {"calls": 0, "tokens": 0, "cost_usd": 0.0})
@@ -52,29 +56,42 @@ async def build_report(world: World) -> dict[str, Any]:
     tasks = board.listing() if board is not None else []
     facts = {f: a.id for a in world.agents.values() for f in a.facts}
     for t in tasks:
-        cond = TaskSpec.model_validate({k: t[k] for k in ("title", "description", "reward", "building",
-                                                          "condition")}).condition
+        cond = TaskSpec.model_validate(
+            {k: t[k] for k in ("title", "description", "reward", "building", "condition")}
+        ).condition
         if isinstance(cond, KnowsFact):
             facts.setdefault(cond.fact, "")
     diffusion = await _diffusion(world, facts, tasks)
     agent_accounts = {k: v for k, v in world.ledger.accounts().items() if k.startswith("agent:")}
     return {
-        "town": world.town.map.name, "tick": world.clock.tick, "clock": str(world.clock), "seed": world.seed,
-        "agents": [{"id": a.id, "name": a.name, "cash": a.cash, "job": world.jobs.get(a.id)}
-                   for a in sorted(world.agents.values(), key=lambda a: a.id)],
+        "town": world.town.map.name,
+        "tick": world.clock.tick,
+        "clock": str(world.clock),
+        "seed": world.seed,
+        "agents": [
+            {"id": a.id, "name": a.name, "cash": a.cash, "job": world.jobs.get(a.id)}
+            for a in sorted(world.agents.values(), key=lambda a: a.id)
+        ],
         "ledger": {
-            "entries": len(entries), "total": world.ledger.total(), "zero_sum": world.ledger.total() == 0,
+            "entries": len(entries),
+            "total": world.ledger.total(),
+            "zero_sum": world.ledger.total() == 0,
             "agents_total": sum(agent_accounts.values()),
             "accounts": dict(sorted(world.ledger.accounts().items())),
-            "rewards": [{"tick": e.tick, "src": e.src, "dst": e.dst, "amount": e.amount, "reason": e.reason}
-                        for e in entries if e.reason.startswith(("reward", "reward in escrow"))],
+            "rewards": [
+                {"tick": e.tick, "src": e.src, "dst": e.dst, "amount": e.amount, "reason": e.reason}
+                for e in entries
+                if e.reason.startswith(("reward", "reward in escrow"))
+            ],
         },
         "cash": {acct[6:]: _thin(pts) for acct, pts in sorted(cash.items()) if acct.startswith("agent:")},
         "cash_total": _thin(_total_series(cash)),
         "llm": {
-            "calls": sum(u["calls"] for u in usage), "tokens": sum(u["tokens"] for u in usage),
+            "calls": sum(u["calls"] for u in usage),
+            "tokens": sum(u["tokens"] for u in usage),
             "cost_usd": round(sum(u["cost_usd"] for u in usage), 6),
-            "failed": sum(u["failed"] for u in usage), "by_kind": dict(sorted(by_kind.items())),
+            "failed": sum(u["failed"] for u in usage),
+            "by_kind": dict(sorted(by_kind.items())),
             "by_agent": dict(sorted(by_agent.items())),  # "" holds calls made for no agent
             "per_tick": per_tick[-MAX_POINTS:],
         },
@@ -118,7 +135,9 @@ def _total_series(cash: dict[str, list[list[int]]]) -> list[list[int]]:
     return out
 
 
-async def _diffusion(world: World, facts: dict[str, str], tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def _diffusion(
+    world: World, facts: dict[str, str], tasks: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """For each fact: the tick each agent first had a memory holding all its key words."""
     if not facts:
         return []
@@ -141,6 +160,13 @@ async def _diffusion(world: World, facts: dict[str, str], tasks: list[dict[str, 
             series.append([tick, n])
         if series and series[-1][0] < world.clock.tick:
             series.append([world.clock.tick, n])
-        out.append({"fact": fact, "seeded_by": seeded_by or None, "keywords": sorted(keys),
-                    "knowers": dict(sorted(first.items(), key=lambda kv: (kv[1], kv[0]))), "series": series})
+        out.append(
+            {
+                "fact": fact,
+                "seeded_by": seeded_by or None,
+                "keywords": sorted(keys),
+                "knowers": dict(sorted(first.items(), key=lambda kv: (kv[1], kv[0]))),
+                "series": series,
+            }
+        )
     return out

@@ -36,9 +36,24 @@ class Snapshot:
         self.world = world
         self.buildings = tuple(
             BuildingView(
-                b.id, b.name, b.template.kind, b.template.description, *b.entrance,
-                tuple(EquipmentView(e.id, e.spec.name, e.spec.description, tuple(e.spec.operations), e.spec.price,
-                                    e.spec.income, e.spec.capacity, len(e.users)) for e in b.equipment),
+                b.id,
+                b.name,
+                b.template.kind,
+                b.template.description,
+                *b.entrance,
+                tuple(
+                    EquipmentView(
+                        e.id,
+                        e.spec.name,
+                        e.spec.description,
+                        tuple(e.spec.operations),
+                        e.spec.price,
+                        e.spec.income,
+                        e.spec.capacity,
+                        len(e.users),
+                    )
+                    for e in b.equipment
+                ),
             )
             for b in world.buildings.values()
         )
@@ -61,7 +76,12 @@ class Snapshot:
         """Indices of the agents in cell (cx, cy) and the 8 around it, ascending (id order)."""
         hood = self._hoods.get((cx, cy))
         if hood is None:
-            idx = [i for bx in (cx - 1, cx, cx + 1) for by in (cy - 1, cy, cy + 1) for i in self.buckets.get((bx, by), ())]
+            idx = [
+                i
+                for bx in (cx - 1, cx, cx + 1)
+                for by in (cy - 1, cy, cy + 1)
+                for i in self.buckets.get((bx, by), ())
+            ]
             hood = self._hoods[(cx, cy)] = np.array(sorted(idx), dtype=np.int64)
         return hood
 
@@ -81,16 +101,34 @@ class Snapshot:
             idx, d = idx[part], d[part]
         order = np.lexsort((idx, d))
         agents = self.agents
-        return tuple(AgentBrief(b.id, b.name, dist, b.state.value, b.purpose)
-                     for b, dist in ((agents[i], dd) for i, dd in zip(idx[order].tolist(), d[order].tolist(), strict=True)))
+        return tuple(
+            AgentBrief(b.id, b.name, dist, b.state.value, b.purpose)
+            for b, dist in (
+                (agents[i], dd) for i, dd in zip(idx[order].tolist(), d[order].tolist(), strict=True)
+            )
+        )
 
     def perceive(self, a: AgentRecord) -> Perception:
         tick, minute, day, clock = self.clock
         job = self.world.jobs.get(a.id) if hasattr(self.world, "jobs") else None
         return Perception(
-            tick=tick, minute_of_day=minute, day=day, clock=clock, agent_id=a.id, name=a.name, bio=a.bio,
-            goal=a.goal, cash=a.cash, x=a.x, y=a.y, building_id=self.entrances.get((a.x, a.y)),
-            job=job, buildings=self.buildings, nearby=self.nearby(a), tasks=self.tasks, events=tuple(a.inbox),
+            tick=tick,
+            minute_of_day=minute,
+            day=day,
+            clock=clock,
+            agent_id=a.id,
+            name=a.name,
+            bio=a.bio,
+            goal=a.goal,
+            cash=a.cash,
+            x=a.x,
+            y=a.y,
+            building_id=self.entrances.get((a.x, a.y)),
+            job=job,
+            buildings=self.buildings,
+            nearby=self.nearby(a),
+            tasks=self.tasks,
+            events=tuple(a.inbox),
         )
 
 

@@ -75,8 +75,10 @@ class CompanyFounded(_Spec):
     members: int = Field(default=3, ge=1)
 
 
-Condition = Annotated[BuildingExists | Employed | LedgerTotal | Visited | KnowsFact | CompanyFounded,
-                      Field(discriminator="type")]
+Condition = Annotated[
+    BuildingExists | Employed | LedgerTotal | Visited | KnowsFact | CompanyFounded,
+    Field(discriminator="type"),
+]
 
 
 class TaskSpec(_Spec):

@@ -46,8 +46,18 @@ if TYPE_CHECKING:
     from server.world.world import World
 
 log = logging.getLogger(__name__)
-__all__ = ["BuildingExists", "CompanyFounded", "Condition", "Employed", "KnowsFact", "LedgerTotal", "TaskBoard",
-           "TaskSpec", "Visited", "keywords"]
+__all__ = [
+    "BuildingExists",
+    "CompanyFounded",
+    "Condition",
+    "Employed",
+    "KnowsFact",
+    "LedgerTotal",
+    "TaskBoard",
+    "TaskSpec",
+    "Visited",
+    "keywords",
+]
 
 EMPLOYEE_BONUS_PERCENT = 50  # employees earn income * 1.5 at their workplace's job equipment
 PLAYER = "player"
@@ -93,8 +103,14 @@ class Task:
     def public(self) -> dict[str, Any]:
         d = asdict(self)
         s = d.pop("spec")
-        d.update(title=s["title"], description=s["description"], reward=s["reward"], building=s["building"],
-                 condition=s["condition"], progress=f"{self.done}/{self.target} {_unit(s['condition'])}")
+        d.update(
+            title=s["title"],
+            description=s["description"],
+            reward=s["reward"],
+            building=s["building"],
+            condition=s["condition"],
+            progress=f"{self.done}/{self.target} {_unit(s['condition'])}",
+        )
         return d
 
 
@@ -102,8 +118,13 @@ def _unit(c: dict[str, Any]) -> str:
     t = c["type"]
     if t == "employed":
         return f"{c.get('title') or 'employee'}s"
-    return {"building_exists": "buildings", "ledger_total": "coins", "visited": "visitors",
-            "knows_fact": "agents know", "company": "members"}[t]
+    return {
+        "building_exists": "buildings",
+        "ledger_total": "coins",
+        "visited": "visitors",
+        "knows_fact": "agents know",
+        "company": "members",
+    }[t]
 
 
 class TaskBoard:
@@ -126,7 +147,9 @@ class TaskBoard:
             s = t.model
             if t.status != OPEN or (s.slots is not None and len(t.holders) >= s.slots):
                 continue
-            out.append(TaskView(t.id, s.title, s.description, s.reward, s.building, tuple(t.holders), t.mayor))
+            out.append(
+                TaskView(t.id, s.title, s.description, s.reward, s.building, tuple(t.holders), t.mayor)
+            )
         return tuple(out)
 
     def take(self, world: World, a: AgentRecord, task_id: str) -> dict[str, Any]:
@@ -173,8 +196,12 @@ class TaskBoard:
             world.event("company", f"{a.name} registered a company", a.id)
         for t in self.tasks.values():
             c = t.model.condition
-            if (t.status == OPEN and isinstance(c, Visited) and c.building == eq.building_id
-                    and (c.equipment is None or c.equipment == eq.spec.name)):
+            if (
+                t.status == OPEN
+                and isinstance(c, Visited)
+                and c.building == eq.building_id
+                and (c.equipment is None or c.equipment == eq.spec.name)
+            ):
                 self._seen(world, t, a.id, c.agent)
 
     def check(self, world: World) -> list[dict[str, Any]]:
@@ -219,11 +246,15 @@ class TaskBoard:
         if isinstance(c, BuildingExists) and c.template and c.template not in world.town.templates:
             raise NotFound(f"no building template {c.template!r}; known: {sorted(world.town.templates)}")
         if isinstance(c, Employed) and not self._job_equipment(world, c.building, c.title):
-            raise GameError(f"{world.buildings[c.building].name} has no equipment with job "
-                            f"{c.title or '(any)'}", code="no_such_job")
+            raise GameError(
+                f"{world.buildings[c.building].name} has no equipment with job {c.title or '(any)'}",
+                code="no_such_job",
+            )
         if mayor != PLAYER and spec.reward > world.ledger.balance(f"agent:{mayor}"):
-            raise InsufficientFunds(f"mayor {mayor} has {world.ledger.balance(f'agent:{mayor}')} coins, "
-                                    f"the reward is {spec.reward}")
+            raise InsufficientFunds(
+                f"mayor {mayor} has {world.ledger.balance(f'agent:{mayor}')} coins, "
+                f"the reward is {spec.reward}"
+            )
         if spec.building is None and hasattr(c, "building"):
             spec = spec.model_copy(update={"building": c.building})
         if isinstance(c, Employed) and spec.slots is None:
@@ -236,27 +267,38 @@ class TaskBoard:
             d2 = tick + math.ceil(spec.deadline_minutes * 60 / world.clock.tick_seconds)
             deadline = d2 if deadline is None else min(deadline, d2)
         n = max((int(k[1:]) for k in self.tasks if k[1:].isdigit()), default=0) + 1
-        t = Task(f"t{n}", spec.model_dump(mode="json"), mayor, tick, deadline, baseline=self._agents_total(world))
+        t = Task(
+            f"t{n}", spec.model_dump(mode="json"), mayor, tick, deadline, baseline=self._agents_total(world)
+        )
         if mayor != PLAYER and spec.reward:
             world.pay(f"agent:{mayor}", f"escrow:task:{t.id}", spec.reward, f"reward in escrow for {t.id}")
         self.tasks[t.id] = t
         t.done, t.target, _ = self._progress(world, t, spec)
         t.history.append([tick, t.done])
         self._save(world, t)
-        world.event("task_posted", f"the mayor posted a task: {spec.title} (reward {spec.reward})",
-                    None if mayor == PLAYER else mayor)
+        world.event(
+            "task_posted",
+            f"the mayor posted a task: {spec.title} (reward {spec.reward})",
+            None if mayor == PLAYER else mayor,
+        )
         return t
 
-    def hire(self, world: World, a: AgentRecord, building_id: str, title: str | None = None) -> dict[str, Any]:
+    def hire(
+        self, world: World, a: AgentRecord, building_id: str, title: str | None = None
+    ) -> dict[str, Any]:
         """Employ an agent at a building (leaving any earlier job). Returns its jobs-table row."""
         eqs = self._job_equipment(world, building_id, title)
         if not eqs:
             raise Conflict(f"{building_id} has no job {title or ''}".strip())
         eq = eqs[0]
         assert eq.spec.job is not None
-        row = {"agent_id": a.id, "building_id": building_id, "title": eq.spec.job,
-               "wage": eq.spec.income + math.ceil(eq.spec.income * EMPLOYEE_BONUS_PERCENT / 100),
-               "since_tick": world.clock.tick}
+        row = {
+            "agent_id": a.id,
+            "building_id": building_id,
+            "title": eq.spec.job,
+            "wage": eq.spec.income + math.ceil(eq.spec.income * EMPLOYEE_BONUS_PERCENT / 100),
+            "since_tick": world.clock.tick,
+        }
         world.jobs[a.id] = building_id
         self.job_info[a.id] = row
         self.shifts[a.id] = 0
@@ -264,7 +306,9 @@ class TaskBoard:
         ch = self._batch(world)
         ch.jobs[:] = [r for r in ch.jobs if r["agent_id"] != a.id] + [row]
         ch.jobs_removed[:] = [x for x in ch.jobs_removed if x != a.id]
-        world.event("hired", f"{a.name} was hired as {eq.spec.job} at {world.buildings[building_id].name}", a.id)
+        world.event(
+            "hired", f"{a.name} was hired as {eq.spec.job} at {world.buildings[building_id].name}", a.id
+        )
         return row
 
     def quit(self, world: World, agent_id: str) -> None:
@@ -314,17 +358,26 @@ class TaskBoard:
             self._save(world, t)
 
     def _employees(self, world: World, building: str, title: str | None, shifts: int) -> list[str]:
-        return sorted(aid for aid, b in world.jobs.items() if b == building and aid in world.agents
-                      and (title is None or self.job_info.get(aid, {}).get("title") == title)
-                      and self.shifts.get(aid, 0) >= shifts)
+        return sorted(
+            aid
+            for aid, b in world.jobs.items()
+            if b == building
+            and aid in world.agents
+            and (title is None or self.job_info.get(aid, {}).get("title") == title)
+            and self.shifts.get(aid, 0) >= shifts
+        )
 
     def _progress(self, world: World, t: Task, s: TaskSpec) -> tuple[int, int, list[str]]:
         """(done, target, credited agents) for a task right now."""
         c = s.condition
         if isinstance(c, BuildingExists):
-            found = [b for b in world.buildings.values()
-                     if (c.template is None or b.template.name == c.template) and (c.kind is None or b.template.kind == c.kind)
-                     and (not c.built_after_post or b.created_tick >= t.posted_tick)]
+            found = [
+                b
+                for b in world.buildings.values()
+                if (c.template is None or b.template.name == c.template)
+                and (c.kind is None or b.template.kind == c.kind)
+                and (not c.built_after_post or b.created_tick >= t.posted_tick)
+            ]
             owners = [b.owner for b in found if b.owner in world.agents]
             return len(found), c.count, [o for o in owners if o] or list(t.holders)
         if isinstance(c, Employed):
@@ -342,8 +395,11 @@ class TaskBoard:
         if isinstance(c, KnowsFact):
             keys = {k.lower() for k in (c.keywords or keywords(c.fact))}
             for a in world.agents.values():
-                if a.id not in t.seen and a.mem is not None and any(
-                        keys <= word_set(m.text) for m in a.mem.recent(40)):
+                if (
+                    a.id not in t.seen
+                    and a.mem is not None
+                    and any(keys <= word_set(m.text) for m in a.mem.recent(40))
+                ):
                     t.seen.append(a.id)
             return len(t.seen), c.count, [x for x in t.seen if x != t.mayor]
         best: list[str] = []
@@ -371,7 +427,9 @@ class TaskBoard:
         self._save(world, t)
         log.info("task %s completed at tick %d by %s", t.id, tick, people)
         who = ", ".join(world.agents[a].name for a in people) or "the town"
-        return world.event("task_completed", f"task done: {s.title} (by {who})", people[0] if people else None)
+        return world.event(
+            "task_completed", f"task done: {s.title} (by {who})", people[0] if people else None
+        )
 
     def _expire(self, world: World, t: Task, s: TaskSpec) -> dict[str, Any]:
         if s.reward and t.mayor != PLAYER:

@@ -23,8 +23,15 @@ class Equipment:
     def public(self) -> dict[str, object]:
         s = self.spec
         return {
-            "id": self.id, "name": s.name, "description": s.description, "operations": list(s.operations),
-            "price": s.price, "income": s.income, "capacity": s.capacity, "job": s.job, "users": list(self.users),
+            "id": self.id,
+            "name": s.name,
+            "description": s.description,
+            "operations": list(s.operations),
+            "price": s.price,
+            "income": s.income,
+            "capacity": s.capacity,
+            "job": s.job,
+            "users": list(self.users),
         }
 
 
@@ -54,7 +61,16 @@ class Building:
         f = self.template.footprint
         ex, ey = self.entrance
         return {
-            "id": self.id, "name": self.name, "template": self.template.name, "kind": self.template.kind,
-            "description": self.template.description, "x": self.x, "y": self.y, "w": f.w, "h": f.h,
-            "entrance": {"x": ex, "y": ey}, "owner": self.owner, "equipment": [e.public() for e in self.equipment],
+            "id": self.id,
+            "name": self.name,
+            "template": self.template.name,
+            "kind": self.template.kind,
+            "description": self.template.description,
+            "x": self.x,
+            "y": self.y,
+            "w": f.w,
+            "h": f.h,
+            "entrance": {"x": ex, "y": ey},
+            "owner": self.owner,
+            "equipment": [e.public() for e in self.equipment],
         }

@@ -99,10 +99,14 @@ class TownMap(_Strict):
         width = len(rows[0])
         for i, row in enumerate(rows):
             if len(row) != width:
-                raise ValueError(f"row {i} has {len(row)} tiles, row 0 has {width}: the map must be rectangular")
+                raise ValueError(
+                    f"row {i} has {len(row)} tiles, row 0 has {width}: the map must be rectangular"
+                )
             bad = set(row) - TILE_CHARS.keys()
             if bad:
-                raise ValueError(f"row {i} has unknown tile characters {sorted(bad)}; known: {sorted(TILE_CHARS)}")
+                raise ValueError(
+                    f"row {i} has unknown tile characters {sorted(bad)}; known: {sorted(TILE_CHARS)}"
+                )
         return rows
 
     @property
@@ -175,8 +179,12 @@ class TownFiles:
         tdir = town_path.parent
         tl = read_json_model(tdir / self.map.templates, _TemplateList)
         el = read_json_model(tdir / self.map.equipment, _EquipmentList)
-        self.templates = _unique(tdir / self.map.templates, "templates", [t.name for t in tl.templates], tl.templates)
-        self.equipment = _unique(tdir / self.map.equipment, "equipment", [e.name for e in el.equipment], el.equipment)
+        self.templates = _unique(
+            tdir / self.map.templates, "templates", [t.name for t in tl.templates], tl.templates
+        )
+        self.equipment = _unique(
+            tdir / self.map.equipment, "equipment", [e.name for e in el.equipment], el.equipment
+        )
         for i, t in enumerate(tl.templates):
             for j, eq in enumerate(t.equipment):
                 if eq not in self.equipment:

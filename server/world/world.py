@@ -60,9 +60,19 @@ def slug(text: str) -> str:
 class World:
     """The town: map, buildings, equipment, agents, ledger, clock and seeded randomness."""
 
-    def __init__(self, town: TownFiles, repo: Repository, plugins: Plugins, *, seed: int = 42,
-                 tick_seconds: int = 10, max_agents: int = 2000, sight: int = 8, move_tiles: int = 4,
-                 llm_names: list[str] | None = None):
+    def __init__(
+        self,
+        town: TownFiles,
+        repo: Repository,
+        plugins: Plugins,
+        *,
+        seed: int = 42,
+        tick_seconds: int = 10,
+        max_agents: int = 2000,
+        sight: int = 8,
+        move_tiles: int = 4,
+        llm_names: list[str] | None = None,
+    ):
         self.town = town
         self.repo = repo
         self.plugins = plugins
@@ -95,7 +105,12 @@ class World:
         snap = await self.repo.load()
         if snap.meta.get("founded"):
             self._restore(snap)
-            log.info("town restored at tick %d (%d agents, %d buildings)", self.clock.tick, len(self.agents), len(self.buildings))
+            log.info(
+                "town restored at tick %d (%d agents, %d buildings)",
+                self.clock.tick,
+                len(self.agents),
+                len(self.buildings),
+            )
             return
         self.found(presets, presets_file)
         self.dirty.meta.update(founded=True, seed=self.seed, town=self.town.map.name)
@@ -112,12 +127,23 @@ class World:
                 raise TownFileError(f"{self.town.path}: field buildings.{i}: {e.message}") from None
         for i, p in enumerate(presets):
             if p.home is not None and p.home not in self.buildings:
-                raise TownFileError(f"{presets_file}: field agents.{i}.home: no building {p.home!r}; "
-                                    f"known: {sorted(self.buildings)}")
+                raise TownFileError(
+                    f"{presets_file}: field agents.{i}.home: no building {p.home!r}; "
+                    f"known: {sorted(self.buildings)}"
+                )
             try:
-                self.add_agent(p.name, p.bio, p.goal, cash=p.cash, sprite=p.sprite, llm=p.llm, plan=p.plan,
-                               memory=p.memory, at=self.buildings[p.home].entrance if p.home else None,
-                               facts=p.facts)
+                self.add_agent(
+                    p.name,
+                    p.bio,
+                    p.goal,
+                    cash=p.cash,
+                    sprite=p.sprite,
+                    llm=p.llm,
+                    plan=p.plan,
+                    memory=p.memory,
+                    at=self.buildings[p.home].entrance if p.home else None,
+                    facts=p.facts,
+                )
             except GameError as e:
                 raise TownFileError(f"{presets_file}: field agents.{i}: {e.message}") from None
 
@@ -129,8 +155,12 @@ class World:
         for row in snap.buildings:
             tpl = self.town.templates.get(row["template"])
             if tpl is None:
-                raise GameError(f"stored building {row['id']} uses template {row['template']!r}, which the town files no longer define")
-            b = Building(row["id"], tpl, row["name"], row["x"], row["y"], row["owner"], row["created_tick"], row["seq"])
+                raise GameError(
+                    f"stored building {row['id']} uses template {row['template']!r}, which the town files no longer define"
+                )
+            b = Building(
+                row["id"], tpl, row["name"], row["x"], row["y"], row["owner"], row["created_tick"], row["seq"]
+            )
             self._block(b)
             self.buildings[b.id] = b
         for row in snap.equipment:
@@ -181,8 +211,12 @@ class World:
         ch = Changes(
             meta={**d.meta, "tick": self.clock.tick, "rng": self.rng.getstate()},
             agents=[self.agents[i].to_row() for i in sorted(d.agents) if i in self.agents],
-            buildings=[self._building_row(self.buildings[i]) for i in sorted(d.buildings) if i in self.buildings],
-            equipment=[self._equipment_row(self.equipment[i]) for i in sorted(d.equipment) if i in self.equipment],
+            buildings=[
+                self._building_row(self.buildings[i]) for i in sorted(d.buildings) if i in self.buildings
+            ],
+            equipment=[
+                self._equipment_row(self.equipment[i]) for i in sorted(d.equipment) if i in self.equipment
+            ],
             ledger=self.ledger.drain(),
             memories=self.new_memories,
             events=d.events,
@@ -238,14 +272,24 @@ class World:
 
     @staticmethod
     def _building_row(b: Building) -> dict[str, Any]:
-        return {"id": b.id, "template": b.template.name, "name": b.name, "x": b.x, "y": b.y,
-                "owner": b.owner, "created_tick": b.created_tick, "seq": b.seq}
+        return {
+            "id": b.id,
+            "template": b.template.name,
+            "name": b.name,
+            "x": b.x,
+            "y": b.y,
+            "owner": b.owner,
+            "created_tick": b.created_tick,
+            "seq": b.seq,
+        }
 
     @staticmethod
     def _equipment_row(e: Equipment) -> dict[str, Any]:
         return {"id": e.id, "building_id": e.building_id, "spec": e.spec.name, "users": json.dumps(e.users)}
 
-    def event(self, kind: str, text: str, agent_id: str | None = None, other_id: str | None = None) -> dict[str, Any]:
+    def event(
+        self, kind: str, text: str, agent_id: str | None = None, other_id: str | None = None
+    ) -> dict[str, Any]:
         """Record an event (chat line, use, hire...) for the events table and the next delta."""
         ev = {"tick": self.clock.tick, "kind": kind, "agent_id": agent_id, "other_id": other_id, "text": text}
         self.dirty.events.append(ev)
@@ -253,8 +297,16 @@ class World:
 
     # ------------------------------------------------------------ buildings
 
-    def place_building(self, template: str, x: int, y: int, *, name: str | None = None,
-                       building_id: str | None = None, owner: str | None = None) -> Building:
+    def place_building(
+        self,
+        template: str,
+        x: int,
+        y: int,
+        *,
+        name: str | None = None,
+        building_id: str | None = None,
+        owner: str | None = None,
+    ) -> Building:
         """Put up a building on free walkable tiles. Raises without changing anything."""
         tpl = self.town.templates.get(template)
         if tpl is None:
@@ -267,9 +319,13 @@ class World:
         occupied = {(a.x, a.y) for a in self.agents.values()}
         for tx, ty in b.tiles():
             if not self.grid.inside(tx, ty):
-                raise Conflict(f"{tpl.name} at ({x},{y}) does not fit the {self.grid.width}x{self.grid.height} map")
+                raise Conflict(
+                    f"{tpl.name} at ({x},{y}) does not fit the {self.grid.width}x{self.grid.height} map"
+                )
             if not self.grid.walkable(tx, ty):
-                raise Conflict(f"tile ({tx},{ty}) is not free: {tpl.name} needs {tpl.footprint.w}x{tpl.footprint.h} free tiles at ({x},{y})")
+                raise Conflict(
+                    f"tile ({tx},{ty}) is not free: {tpl.name} needs {tpl.footprint.w}x{tpl.footprint.h} free tiles at ({x},{y})"
+                )
             if (tx, ty) in occupied and (tx, ty) != b.entrance:
                 raise Conflict(f"tile ({tx},{ty}) has an agent standing on it")
         self._block(b)
@@ -304,18 +360,35 @@ class World:
 
     # --------------------------------------------------------------- agents
 
-    def add_agent(self, name: str, bio: str, goal: str, *, cash: int = 100, sprite: str = "default",
-                  llm: str = "default", plan: str = "qa", memory: str = "long_term",
-                  at: tuple[int, int] | None = None, owner: str | None = None, facts: list[str] | None = None) -> AgentRecord:
+    def add_agent(
+        self,
+        name: str,
+        bio: str,
+        goal: str,
+        *,
+        cash: int = 100,
+        sprite: str = "default",
+        llm: str = "default",
+        plan: str = "qa",
+        memory: str = "long_term",
+        at: tuple[int, int] | None = None,
+        owner: str | None = None,
+        facts: list[str] | None = None,
+    ) -> AgentRecord:
         """Create an agent with its starting cash granted through the ledger."""
         if len(self.agents) >= self.max_agents:
             raise LimitReached(f"the town has its maximum of {self.max_agents} agents")
         if any(a.name.lower() == name.lower() for a in self.agents.values()):
             raise Conflict(f"an agent named {name!r} exists")
         if plan not in self.plugins.planner_names():
-            raise GameError(f"unknown plan module {plan!r}; valid: {self.plugins.planner_names()}", code="unknown_plugin")
+            raise GameError(
+                f"unknown plan module {plan!r}; valid: {self.plugins.planner_names()}", code="unknown_plugin"
+            )
         if memory not in self.plugins.memory_names():
-            raise GameError(f"unknown memory module {memory!r}; valid: {self.plugins.memory_names()}", code="unknown_plugin")
+            raise GameError(
+                f"unknown memory module {memory!r}; valid: {self.plugins.memory_names()}",
+                code="unknown_plugin",
+            )
         if llm not in self.llm_names:
             raise GameError(f"unknown llm {llm!r}; valid: {self.llm_names}", code="unknown_llm")
         if at is None:
@@ -323,8 +396,21 @@ class World:
         elif not self.grid.walkable(*at):
             raise Conflict(f"tile {at} is not walkable")
         aid = self._free_id(slug(name), self.agents)
-        a = AgentRecord(aid, name, bio, goal, sprite, llm, plan, memory, at[0], at[1], owner=owner,
-                        created_tick=self.clock.tick, facts=list(facts or []))
+        a = AgentRecord(
+            aid,
+            name,
+            bio,
+            goal,
+            sprite,
+            llm,
+            plan,
+            memory,
+            at[0],
+            at[1],
+            owner=owner,
+            created_tick=self.clock.tick,
+            facts=list(facts or []),
+        )
         self._attach_plugins(a)
         self.agents[aid] = a
         if cash > 0:
@@ -337,7 +423,12 @@ class World:
         return a
 
     def _spawn_point(self) -> tuple[int, int]:
-        walk = [(x, y) for y in range(self.grid.height) for x in range(self.grid.width) if self.grid.walkable(x, y)]
+        walk = [
+            (x, y)
+            for y in range(self.grid.height)
+            for x in range(self.grid.width)
+            if self.grid.walkable(x, y)
+        ]
         if not walk:
             raise Conflict("the map has no walkable tile")
         return self.rng.choice(walk)
@@ -395,13 +486,24 @@ class World:
     def town_state(self) -> dict[str, Any]:
         """The whole town for a client: map, buildings, equipment, agents, clock."""
         return {
-            "name": self.town.map.name, "width": self.grid.width, "height": self.grid.height,
-            "tiles": self.town.map.tiles, "tick": self.clock.tick, "clock": str(self.clock),
+            "name": self.town.map.name,
+            "width": self.grid.width,
+            "height": self.grid.height,
+            "tiles": self.town.map.tiles,
+            "tick": self.clock.tick,
+            "clock": str(self.clock),
             "buildings": [b.public() for b in self.buildings.values()],
             "agents": [a.public() for a in sorted(self.agents.values(), key=lambda a: a.id)],
             "templates": [
-                {"name": t.name, "kind": t.kind, "description": t.description, "w": t.footprint.w,
-                 "h": t.footprint.h, "price": t.price, "equipment": list(t.equipment)}
+                {
+                    "name": t.name,
+                    "kind": t.kind,
+                    "description": t.description,
+                    "w": t.footprint.w,
+                    "h": t.footprint.h,
+                    "price": t.price,
+                    "equipment": list(t.equipment),
+                }
                 for t in self.town.templates.values()
             ],
         }

@@ -78,9 +78,19 @@ def chat_completion(body: dict[str, Any], content: str, served: int) -> dict[str
         "object": "chat.completion",
         "created": CREATED,
         "model": body.get("model", "fake"),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                     "finish_reason": "stop", "logprobs": None}],
-        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
     }
 
 
@@ -92,8 +102,10 @@ def wants_json(body: dict[str, Any]) -> bool:
 
 def echo_responder(body: dict[str, Any]) -> str:
     """The default answer: the last user message echoed, as a JSON object when JSON was asked."""
-    last = next((_text_of(m.get("content")) for m in reversed(body.get("messages", []))
-                 if m.get("role") == "user"), "")
+    last = next(
+        (_text_of(m.get("content")) for m in reversed(body.get("messages", [])) if m.get("role") == "user"),
+        "",
+    )
     return json.dumps({"echo": last}) if wants_json(body) else f"echo: {last}"
 
 
@@ -160,8 +172,12 @@ class _Handler(tornado.web.RequestHandler):
             emb: Any = base64.b64encode(np.asarray(vec, dtype="<f4").tobytes()).decode() if as_b64 else vec
             data.append({"object": "embedding", "index": i, "embedding": emb})
         tokens = sum(_count_words(t) for t in texts)
-        return {"object": "list", "data": data, "model": body.get("model", "fake"),
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        return {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", "fake"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
 
     def _fault_status(self, fault: Fault) -> None:
         status = int(fault.kind)
@@ -169,8 +185,11 @@ class _Handler(tornado.web.RequestHandler):
             self.set_header("Retry-After", f"{fault.retry_after:g}")
             self._error(429, "rate limited by the fake server", "rate_limit_error")
         else:
-            self._error(status, f"fault {status} injected by the fake server",
-                        "server_error" if status >= 500 else "invalid_request_error")
+            self._error(
+                status,
+                f"fault {status} injected by the fake server",
+                "server_error" if status >= 500 else "invalid_request_error",
+            )
 
     def _error(self, status: int, message: str, kind: str) -> None:
         self.set_status(status)
@@ -227,7 +246,13 @@ class FakeOpenAIServer:
 
     def profile(self, **kw: Any) -> dict[str, Any]:
         """Settings for an `openai` LLM profile that talks to this server; `kw` adds or overrides."""
-        return {"provider": "openai", "base_url": self.base_url, "api_key": "test", "model": "fake-model", **kw}
+        return {
+            "provider": "openai",
+            "base_url": self.base_url,
+            "api_key": "test",
+            "model": "fake-model",
+            **kw,
+        }
 
     def inject(self, *faults: Fault | str) -> None:
         """Queue faults for the next requests, one fault per request."""
@@ -339,8 +364,9 @@ class FakeOpenAIServer:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    server = FakeOpenAIServer(latency=args.latency, embedding_dim=args.embedding_dim, record=False,
-                              host=args.host, port=args.port)
+    server = FakeOpenAIServer(
+        latency=args.latency, embedding_dim=args.embedding_dim, record=False, host=args.host, port=args.port
+    )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

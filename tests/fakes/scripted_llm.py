@@ -71,11 +71,26 @@ def failing(message: str = "boom") -> LLMError:
     return LLMError(message)
 
 
-def equipment(eid: str, name: str, description: str, *, price: int = 0, income: int = 0,
-              operations: tuple[str, ...] = ("use",)) -> EquipmentView:
+def equipment(
+    eid: str,
+    name: str,
+    description: str,
+    *,
+    price: int = 0,
+    income: int = 0,
+    operations: tuple[str, ...] = ("use",),
+) -> EquipmentView:
     """An equipment view with room for users."""
-    return EquipmentView(id=eid, name=name, description=description, operations=operations, price=price,
-                         income=income, capacity=4, in_use=0)
+    return EquipmentView(
+        id=eid,
+        name=name,
+        description=description,
+        operations=operations,
+        price=price,
+        income=income,
+        capacity=4,
+        in_use=0,
+    )
 
 
 def sample_perception(
@@ -93,18 +108,62 @@ def sample_perception(
 ) -> Perception:
     """A town of four buildings: a home, a bakery, a park and a bank."""
     buildings = (
-        BuildingView("home", "Home", "house", "where you sleep and rest", 1, 1,
-                     (equipment("bed", "Bed", "sleep and rest", operations=("sleep", "nap")),)),
-        BuildingView("bakery", "Bakery", "shop", "a bakery that bakes bread and cakes", 5, 5,
-                     (equipment("oven", "Oven", "bake bread for customers", income=8, operations=("bake",)),
-                      equipment("counter", "Counter", "buy bread and cakes", price=5, operations=("buy",)))),
-        BuildingView("park", "Park", "park", "green space for a walk", 9, 2,
-                     (equipment("bench", "Bench", "sit and chat"),)),
-        BuildingView("bank", "Bank", "bank", "loans and savings", 3, 8,
-                     (equipment("desk", "Loan desk", "take a loan", price=100, operations=("borrow",)),)),
+        BuildingView(
+            "home",
+            "Home",
+            "house",
+            "where you sleep and rest",
+            1,
+            1,
+            (equipment("bed", "Bed", "sleep and rest", operations=("sleep", "nap")),),
+        ),
+        BuildingView(
+            "bakery",
+            "Bakery",
+            "shop",
+            "a bakery that bakes bread and cakes",
+            5,
+            5,
+            (
+                equipment("oven", "Oven", "bake bread for customers", income=8, operations=("bake",)),
+                equipment("counter", "Counter", "buy bread and cakes", price=5, operations=("buy",)),
+            ),
+        ),
+        BuildingView(
+            "park",
+            "Park",
+            "park",
+            "green space for a walk",
+            9,
+            2,
+            (equipment("bench", "Bench", "sit and chat"),),
+        ),
+        BuildingView(
+            "bank",
+            "Bank",
+            "bank",
+            "loans and savings",
+            3,
+            8,
+            (equipment("desk", "Loan desk", "take a loan", price=100, operations=("borrow",)),),
+        ),
     )
     return Perception(
-        tick=tick, minute_of_day=minute_of_day, day=day, clock=f"Day {day} {minute_of_day // 60:02d}:00",
-        agent_id=agent_id, name="Ann", bio="a young cook", goal=goal, cash=cash, x=1, y=1,
-        building_id=building_id, job=None, buildings=buildings, nearby=nearby, tasks=tasks, events=events,
+        tick=tick,
+        minute_of_day=minute_of_day,
+        day=day,
+        clock=f"Day {day} {minute_of_day // 60:02d}:00",
+        agent_id=agent_id,
+        name="Ann",
+        bio="a young cook",
+        goal=goal,
+        cash=cash,
+        x=1,
+        y=1,
+        building_id=building_id,
+        job=None,
+        buildings=buildings,
+        nearby=nearby,
+        tasks=tasks,
+        events=events,
     )

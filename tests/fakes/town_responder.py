@@ -15,12 +15,12 @@ _IDS = re.compile(r'"id":\s*"([^"]+)"')
 
 
 def _title(system: str) -> str:
-    start = system.rfind("{\"")
+    start = system.rfind('{"')
     while start >= 0:
         try:
             return str(json.loads(system[start:]).get("title", ""))
         except json.JSONDecodeError:
-            start = system.rfind("{\"", 0, start)
+            start = system.rfind('{"', 0, start)
     return ""
 
 
@@ -37,7 +37,9 @@ def town_responder(body: dict[str, Any]) -> str:
         "QAAnswers": {"answers": ["At the place that fits my goal best."]},
         "QAChoice": {"building": place, "purpose": "make progress on my goal"},
         "DailyPlan": {"plan": ["wake up", "work", "rest"]},
-        "HourlySchedule": {"schedule": [{"hour": h, "activity": "work", "building": place} for h in range(0, 24, 6)]},
+        "HourlySchedule": {
+            "schedule": [{"hour": h, "activity": "work", "building": place} for h in range(0, 24, 6)]
+        },
         "Decomposition": {"tasks": [{"task": "get going", "minutes": 20, "building": place}]},
         "Reaction": {"replan": False, "reason": "carry on"},
         "ActDecision": {"action": "leave", "reason": "done"},
