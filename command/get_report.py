@@ -18,7 +18,7 @@ class Request(Model):
 
 
 class Response(Model):
-    """The report (see README: Run report)."""
+    """The report (see docs/mayor.md: Run report)."""
 
     report: dict[str, Any]
 

@@ -1,6 +1,6 @@
 """Employ an agent at a building (admin): the job title comes from the building's equipment `job`
 (cook, barista, clerk, nurse, craftsman). An employee working at its workplace's job equipment
-earns the income plus a bonus (see README: Mayor mode). Replaces any earlier job."""
+earns the income plus a bonus (see docs/mayor.md). Replaces any earlier job."""
 
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ async def _admin_token(settings: Settings, world: World) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m server", description="Run the AI town game server.")
-    p.add_argument("--config", help="JSON config file (see README: Configuration)")
+    p.add_argument("--config", help="JSON config file (see docs/operations.md: Configuration)")
     p.add_argument("--db", help="sqlite:///path or mysql://user:pass@host:port/db")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
