@@ -71,13 +71,16 @@ class ReportHandler(tornado.web.RequestHandler):
 
 
 def make_app(services: Services) -> tornado.web.Application:
-    """The tornado application: /ws, /healthz, /report, /report.json and the static browser client."""
+    """The tornado application: /ws, /healthz, /report, /report.json, /favicon.ico and the static
+    browser client."""
     lim = services.settings.limits
     routes: list[Any] = [
         (r"/ws", TownSocket, {"services": services}),
         (r"/healthz", InfoHandler, {"services": services}),
         (r"/report", ReportHandler, {"services": services, "fmt": "html"}),
         (r"/report\.json", ReportHandler, {"services": services, "fmt": "json"}),
+        # pages without an icon link (the report, JSON in a browser tab) ask for /favicon.ico
+        (r"/favicon\.ico", tornado.web.RedirectHandler, {"url": "/favicon.svg"}),
     ]
     routes.extend(services.extras.get("routes", []))
     routes.append(
