@@ -4,13 +4,12 @@ earns the income plus a bonus (see docs/mayor.md). Replaces any earlier job."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from server.context import Context
 from server.errors import NotFound
 from server.protocol import Model
+from server.views import JobInfo
 
 PERMISSION = "admin"
 
@@ -26,7 +25,7 @@ class Request(Model):
 class Response(Model):
     """The jobs-table row."""
 
-    job: dict[str, Any]
+    job: JobInfo
 
 
 async def handle(ctx: Context, req: Request) -> Response:

@@ -6,9 +6,11 @@ fails when that file is out of date."""
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -28,16 +30,57 @@ ROLE_TEXT = {
 
 
 def _type(ann: Any) -> str:
-    text = getattr(ann, "__name__", None) if isinstance(ann, type) else None
-    return text or str(ann).replace("typing.", "")
+    """An annotation as a reader would write it; models link to their entry under Types."""
+    origin, args = get_origin(ann), get_args(ann)
+    if origin is Annotated:
+        return _type(args[0])
+    if origin in (Union, UnionType):
+        return " | ".join(_type(a) for a in args)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin in (list, dict, tuple, set):
+        return f"{origin.__name__}[{', '.join(_type(a) for a in args)}]"
+    if ann is type(None):
+        return "None"
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return f"[{ann.__name__}](#{ann.__name__.lower()})"
+    if isinstance(ann, type):
+        return ann.__name__
+    return str(ann).replace("typing.", "")
 
 
-def _fields(model: type[BaseModel]) -> str:
+def _fields(model: type[BaseModel], *, mark_required: bool = False) -> list[str]:
+    """One markdown list item per field: name, type, default, description."""
     rows = []
     for name, f in model.model_fields.items():
-        default = "required" if f.is_required() else f"default `{f.get_default(call_default_factory=True)!r}`"
-        rows.append(f"`{name}`: {_type(f.annotation)} ({default})")
-    return "; ".join(rows) or "(none)"
+        if f.is_required():
+            default = " (required)" if mark_required else ""
+        else:
+            default = f" (default `{f.get_default(call_default_factory=True)!r}`)"
+        note = f": {f.description}" if f.description else ""
+        rows.append(f"  - `{name}`: {_type(f.annotation)}{default}{note}")
+    return rows or ["  - (none)"]
+
+
+def _models_in(ann: Any) -> list[type[BaseModel]]:
+    """The models an annotation mentions, outermost first."""
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return [ann]
+    return [m for a in get_args(ann) for m in _models_in(a)]
+
+
+def nested_models(cmds: dict[str, CommandSpec]) -> list[type[BaseModel]]:
+    """Every model a request or result holds, at any depth, by name."""
+    seen: dict[str, type[BaseModel]] = {}
+    todo = [
+        f.annotation for c in cmds.values() for m in (c.request, c.response) for f in m.model_fields.values()
+    ]
+    while todo:
+        for m in _models_in(todo.pop()):
+            if m.__name__ not in seen:
+                seen[m.__name__] = m
+                todo.extend(f.annotation for f in m.model_fields.values())
+    return [seen[n] for n in sorted(seen)]
 
 
 def roles(cmds: dict[str, CommandSpec]) -> list[str]:
@@ -61,8 +104,23 @@ def render(commands: dict[str, CommandSpec] | None = None) -> str:
         out.append("")
         out.append(" ".join(c.doc.split()))
         out.append("")
-        out.append(f"- request `data`: {_fields(c.request)}")
-        out.append(f"- `result`: {_fields(c.response)}")
+        out.append("- request `data`:")
+        out.extend(_fields(c.request, mark_required=True))
+        out.append("- `result`:")
+        out.extend(_fields(c.response))
+        out.append("")
+    out.append("### Types")
+    out.append("")
+    out.append(
+        "The records that requests and results hold. A field without a default must be given in a request and is always present in a result."
+    )
+    out.append("")
+    for m in nested_models(cmds):
+        out.append(f"#### `{m.__name__}`")
+        out.append("")
+        out.append(" ".join(inspect.cleandoc(m.__doc__ or "").split()))
+        out.append("")
+        out.extend(f[2:] for f in _fields(m))
         out.append("")
     out.append(END)
     return "\n".join(out)

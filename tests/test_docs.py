@@ -66,3 +66,11 @@ def test_doc_links_point_at_files_and_headings_that_exist() -> None:
                 assert anchor in _anchors(dest.read_text()), (
                     f"{page.name} links to missing #{anchor} of {target}"
                 )
+
+
+def test_every_result_field_is_spelled_out() -> None:
+    """No result is documented as a loose `dict[str, Any]`: each record's fields are listed under Types."""
+    doc = render()
+    assert "Any" not in doc
+    for name in ("AgentInfo", "BuildingInfo", "TemplateInfo", "TaskInfo", "Report", "TaskSpec"):
+        assert f"#### `{name}`" in doc
