@@ -19,6 +19,7 @@ Context keys read, per kind (all optional):
 - act: building (a building_context mapping with equipment), purpose, nearby
 - chat: partner, heard (list of str), memories (a remembered piece of news is passed on)
 - reply_player: player_text, memories
+- interview: question, memories (the memories sharing most words with the question are quoted)
 - importance: text
 - reflect: memories (list of str)
 - impression: subject_name (or subject), previous, text
@@ -160,6 +161,7 @@ class ScriptedModel:
             "act": self._act,
             "chat": self._chat,
             "reply_player": self._reply_player,
+            "interview": self._interview,
             "importance": self._importance,
             "reflect": self._reflect,
             "impression": self._impression,
@@ -342,6 +344,19 @@ class ScriptedModel:
             lately = f" Lately: {memories[0][:120]}" if memories else ""
             text = f"Hello, I'm {name}. Right now I'm focused on this: {goal}.{lately}"
         return {"text": text}
+
+    def _interview(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        name = _str(ctx, "name", "a resident here")
+        asked = word_set(_str(ctx, "question"))
+        ranked = sorted(
+            ((len(asked & word_set(m)), -i, m) for i, m in enumerate(_strs(ctx, "memories"))), reverse=True
+        )
+        quoted = [m[:160] for hits, _, m in ranked[:2] if hits > 0]
+        if not quoted:
+            return {
+                "text": f"I'm {name}. I don't remember anything about that; I'm busy trying to {self._focus(ctx)}."
+            }
+        return {"text": f"I'm {name}. What I remember: " + " / ".join(quoted)}
 
     def _importance(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         found = set(words(_str(ctx, "text")))
