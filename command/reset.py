@@ -2,7 +2,7 @@
 equipment and agent presets are read again from disk first, so a mistake in them refuses the
 reset (code `invalid_town`, naming the file and the field) and leaves the town as it was.
 Everything stored goes: agents, buildings, ledger, memories, events, ticks, tasks, LLM calls.
-The admin token and the paused flag are kept. Subscribers get a `reset` push."""
+The admin token, the paused flag and a forked run's lineage are kept. Subscribers get a `reset` push."""
 
 from __future__ import annotations
 
@@ -54,8 +54,12 @@ async def handle(ctx: Context, req: Request) -> Response:
         ).found(presets, presets_file)
     except TownFileError as e:
         raise GameError(f"the town files are invalid; nothing was reset: {e}", code="invalid_town") from None
+    runs = ctx.services.runs
+    lineage = await runs.lineage_meta(runs.current) if runs is not None else None
     async with w.lock:
         await w.repo.wipe()
+        if lineage is not None:  # a reset fork is still a fork of its parent (docs/runs.md)
+            w.dirty.meta["run"] = lineage
         w.town = town
         w.rng.seed(w.seed)
         await w.reload()  # an empty database: an empty town at tick 0

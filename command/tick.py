@@ -64,6 +64,8 @@ async def handle(ctx: Context, req: Request) -> Response:
     async with ctx.services.tick_lock:  # ticks from several admins run one after another
         for _ in range(req.count):
             out = await run_tick(ctx)
+            if ctx.services.runs is not None:  # a checkpoint every runs.checkpoint_every ticks
+                await ctx.services.runs.after_tick(out.tick, ctx.world.lock)
     assert out is not None
     out.ticks = req.count
     return out

@@ -63,6 +63,15 @@ class LLMLimits(BaseModel):
     cache_mode: Literal["off", "record", "replay", "auto"] = "off"
 
 
+class RunSettings(BaseModel):
+    """Named runs (docs/runs.md): checkpoints of the open run, for forks at an earlier tick."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint_every: int = Field(default=100, ge=0)  # keep a copy of the open run every K ticks; 0 = never
+    keep_checkpoints: int = Field(default=10, ge=1)  # per run; the oldest go first
+
+
 class Settings(BaseSettings):
     """Server settings. See the configuration table of docs/operations.md for every key."""
 
@@ -83,6 +92,7 @@ class Settings(BaseSettings):
     llms: dict[str, LLMProfile] = Field(default_factory=dict)  # named profiles agents may choose
     llm_limits: LLMLimits = Field(default_factory=LLMLimits)
     limits: Limits = Field(default_factory=Limits)
+    runs: RunSettings = Field(default_factory=RunSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("db")

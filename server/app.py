@@ -33,6 +33,7 @@ from server.hub import Hub
 from server.report import build_report
 from server.report.html import render as render_report
 from server.router import Router, discover
+from server.runs.store import RunStore
 from server.world.tasks import TaskBoard
 from server.world.town import TownFileError, TownFiles, load_presets
 from server.world.world import World
@@ -127,12 +128,16 @@ async def run_town(settings: Settings) -> AsyncIterator[Running]:
             move_tiles=settings.move_tiles_per_tick,
             llm_names=settings.llm_names(),
         )
+        stack.push_async_callback(_close_switched, world, repo)  # an opened run's repository
         world.task_board = TaskBoard()  # mayor mode; installed before start so restore loads tasks and jobs
         await world.start(
             presets, str(settings.path(settings.agents)) if settings.agents else "agent presets"
         )
         token = await _admin_token(settings, world)
         services = Services(settings, world, Hub(), Router(discover()), token)
+        if ":memory:" not in settings.db:
+            services.runs = RunStore(settings.db, ROOT, settings.runs)
+            stack.push_async_callback(services.runs.aclose)
         brain = Brain(settings, world)
         stack.push_async_callback(brain.aclose)
         services.brain = brain
@@ -144,6 +149,11 @@ async def run_town(settings: Settings) -> AsyncIterator[Running]:
         port = sockets[0].getsockname()[1]
         log.info("town %r serving on http://%s:%d (websocket /ws)", town.map.name, settings.host, port)
         yield Running(services, port, server)
+
+
+async def _close_switched(world: World, first: Repository) -> None:
+    if world.repo is not first:
+        await world.repo.close()
 
 
 async def _admin_token(settings: Settings, world: World) -> str:

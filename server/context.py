@@ -14,6 +14,7 @@ from server.world.world import World
 
 if TYPE_CHECKING:
     from server.router import Router
+    from server.runs.store import RunStore
 
 
 @dataclass(eq=False)
@@ -30,6 +31,7 @@ class Services:
     paused: bool = False  # ticking paused by an admin: `tick` answers "paused"
     tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one tick at a time, whoever sends it
     extras: dict[str, Any] = field(default_factory=dict)
+    runs: RunStore | None = None  # named runs (set by main; None for a town in memory)
 
 
 @dataclass(eq=False, slots=True)

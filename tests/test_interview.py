@@ -5,27 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from server.app import Running, run_town
 from server.client import CommandError, TownClient
-from server.db import schema
 from tests.conftest import ADMIN, make_settings
-
-
-def table_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, sorted (for 'nothing changed at all' assertions)."""
-    if url.startswith("sqlite"):
-        eng = sa.create_engine("sqlite:///" + url.split(":///", 1)[1])
-    else:
-        eng = sa.create_engine(url.replace("mysql://", "mysql+pymysql://"))
-    with eng.connect() as c:
-        out = {
-            t.name: sorted(map(tuple, c.execute(sa.select(t)).all()), key=repr)
-            for t in schema.metadata.sorted_tables
-        }
-    eng.dispose()
-    return out
+from tests.db_rows import table_rows
 
 
 def memory_state(r: Running, agent_id: str) -> tuple[Any, ...]:

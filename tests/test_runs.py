@@ -1,0 +1,138 @@
+"""Named runs: list, fork (now and at a checkpoint), open, archive, delete, on SQLite and MySQL;
+a fork re-run from a checkpoint reproduces its parent; deleting a run touches no other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from server.app import Running, run_town
+from server.client import CommandError, TownClient
+from tests.conftest import ADMIN, make_settings
+from tests.db_rows import table_rows
+
+# columns that differ between two runs of the same ticks: wall-clock times, and the meta table
+# (lineage, commit markers)
+TIMINGS = ("ticks.summary", "llm_calls.latency_ms", "meta.value", "meta.key")
+
+
+def same_ticks(summary: dict[str, Any]) -> dict[str, Any]:
+    """A tick answer without its wall-clock timings."""
+    return {k: v for k, v in summary.items() if k not in ("wall_ms", "phases_ms")}
+
+
+async def admin_of(r: Running) -> TownClient:
+    c = await TownClient.connect(r.ws_url)
+    await c.call("login", token=ADMIN)
+    return c
+
+
+def runs_by_name(listing: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["name"]: r for r in listing["runs"]}
+
+
+async def test_fork_open_archive_delete_never_touch_another_run(db_url: str) -> None:
+    settings = make_settings(db_url, runs={"checkpoint_every": 2, "keep_checkpoints": 2})
+    async with run_town(settings) as r:
+        admin = await admin_of(r)
+        store = r.services.runs
+        assert store is not None
+        for _ in range(6):
+            await admin.call("tick")
+        runs = runs_by_name(await admin.call("list_runs"))
+        assert list(runs) == ["main"] and runs["main"]["open"] and runs["main"]["tick"] == 6
+        assert runs["main"]["checkpoints"] == [4, 6], "keeps the last 2 checkpoints, every 2 ticks"
+
+        now = (await admin.call("fork_run", name="now"))["run"]
+        assert (now["parent"], now["fork_tick"], now["tick"], now["open"]) == ("main", 6, 6, False)
+        early = (await admin.call("fork_run", name="early", tick=4))["run"]
+        assert (early["parent"], early["fork_tick"], early["tick"]) == ("main", 4, 4)
+        with pytest.raises(CommandError) as e:
+            await admin.call("fork_run", name="older", tick=2)
+        assert e.value.code == "not_found" and "kept: [4, 6]" in e.value.message
+        with pytest.raises(CommandError) as e:
+            await admin.call("fork_run", name="now")
+        assert e.value.code == "conflict"
+        with pytest.raises(CommandError) as e:
+            await admin.call("fork_run", name="Bad Name!")
+        assert e.value.code == "invalid_request"
+
+        main_rows, now_rows = table_rows(store.url("main")), table_rows(store.url("now"))
+        watcher = await TownClient.connect(r.ws_url)
+        await watcher.call("subscribe")
+        opened = (await admin.call("open_run", name="early"))["run"]
+        assert opened["open"] and opened["tick"] == 4 and r.services.world.clock.tick == 4
+        push = await watcher.next_push("reset")
+        assert push["data"] == {"tick": 4, "run": "early"}
+        for _ in range(3):
+            await admin.call("tick")
+        assert (await admin.call("info"))["tick"] == 7
+        assert table_rows(store.url("main")) == main_rows, "ticking a fork changed its parent"
+        assert table_rows(store.url("now")) == now_rows, "ticking a fork changed its sibling"
+
+        with pytest.raises(CommandError) as e:
+            await admin.call("delete_run", name="early", confirm=True)
+        assert e.value.code == "conflict", "the open run is never deleted"
+        with pytest.raises(CommandError) as e:
+            await admin.call("delete_run", name="main", confirm=True)
+        assert e.value.code == "conflict"
+        grand = (await admin.call("fork_run", name="grandchild", open=True))["run"]
+        assert (grand["parent"], grand["fork_tick"], grand["open"]) == ("early", 7, True)
+        early_rows = table_rows(store.url("early"))
+        await admin.call("tick")
+        with pytest.raises(CommandError):
+            await admin.call("delete_run", name="early")  # no confirm
+        await admin.call("open_run", name="main")
+        assert r.services.world.clock.tick == 6
+        gone = await admin.call("delete_run", name="grandchild", confirm=True)
+        assert gone["name"] == "grandchild"
+        runs = runs_by_name(await admin.call("list_runs"))
+        assert set(runs) == {"main", "now", "early"} and runs["main"]["open"]
+        assert (runs["early"]["tick"], runs["early"]["parent"]) == (7, "main")
+        assert table_rows(store.url("main")) == main_rows
+        assert table_rows(store.url("now")) == now_rows
+        assert table_rows(store.url("early")) == early_rows, "deleting a child changed its parent"
+
+        await admin.call("archive_run", name="now")
+        assert set(runs_by_name(await admin.call("list_runs"))) == {"main", "early"}
+        assert runs_by_name(await admin.call("list_runs", archived=True))["now"]["archived"]
+        with pytest.raises(CommandError) as e:
+            await admin.call("open_run", name="now")
+        assert e.value.code == "conflict"
+        with pytest.raises(CommandError) as e:
+            await admin.call("archive_run", name="main")
+        assert e.value.code == "conflict", "the open run is not archived"
+        await admin.call("archive_run", name="now", archived=False)
+        await admin.call("open_run", name="now")
+        assert r.services.world.clock.tick == 6
+
+        viewer = await TownClient.connect(r.ws_url)
+        assert (await viewer.call("list_runs"))["open"] == "now"
+        with pytest.raises(CommandError) as e:
+            await viewer.call("fork_run", name="mine")
+        assert e.value.code == "forbidden"
+        for c in (admin, watcher, viewer):
+            c.close()
+    # a restart opens `main` again, with the forks still there
+    async with run_town(settings) as r:
+        admin = await admin_of(r)
+        assert set(runs_by_name(await admin.call("list_runs"))) == {"main", "now", "early"}
+        assert r.services.world.clock.tick == 6
+        admin.close()
+
+
+async def test_a_fork_from_a_checkpoint_reproduces_its_parent(db_url: str) -> None:
+    """Run A 12 ticks; fork it at its checkpoint of tick 6 and run the fork 6 ticks: the same
+    answers, and every table the same (but for wall-clock timings and the lineage)."""
+    async with run_town(make_settings(db_url, runs={"checkpoint_every": 6})) as r:
+        admin = await admin_of(r)
+        store = r.services.runs
+        assert store is not None
+        parent = [same_ticks(await admin.call("tick")) for _ in range(12)]
+        assert sum(t["llm_calls"] for t in parent[6:]) > 0 and sum(t["moved"] for t in parent[6:]) > 0
+        await admin.call("fork_run", name="again", tick=6, open=True)
+        child = [same_ticks(await admin.call("tick")) for _ in range(6)]
+        assert child == parent[6:]
+        assert table_rows(store.url("again"), TIMINGS) == table_rows(store.url("main"), TIMINGS)
+        admin.close()
