@@ -66,6 +66,7 @@ async def handle(ctx: Context, req: Request) -> Response:
         if s.admin_token is None:  # a generated token lives in the database: keep it
             w.dirty.meta["admin_token"] = ctx.services.admin_token
         await w.start(presets, presets_file)
+        ctx.services.frames.forget()
     log.warning(
         "town reset by session %d: %d agents, %d buildings", ctx.session.id, len(w.agents), len(w.buildings)
     )

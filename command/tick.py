@@ -171,7 +171,19 @@ async def run_tick(ctx: Context) -> Response:
             t_applied = time.perf_counter()
             summary["wall_ms"] = round((t_applied - t0) * 1000, 3)
             changed = sorted(w.dirty.agents)
-            await w.commit(tick_row={"tick": tick, "game_seconds": w.clock.game_seconds, "summary": summary})
+            frame = ctx.services.frames.frame(tick, str(w.clock), w.clock.game_seconds, w.agents.values())
+            try:
+                await w.commit(
+                    tick_row={
+                        "tick": tick,
+                        "game_seconds": w.clock.game_seconds,
+                        "summary": summary,
+                        "frame": frame,
+                    }
+                )
+            except BaseException:
+                ctx.services.frames.forget()  # the town was reloaded: the next frame is a keyframe
+                raise
     t_committed = time.perf_counter()
     ctx.services.hub.publish(
         "tick",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from config.settings import Settings
 from server.hub import Hub
+from server.runs.replay import FrameRecorder
 from server.session import Session
 from server.world.world import World
 
@@ -32,6 +33,7 @@ class Services:
     tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one tick at a time, whoever sends it
     extras: dict[str, Any] = field(default_factory=dict)
     runs: RunStore | None = None  # named runs (set by main; None for a town in memory)
+    frames: FrameRecorder = field(default_factory=FrameRecorder)  # each tick's replay frame
 
 
 @dataclass(eq=False, slots=True)

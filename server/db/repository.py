@@ -316,8 +316,11 @@ class Repository:
         await _insert_dicts(bulk, t.llm_calls, ch.llm_calls)
         if ch.tick_row is not None:
             row = dict(ch.tick_row)
+            frame = row.pop("frame", None)  # the tick's replay frame (server/runs/replay.py)
             row["summary"] = json.dumps(row["summary"])
             await _replace(bulk, t.ticks, "tick", [row])
+            if frame is not None:
+                await bulk.many(t.frames, ("tick", "data"), [(row["tick"], frame)], upsert_key="tick")
 
     # ------------------------------------------------------------------- read
 

@@ -99,6 +99,15 @@ ticks = sa.Table(
     sa.Column("summary", JSON_TEXT, nullable=False),
 )
 
+# one row per tick: the agents' changes that tick, zlib-compressed JSON (server/runs/replay.py);
+# a new table, so `create_all` adds it to older databases without a migration
+frames = sa.Table(
+    "frames",
+    metadata,
+    sa.Column("tick", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("data", sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql"), nullable=False),
+)
+
 llm_calls = sa.Table(
     "llm_calls",
     metadata,

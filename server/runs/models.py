@@ -31,3 +31,41 @@ class RunView(Model):
             open=r.open,
             checkpoints=list(r.checkpoints),
         )
+
+
+class AgentFrame(Model):
+    """An agent in a replay: all fields in a state or a keyframe; in a delta frame only `id`, the
+    fields that changed that tick to a value, and in `cleared` those that changed to null."""
+
+    id: str
+    name: str | None = None
+    x: int | None = None
+    y: int | None = None
+    state: str | None = None
+    label: str | None = None
+    cash: int | None = None
+    target: str | None = None
+    purpose: str | None = None
+    cleared: list[str] = []
+
+
+class ReplayEvent(Model):
+    """Something that happened in a tick (a chat line, a purchase, a task done ...)."""
+
+    kind: str
+    agent_id: str | None
+    other_id: str | None
+    text: str
+
+
+class FrameView(Model):
+    """One tick's changes: the agents that changed (all of them in a keyframe), the ids of agents
+    that left, and the tick's events."""
+
+    tick: int
+    clock: str
+    game_seconds: int
+    keyframe: bool
+    agents: list[AgentFrame]
+    gone: list[str]
+    events: list[ReplayEvent]

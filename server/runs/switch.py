@@ -3,7 +3,9 @@ town from it, between ticks and commands (it holds the tick lock and the world's
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from config.settings import ROOT
 from server.context import Services
@@ -42,9 +44,28 @@ async def open_run(services: Services, name: str) -> RunInfo:
             raise
         await old.close()
         runs.current = name
+        services.frames.forget()
         if services.brain is not None:
             services.brain.drain()  # calls made outside any tick belong to the run left
     log.warning("run %r opened at tick %d (%d agents)", name, w.clock.tick, len(w.agents))
     services.hub.forget()  # clients reload the town on `reset`; the next delta is full
     services.hub.publish("reset", {"tick": w.clock.tick, "run": name})
     return await runs.info(name)
+
+
+@contextlib.asynccontextmanager
+async def run_repository(services: Services, name: str | None) -> AsyncIterator[Repository]:
+    """The repository of run `name` (default: the open run's own), to read it; another run's is
+    opened for the block and closed after it."""
+    runs = services.runs
+    if name is None or runs is None or name == runs.current:
+        if name is not None and runs is None:
+            store_of(services)  # raises: no named runs here
+        yield services.world.repo
+        return
+    await runs.info(name)  # NotFound for an unknown run
+    repo = await Repository.open(runs.url(name), ROOT)
+    try:
+        yield repo
+    finally:
+        await repo.close()
