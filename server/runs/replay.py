@@ -30,26 +30,26 @@ FIELDS = ("x", "y", "state", "label", "cash", "target", "purpose")
 _LEVEL = 6
 
 
+_KEYS = ("name", *FIELDS)
+
+
+def _values(a: AgentRecord) -> tuple[Any, ...]:
+    return (a.name, a.x, a.y, a.state.value, a.label, a.cash, a.target, a.purpose)
+
+
 def fields_of(a: AgentRecord) -> dict[str, Any]:
     """An agent's replay fields, with its id and name."""
-    return {
-        "id": a.id,
-        "name": a.name,
-        "x": a.x,
-        "y": a.y,
-        "state": a.state.value,
-        "label": a.label,
-        "cash": a.cash,
-        "target": a.target,
-        "purpose": a.purpose,
-    }
+    return {"id": a.id, **dict(zip(_KEYS, _values(a), strict=True))}
 
 
 @dataclass(eq=False)
 class FrameRecorder:
-    """Turns each tick's agents into that tick's frame; one per server, `forget` on a switch."""
+    """Turns each tick's agents into that tick's frame; one per server, `forget` on a switch.
 
-    last: dict[str, dict[str, Any]] = field(default_factory=dict)
+    It keeps each agent's values as a tuple (compared in C) and builds dicts only for the agents
+    that changed."""
+
+    last: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def forget(self) -> None:
         """The next frame is a keyframe (after a run is opened or reset)."""
@@ -57,24 +57,27 @@ class FrameRecorder:
 
     def frame(self, tick: int, clock: str, game_seconds: int, agents: Iterable[AgentRecord]) -> bytes:
         """The compressed frame of `tick`."""
-        now = {a.id: fields_of(a) for a in agents}
-        key = not self.last or tick % KEYFRAME_EVERY == 0
+        now = {a.id: _values(a) for a in agents}
+        last = self.last
         body: dict[str, Any] = {"c": clock, "s": game_seconds}
-        if key:
+        if not last or tick % KEYFRAME_EVERY == 0:
             body["k"] = 1
-            body["a"] = list(now.values())
+            body["a"] = [{"id": aid, **dict(zip(_KEYS, cur, strict=True))} for aid, cur in now.items()]
         else:
             out = []
             for aid, cur in now.items():
-                old = self.last.get(aid)
+                old = last.get(aid)
                 if old is None:
-                    out.append(cur)
+                    out.append({"id": aid, **dict(zip(_KEYS, cur, strict=True))})
                 elif old != cur:
-                    out.append({"id": aid, **{k: v for k, v in cur.items() if old.get(k) != v}})
+                    diff = {"id": aid}
+                    for k, v, o in zip(_KEYS, cur, old, strict=True):
+                        if v != o:
+                            diff[k] = v
+                    out.append(diff)
             body["a"] = out
-            gone = [aid for aid in self.last if aid not in now]
-            if gone:
-                body["g"] = gone
+            if len(last) > len(now) or any(aid not in now for aid in last):
+                body["g"] = [aid for aid in last if aid not in now]
         self.last = now
         return zlib.compress(orjson.dumps(body), _LEVEL)
 

@@ -10,6 +10,7 @@ import { Panel } from './panel.js';
 import { Forms } from './forms.js';
 import { SiteHighlight } from './sites.js';
 import { $ } from './dom.js';
+import { ReplayView } from './replay.js';
 
 const store = new TownStore();
 const conn = new Connection();
@@ -27,6 +28,7 @@ const panel = new Panel(store, conn, { onSelect: (id) => selectAgent(id) });
 const sites = new SiteHighlight(conn, store, $('place-sites'));  // where a building fits, while placing
 map.layers.push(sites);
 const forms = new Forms({ store, conn, map, panel, session });
+new ReplayView(conn, store, $('replay-root'), $('btn-replay'));  // its own view: docs/runs.md
 
 function selectAgent(id) {
   map.selected = id;
