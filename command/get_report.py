@@ -8,6 +8,7 @@ from server.context import Context
 from server.protocol import Model
 from server.report import build_report
 from server.report.model import Report
+from server.runs.research import research_section
 
 PERMISSION = "viewer"
 
@@ -23,4 +24,6 @@ class Response(Model):
 
 
 async def handle(ctx: Context, req: Request) -> Response:
-    return Response(report=Report.model_validate(await build_report(ctx.world)))
+    rep = await build_report(ctx.world)
+    rep.update(await research_section(ctx.services))  # the run's lineage and probes
+    return Response(report=Report.model_validate(rep))

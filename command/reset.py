@@ -2,7 +2,7 @@
 equipment and agent presets are read again from disk first, so a mistake in them refuses the
 reset (code `invalid_town`, naming the file and the field) and leaves the town as it was.
 Everything stored goes: agents, buildings, ledger, memories, events, ticks, tasks, LLM calls.
-The admin token, the paused flag and a forked run's lineage are kept. Subscribers get a `reset` push."""
+The admin token, the paused flag, a forked run's lineage and the run's probes are kept. Subscribers get a `reset` push."""
 
 from __future__ import annotations
 
@@ -60,6 +60,8 @@ async def handle(ctx: Context, req: Request) -> Response:
         await w.repo.wipe()
         if lineage is not None:  # a reset fork is still a fork of its parent (docs/runs.md)
             w.dirty.meta["run"] = lineage
+        if runs is not None and runs.probes:  # and keeps its probes
+            w.dirty.meta["probes"] = [p.model_dump() for p in runs.probes]
         w.town = town
         w.rng.seed(w.seed)
         await w.reload()  # an empty database: an empty town at tick 0

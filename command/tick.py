@@ -20,6 +20,7 @@ from agent.interfaces import Perception
 from server.context import Context
 from server.errors import GameError
 from server.protocol import Model
+from server.runs.hooks import after_tick
 from server.views import AgentError
 from server.world import rules
 from server.world.world import World
@@ -64,8 +65,7 @@ async def handle(ctx: Context, req: Request) -> Response:
     async with ctx.services.tick_lock:  # ticks from several admins run one after another
         for _ in range(req.count):
             out = await run_tick(ctx)
-            if ctx.services.runs is not None:  # a checkpoint every runs.checkpoint_every ticks
-                await ctx.services.runs.after_tick(out.tick, ctx.world.lock)
+            await after_tick(ctx.services, out.tick)  # checkpoints and probes (server/runs/hooks.py)
     assert out is not None
     out.ticks = req.count
     return out

@@ -33,6 +33,8 @@ from server.hub import Hub
 from server.report import build_report
 from server.report.html import render as render_report
 from server.router import Router, discover
+from server.runs.hooks import load_probes
+from server.runs.research import CompareHandler, research_html, research_section
 from server.runs.store import RunStore
 from server.world.tasks import TaskBoard
 from server.world.town import TownFileError, TownFiles, load_presets
@@ -63,12 +65,13 @@ class ReportHandler(tornado.web.RequestHandler):
 
     async def get(self) -> None:
         rep = await build_report(self.services.world)
+        rep.update(await research_section(self.services))  # the run's lineage and probes
         if self.fmt == "json":
             self.set_header("Content-Type", "application/json; charset=UTF-8")
             self.write(json.dumps(rep))
         else:
             self.set_header("Content-Type", "text/html; charset=UTF-8")
-            self.write(render_report(rep))
+            self.write(render_report(rep, extra=research_html(rep)))
 
 
 def make_app(services: Services) -> tornado.web.Application:
@@ -80,6 +83,7 @@ def make_app(services: Services) -> tornado.web.Application:
         (r"/healthz", InfoHandler, {"services": services}),
         (r"/report", ReportHandler, {"services": services, "fmt": "html"}),
         (r"/report\.json", ReportHandler, {"services": services, "fmt": "json"}),
+        (r"/report/compare(\.json)?", CompareHandler, {"services": services}),
         # pages without an icon link (the report, JSON in a browser tab) ask for /favicon.ico
         (r"/favicon\.ico", tornado.web.RedirectHandler, {"url": "/favicon.svg"}),
     ]
@@ -138,6 +142,7 @@ async def run_town(settings: Settings) -> AsyncIterator[Running]:
         if ":memory:" not in settings.db:
             services.runs = RunStore(settings.db, ROOT, settings.runs)
             stack.push_async_callback(services.runs.aclose)
+            await load_probes(services)
         brain = Brain(settings, world)
         stack.push_async_callback(brain.aclose)
         services.brain = brain

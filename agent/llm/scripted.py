@@ -20,6 +20,7 @@ Context keys read, per kind (all optional):
 - chat: partner, heard (list of str), memories (a remembered piece of news is passed on)
 - reply_player: player_text, memories
 - interview: question, memories (the memories sharing most words with the question are quoted)
+- probe_judge: rubric, answer (the share of the rubric's words the answer holds, as 1-10)
 - importance: text
 - reflect: memories (list of str)
 - impression: subject_name (or subject), previous, text
@@ -162,6 +163,7 @@ class ScriptedModel:
             "chat": self._chat,
             "reply_player": self._reply_player,
             "interview": self._interview,
+            "probe_judge": self._probe_judge,
             "importance": self._importance,
             "reflect": self._reflect,
             "impression": self._impression,
@@ -357,6 +359,11 @@ class ScriptedModel:
                 "text": f"I'm {name}. I don't remember anything about that; I'm busy trying to {self._focus(ctx)}."
             }
         return {"text": f"I'm {name}. What I remember: " + " / ".join(quoted)}
+
+    def _probe_judge(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        wanted = word_set(_str(ctx, "rubric"))
+        share = len(wanted & word_set(_str(ctx, "answer"))) / len(wanted) if wanted else 0.0
+        return {"score": 1 + round(9 * share)}
 
     def _importance(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         found = set(words(_str(ctx, "text")))

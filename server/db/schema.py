@@ -108,6 +108,22 @@ frames = sa.Table(
     sa.Column("data", sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql"), nullable=False),
 )
 
+# probe answers and scores (server/runs/probes.py): measurements of a run, not its state
+probe_scores = sa.Table(
+    "probe_scores",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("tick", sa.Integer, nullable=False, index=True),
+    sa.Column("probe", sa.String(64), nullable=False),
+    sa.Column("agent_id", ID, nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("value", sa.String(255), nullable=True),
+    sa.Column("calls", sa.Integer, nullable=False),
+    sa.Column("tokens", sa.Integer, nullable=False),
+    sa.Column("cost_usd", sa.Float, nullable=False),
+)
+
 llm_calls = sa.Table(
     "llm_calls",
     metadata,

@@ -150,8 +150,8 @@ def _usd(x: float) -> str:
     return f"${x:,.4f}" if x else "unpriced"
 
 
-def render(rep: dict[str, Any]) -> str:
-    """The report page."""
+def render(rep: dict[str, Any], extra: list[str] | None = None) -> str:
+    """The report page; `extra` HTML parts go at its end (the runs' sections)."""
     names = {a["id"]: a["name"] for a in rep["agents"]}
     led, llm = rep["ledger"], rep["llm"]
     tick = rep["tick"]
@@ -254,6 +254,7 @@ def render(rep: dict[str, Any]) -> str:
             ],
         ),
     ]
+    parts.extend(extra or ())
     style = (
         "body{font:14px system-ui,sans-serif;margin:24px;max-width:980px;color:#222}"
         "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}"

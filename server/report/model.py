@@ -7,6 +7,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from server.protocol import Model
+from server.runs.models import ProbeSeries, RunReport
 from server.views import JobInfo, LedgerLine, TaskInfo
 
 Series = list[list[int]]
@@ -122,3 +123,5 @@ class Report(Model):
     companies: list[Company]
     chats: ChatGraph
     diffusion: list[FactSpread]
+    run: RunReport | None = Field(default=None, description="the open run and its lineage (docs/runs.md)")
+    probes: list[ProbeSeries] = Field(default_factory=list, description="the run's probe scores over time")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from server.protocol import Model
 from server.runs.store import RunInfo
 
@@ -69,3 +71,52 @@ class FrameView(Model):
     agents: list[AgentFrame]
     gone: list[str]
     events: list[ReplayEvent]
+
+
+class LineageStep(Model):
+    """One run of a lineage: its name, and its parent and fork tick (none for a root run)."""
+
+    name: str
+    parent: str | None
+    fork_tick: int | None
+
+
+class RunReport(Model):
+    """The report's run: its name and its lineage, the run itself first, then its parent ..."""
+
+    name: str
+    lineage: list[LineageStep]
+
+
+class ProbeSeries(Model):
+    """One probe's scores over time."""
+
+    name: str
+    question: str
+    metric: str = Field(description="keywords, choice, number or judge")
+    mean: list[list[float]] = Field(description="[tick, mean score of the agents asked] (0..1)")
+    agents: dict[str, list[list[float]]] = Field(description="agent id -> [tick, score]")
+    last: float = Field(description="the mean score of the latest tick asked")
+
+
+class RunFigures(Model):
+    """One run's figures in a comparison."""
+
+    name: str
+    parent: str | None
+    fork_tick: int | None
+    tick: int
+    clock: str
+    agents: int
+    cash_total: int = Field(description="the agents' cash together")
+    cash: dict[str, int] = Field(description="agent id -> cash")
+    cash_series: list[list[int]] = Field(description="[tick, the agents' cash together]")
+    tasks_done: int
+    tasks: int
+    diffusion: dict[str, int] = Field(description="seeded fact -> agents who know it")
+    probes: dict[str, float] = Field(description="probe -> its latest mean score")
+    probe_series: dict[str, list[list[float]]] = Field(description="probe -> [tick, mean score]")
+    llm_calls: int
+    tokens: int
+    cost_usd: float
+    chat_lines: int

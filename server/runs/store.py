@@ -257,6 +257,7 @@ class RunStore:
     def __init__(self, db_url: str, root: Path, settings: RunSettings) -> None:
         self.settings = settings
         self.current = HOME
+        self.probes: list[Any] = []  # the open run's probes (server/runs/probes.py Probe)
         if db_url.startswith("sqlite"):
             path = Path(db_url.split(":///", 1)[1]) if ":///" in db_url else Path("")
             if str(path) in ("", ":memory:"):

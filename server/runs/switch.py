@@ -11,6 +11,7 @@ from config.settings import ROOT
 from server.context import Services
 from server.db.repository import Repository
 from server.errors import Conflict, Unavailable
+from server.runs.hooks import load_probes
 from server.runs.store import RunInfo, RunStore
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ async def open_run(services: Services, name: str) -> RunInfo:
         await old.close()
         runs.current = name
         services.frames.forget()
+        await load_probes(services)
         if services.brain is not None:
             services.brain.drain()  # calls made outside any tick belong to the run left
     log.warning("run %r opened at tick %d (%d agents)", name, w.clock.tick, len(w.agents))
