@@ -270,6 +270,7 @@ class TownClient:
         self.max_pushes = max_pushes
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Answer]] = {}
+        self._abandoned: set[int] = set()  # requests whose callers gave up before the answer came
         self._pushes: asyncio.Queue[RawPush | None] = asyncio.Queue()  # None: the connection ended
         self._lost: str | None = None
         self._closing = False
@@ -344,9 +345,12 @@ class TownClient:
         except ConnectionClosed as e:
             raise ConnectionLost(self._lost or _closed(e)) from e
         finally:
-            self._pending.pop(rid, None)
-            if waiter.done() and not waiter.cancelled():
-                waiter.exception()  # seen: the send failed first, or the caller gave up
+            unanswered = self._pending.pop(rid, None) is not None  # else the reader took it
+            if waiter.cancelled() or not waiter.done():  # gave up (timeout, cancelled)
+                if unanswered:
+                    self._abandoned.add(rid)  # its answer, if it comes, is dropped
+            else:
+                waiter.exception()  # seen (a send that failed as the connection ended)
 
     async def call(self, command: str, *, timeout: float | None = 600.0, **data: Any) -> dict[str, Any]:
         """Send a command; its result, or `CommandError` with the server's code."""
@@ -398,9 +402,9 @@ class TownClient:
             while True:
                 msg = await self.ws.recv(decode=False)
                 received = time.monotonic()
-                # While no call waits, every frame is a push: it is queued undecoded (the cheap
+                # While no answer is due, every frame is a push: it is queued undecoded (the cheap
                 # path for a subscriber), and decoded only by `next_push`.
-                if self._pending and self._deliver(msg):
+                if (self._pending or self._abandoned) and self._deliver(msg):
                     continue
                 if self._pushes.qsize() >= self.max_pushes:
                     why = f"more than {self.max_pushes} pushes unread: read them (next_push) or unsubscribe"
@@ -426,13 +430,17 @@ class TownClient:
         if isinstance(frame, dict) and "type" in frame and "id" not in frame:
             return False
         a = Answer.model_validate(frame)
-        if a.id is None:
+        if not isinstance(a.id, int):  # null: about the connection, for `next_push` to raise
             return False
-        waiter = self._pending.get(a.id) if isinstance(a.id, int) else None
-        if waiter is None:
-            log.warning("townclient: the answer to request %r came after its caller gave up", a.id)
-        elif not waiter.done():  # done: its caller timed out just now
-            waiter.set_result(a)
+        waiter = self._pending.pop(a.id, None)
+        if waiter is not None:
+            if not waiter.done():  # done: cancelled a moment ago, its caller is leaving
+                waiter.set_result(a)
+        elif a.id in self._abandoned:
+            self._abandoned.discard(a.id)
+            log.info("townclient: the answer to request %d came after its caller gave up", a.id)
+        else:
+            log.warning("townclient: an answer to no request (id %d) was dropped", a.id)
         return True
 
 

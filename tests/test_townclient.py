@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import re
 import socket
 import subprocess
@@ -301,3 +302,22 @@ async def test_get_report_gives_the_report_page_when_asked(town: Running, admin:
     page = await tornado.httpclient.AsyncHTTPClient().fetch(f"{town.url}/report")
     assert plain.html is None and both.report == plain.report
     assert both.html == page.body.decode() and both.html.count("<svg") >= 5
+
+
+async def test_an_answer_after_its_caller_gave_up_is_dropped_quietly(
+    town: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="townclient")
+    async with await tc.TownClient.connect(town.ws_url) as c:
+        await c.call("login", token=ADMIN)
+        with pytest.raises(TimeoutError):
+            await c.call("tick", count=20, timeout=0.001)
+        for _ in range(1000):  # bounded: the 20 ticks take well under a second
+            if any("gave up" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.01)
+        assert any("request 2 came after its caller gave up" in r.getMessage() for r in caplog.records)
+        with pytest.raises(TimeoutError):  # it was not taken for a push
+            await c.next_push(timeout=0.05)
+        assert tc.TickSummary.model_validate(await c.call("tick")).tick == 21
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
