@@ -5,12 +5,13 @@ the answer (what mayor.py writes beside the JSON). Open to everyone."""
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import Field
 
 from server.context import Context
 from server.protocol import Model
 from server.report import build_report
 from server.report.html import render
+from server.report.model import Report
 
 PERMISSION = "viewer"
 
@@ -22,12 +23,12 @@ class Request(Model):
 
 
 class Response(Model):
-    """The report (see README: Run report)."""
+    """The report (see docs/mayor.md: Run report)."""
 
-    report: dict[str, Any]
-    html: str | None = None  # the page GET /report serves, when asked for
+    report: Report
+    html: str | None = Field(default=None, description="the page GET /report serves, when asked for")
 
 
 async def handle(ctx: Context, req: Request) -> Response:
     rep = await build_report(ctx.world)
-    return Response(report=rep, html=render(rep) if req.html else None)
+    return Response(report=Report.model_validate(rep), html=render(rep) if req.html else None)
