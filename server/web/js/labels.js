@@ -1,6 +1,6 @@
 // Where the map's texts may go: a label (a building's name, an agent's name, a chat bubble) is
-// drawn only where it covers no label already placed, and labels are offered most important
-// first. A grid of buckets keeps the check cheap with hundreds of labels on screen.
+// drawn only where it covers no label already placed nor a blocked area (markers, the zoom
+// buttons), and labels are offered most important first. A grid of buckets keeps the check cheap with hundreds of labels on screen.
 
 const CELL = 64;  // px per bucket
 const GAP = 1;    // px kept clear between two labels
@@ -36,6 +36,21 @@ export class LabelBoard {
   /** Take the rectangle if it is free; true when taken (the caller then draws it). */
   place(x, y, w, h, kind, text) {
     if (!this.free(x, y, w, h)) return false;
+    this.take(x, y, w, h, kind, text);
+    return true;
+  }
+
+  /** Keep labels off a rectangle that is not a label (a marker, a button over the map). */
+  block(x, y, w, h) {
+    this.take(x, y, w, h, 'block', '');
+  }
+
+  /** The labels placed (without the blocked areas). */
+  labels() {
+    return this.rects.filter((r) => r.kind !== 'block');
+  }
+
+  take(x, y, w, h, kind, text) {
     const i = this.rects.length;
     this.rects.push({ x, y, w, h, kind, text });
     const x0 = Math.floor(x / CELL), x1 = Math.floor((x + w) / CELL);
@@ -48,6 +63,5 @@ export class LabelBoard {
         else this.cells.set(key, [i]);
       }
     }
-    return true;
   }
 }

@@ -2,7 +2,7 @@
 // chat bubbles, and a footprint preview while placing a building. Drawn for a crowd:
 //  - agents sharing a tile are one marker with a count; a tap on it opens a picker;
 //  - names are drawn for the selected, followed and hovered agents, and for the rest only when
-//    zoomed in, and only where they cover no other label (see labels.js); at most MAX_BUBBLES
+//    zoomed in (or few are in view), and only where they cover no other label (see labels.js); at most MAX_BUBBLES
 //    chat bubbles, likewise;
 //  - nothing off screen is drawn, and nothing is drawn at all when nothing changed (no glide
 //    running, camera and town as they were).
@@ -15,6 +15,7 @@ import { LabelBoard } from './labels.js';
 
 const TILE_PX = 16;        // tile size in the cached tile layer
 const NAMES_AT = 26;       // CSS px per tile from which every agent's name may be drawn
+const FEW_MARKERS = 30;    // markers in view few enough to name them all at any zoom
 const MAX_BUBBLES = 6;     // chat bubbles drawn at once
 const MAX_DPR = 2;         // finer canvases cost more than they show
 const CLUSTER_INK = '#33413a';
@@ -44,6 +45,7 @@ export class MapView {
     this._placing = null;    // template being placed, or null
     this.hoverTile = null;   // {x, y} under the pointer
     this.preview = null;     // the footprint drawn while placing: {x, y, w, h, ok}
+    this.layers = [];        // extra drawings over the buildings: {draw(g, map)} in tile units
     this.clusters = [];      // drawn this frame: {x, y, ids, r} (screen px)
     this.frames = 0;         // frames drawn (not frames skipped because nothing changed)
     this.dirty = true;
@@ -122,7 +124,7 @@ export class MapView {
 
   /** The label rectangles drawn in the last frame (CSS px in the canvas), for tests. */
   labelRects() {
-    return this.board.rects.map((r) => ({ ...r }));
+    return this.board.labels().map((r) => ({ ...r }));
   }
 
   // ----- input -----
@@ -196,8 +198,10 @@ export class MapView {
   /** Whether anything drawn would differ from the last frame. */
   needsDraw(t) {
     const s = this.store;
-    return this.dirty || this.drawn.cam !== this.cam.version || this.drawn.store !== s.version
-      || t <= s.animUntil + 50 || t >= this.nextExpiry;
+    // While placing a building every frame is drawn: the preview and any layers (sites.js) follow
+    // the pointer and answers that arrive on their own.
+    return this.dirty || this.placing !== null || this.drawn.cam !== this.cam.version
+      || this.drawn.store !== s.version || t <= s.animUntil + 50 || t >= this.nextExpiry;
   }
 
   keepFollowing(t) {
@@ -276,6 +280,7 @@ export class MapView {
     g.drawImage(this.ensureTileLayer(), 0, 0, s.width, s.height);
     const shown = [...s.buildings.values()].filter((b) => this.onScreen(b.x, b.y, b.w, b.h));
     for (const b of shown) this.drawBuilding(g, b);
+    for (const layer of this.layers) layer.draw(g, this);
     if (this.placing && this.hoverTile) this.drawPreview(g);
     else this.preview = null;
     // Screen layer: text stays crisp at any zoom.
@@ -420,6 +425,8 @@ export class MapView {
     const first = [this.selected, this.followed, this.hovered].filter((id, i, all) => id && byId.has(id) && all.indexOf(id) === i);
     for (const id of first) this.agentLabel(g, byId.get(id), id, true);
     for (const id of first) this.bubble(g, byId.get(id), id, now);
+    // The rest keep clear of the controls over the map.
+    for (const r of this.overlays()) this.board.block(r.x, r.y, r.w, r.h);
     for (const b of buildings) this.buildingLabel(g, b);
     // Other bubbles, newest first, up to the cap.
     const live = [...s.liveBubbles(now).entries()].filter(([id]) => byId.has(id) && !first.includes(id));
@@ -429,11 +436,30 @@ export class MapView {
       if (shown >= MAX_BUBBLES) break;
       if (this.bubble(g, byId.get(id), id, now)) shown += 1;
     }
-    if (this.cam.scale >= NAMES_AT) {
+    // Every name once zoomed in, or when the view holds few markers.
+    if (this.cam.scale >= NAMES_AT || this.clusters.length <= FEW_MARKERS) {
+      for (const c of this.clusters) this.board.block(c.x - c.r, c.y - c.r, 2 * c.r, 2 * c.r);  // names cover no marker
       for (const c of this.clusters) {
-        if (!c.ids.some((id) => first.includes(id))) this.agentLabel(g, c, c.ids[0], false);
+        // A crowd's marker shows its count; its names are in the picker.
+        if (c.ids.length === 1 && !first.includes(c.ids[0])) this.agentLabel(g, c, c.ids[0], false);
       }
     }
+  }
+
+  /** Rectangles of the page's controls over the map (zoom buttons, hints), in canvas CSS px. */
+  overlays() {
+    const key = `${this.cam.w}x${this.cam.h}:${this.placing !== null}`;
+    if (this.overlayKey === key) return this.overlayRects;
+    this.overlayKey = key;
+    const c = this.canvas.getBoundingClientRect();
+    const out = [];
+    for (const el of this.canvas.parentElement.querySelectorAll('.map-controls, .place-hint')) {
+      if (el.hidden) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width) out.push({ x: r.left - c.left, y: r.top - c.top, w: r.width, h: r.height });
+    }
+    this.overlayRects = out;
+    return out;
   }
 
   /** The name under a marker (with what the agent does, when it is the selected one). */
@@ -476,8 +502,12 @@ export class MapView {
     const w = this.measure(g, b.name) + 8;
     const h = fontPx * 1.4;
     const top = this.cam.toScreen(b.x + b.w / 2, b.y);
-    const y = top.y + Math.max(2, this.cam.scale * 0.05);
-    if (!this.board.place(top.x - w / 2, y, w, h, 'building', b.name)) return false;
+    // At the top of the building, else along its bottom edge.
+    let y = top.y + Math.max(2, this.cam.scale * 0.05);
+    if (!this.board.place(top.x - w / 2, y, w, h, 'building', b.name)) {
+      y = top.y + b.h * this.cam.scale - h - 2;
+      if (!this.board.place(top.x - w / 2, y, w, h, 'building', b.name)) return false;
+    }
     g.fillStyle = 'rgba(30,30,30,0.75)';
     roundRect(g, top.x - w / 2, y, w, h, 4);
     g.fill();

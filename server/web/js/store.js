@@ -98,9 +98,10 @@ export class TownStore {
       const prev = old.get(a.id);
       // A known agent glides from where it is drawn; a new one appears in place.
       const from = prev ? this.drawPos(prev, now) : { x: a.x, y: a.y };
-      this.agents.set(a.id, { ...a, anim: { fx: from.x, fy: from.y, t0: now, dur: DEFAULT_GLIDE_MS } });
+      const glides = from.x !== a.x || from.y !== a.y;
+      this.agents.set(a.id, { ...a, anim: { fx: from.x, fy: from.y, t0: now, dur: glides ? DEFAULT_GLIDE_MS : 0 } });
+      if (glides) this.animUntil = now + DEFAULT_GLIDE_MS;
     }
-    this.animUntil = now + DEFAULT_GLIDE_MS;
     this.changedIds = new Set(this.agents.keys());
     this.membership += 1;
     this.loaded = true;
@@ -207,7 +208,7 @@ export class TownStore {
   describe(ev) {
     const who = this.nameOf(ev.agent_id);
     const text = ev.text || '';
-    if (ev.kind === 'chat') return `${who} to ${this.nameOf(ev.other_id) || 'everyone'}` + (text ? `: “${text}”` : ' (talking)');
+    if (ev.kind === 'chat') return text ? `${who} to ${this.nameOf(ev.other_id) || 'everyone'}: “${text}”` : '';
     return who && !text.startsWith(who) ? `${who}: ${text}` : text;
   }
 
