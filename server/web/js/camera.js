@@ -22,12 +22,14 @@ export class Camera {
     this.version += 1;
   }
 
-  /** Show the whole map (`cover` false) or fill the canvas with it (`cover` true), centred. */
-  fit(mapW, mapH, cover = false) {
+  /** Show the whole map (`cover` false) or fill the canvas with it (`cover` true), centred in
+   *  the canvas less `insetBottom` px at the bottom (what a sheet over the map hides). */
+  fit(mapW, mapH, cover = false, insetBottom = 0) {
     if (!mapW || !this.w) return;
-    const sx = this.w / mapW, sy = this.h / mapH;
+    const h = Math.max(this.h / 3, this.h - insetBottom);
+    const sx = this.w / mapW, sy = h / mapH;
     const s = clampScale(cover ? Math.max(sx, sy) : Math.min(sx, sy) * 0.96);
-    this.set(s, (this.w - mapW * s) / 2, (this.h - mapH * s) / 2);
+    this.set(s, (this.w - mapW * s) / 2, (h - mapH * s) / 2);
   }
 
   /** Zoom by `factor` keeping the point (cx, cy) (CSS px in the canvas) still. */

@@ -82,7 +82,7 @@ export class MapView {
   fit(cover = false) {
     const s = this.store;
     if (!s.loaded || !this.cam.w) return;
-    this.cam.fit(s.width, s.height, cover);
+    this.cam.fit(s.width, s.height, cover, this.insetBottom);
     this.fitted = true;
   }
 
