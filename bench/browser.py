@@ -148,7 +148,7 @@ async def run(quick: bool) -> None:
     from server.app import run_town
     from server.client import TownClient
 
-    sizes, window_s, warmup_s = ((20, 60), 2.0, 1.0) if quick else ((100, 1000), 20.0, 2 * TICK_EVERY_S)
+    sizes, window_s, warmup_s = ((30,), 1.5, 0.5) if quick else ((100, 1000), 20.0, 2 * TICK_EVERY_S)
     out: dict[str, Any] = {}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

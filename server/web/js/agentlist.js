@@ -30,6 +30,7 @@ export class AgentList {
     this.pool = [];            // rows not in use
     this.rowH = 0;
     this.queued = false;
+    this.pending = new Set();  // agents changed since the last render
     fillSelect(this.stateSel, [{ value: '', label: 'Any state' }, ...STATES.map((s) => ({ value: s, label: s }))]);
     for (const input of [this.search, this.stateSel, this.buildingSel]) {
       input.addEventListener(input === this.search ? 'input' : 'change', () => {
@@ -45,6 +46,7 @@ export class AgentList {
 
   onChange(what) {
     if (what === 'town' || what === 'buildings') this.fillBuildings();
+    for (const id of this.store.changedIds) this.pending.add(id);  // rows to refresh at the next render
     // A tick can move agents in or out of a state or building filter.
     const filtered = this.stateSel.value || this.buildingSel.value;
     if (this.sortedFor !== this.store.membership || (what === 'tick' && filtered) || what === 'agent') this.filter();
@@ -122,7 +124,8 @@ export class AgentList {
         this.pool.push(row);
       }
     }
-    const changed = s.changedIds;
+    const changed = this.pending;
+    this.pending = new Set();
     for (let i = first; i < last; i++) {
       const id = this.shown[i];
       let row = this.rows.get(id);
