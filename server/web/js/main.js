@@ -25,7 +25,10 @@ let everConnected = false;
 const map = new MapView($('map'), store, {
   onSelectAgent: (id) => selectAgent(id),
   onSelectBuilding: (id) => selectBuilding(id),
-  onPlace: (x, y) => forms.place(x, y),
+  onPlace: async (x, y) => {
+    await forms.place(x, y);
+    if (sheet.phone) sheet.show('play');  // the outcome is said in the Play card
+  },
   onCancelPlace: () => forms.stopPlacing(),
   onPickCluster: (ids, at) => picker.show(ids, at),
   onFollow: (id) => panel.setFollowing(id),
@@ -36,6 +39,9 @@ const list = new AgentList(store, { onSelect: (id) => selectAgent(id) });
 const picker = new Picker(store, { onSelect: (id) => selectAgent(id) });
 const panel = new Panel(store, conn, { onSelect: (id) => selectAgent(id), onFollow: (id) => map.follow(id) });
 const forms = new Forms({ store, conn, map, panel, session });
+
+// On a phone the sheet folds while a building is being placed, so the map can be seen.
+$('build-form').addEventListener('submit', () => { if (sheet.phone) sheet.setState('peek'); });
 
 function selectAgent(id) {
   map.selected = id;

@@ -479,19 +479,20 @@ export class MapView {
     }
     const h = fontPx + 4 + (doing ? fontPx + 5 : 0);
     const W = Math.max(w, w2);
-    // Below the marker, else above it.
+    // Kept inside the canvas at its sides; below the marker, else above it.
+    const cx = Math.min(Math.max(c.x, W / 2 + 2), Math.max(W / 2 + 2, this.cam.w - W / 2 - 2));
     let top = c.y + c.r + 3;
-    if (!this.board.place(c.x - W / 2, top - 1, W, h, 'agent', name)) {
+    if (!this.board.place(cx - W / 2, top - 1, W, h, 'agent', name)) {
       top = c.y - c.r - 3 - h;
-      if (!this.board.place(c.x - W / 2, top - 1, W, h, 'agent', name)) return false;
+      if (!this.board.place(cx - W / 2, top - 1, W, h, 'agent', name)) return false;
     }
     g.textAlign = 'center';
     g.textBaseline = 'top';
     g.font = `600 ${fontPx}px system-ui, sans-serif`;
-    pill(g, name, c.x, top, fontPx, important ? '#fff8c4' : 'rgba(255,255,255,0.92)', '#1d232a', w);
+    pill(g, name, cx, top, fontPx, important ? '#fff8c4' : 'rgba(255,255,255,0.92)', '#1d232a', w);
     if (doing) {
       g.font = `${fontPx - 1}px system-ui, sans-serif`;
-      pill(g, doing, c.x, top + fontPx + 5, fontPx - 1, 'rgba(29,35,42,0.8)', '#fff', w2);
+      pill(g, doing, cx, top + fontPx + 5, fontPx - 1, 'rgba(29,35,42,0.8)', '#fff', w2);
     }
     return true;
   }
