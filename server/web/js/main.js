@@ -13,6 +13,7 @@ import { Picker } from './picker.js';
 import { Sheet } from './sheet.js';
 import { CompactDecoder } from './push.js';
 import { Forms } from './forms.js';
+import { SiteHighlight } from './sites.js';
 import { $ } from './dom.js';
 
 const store = new TownStore();
@@ -38,6 +39,8 @@ map.cover = sheet.phone;  // a phone's first view fills the screen with the town
 const list = new AgentList(store, { onSelect: (id) => selectAgent(id) });
 const picker = new Picker(store, { onSelect: (id) => selectAgent(id) });
 const panel = new Panel(store, conn, { onSelect: (id) => selectAgent(id), onFollow: (id) => map.follow(id) });
+const sites = new SiteHighlight(conn, store, $('place-sites'));  // where a building fits, while placing
+map.layers.push(sites);
 const forms = new Forms({ store, conn, map, panel, session });
 
 // On a phone the sheet folds while a building is being placed, so the map can be seen.
@@ -193,6 +196,7 @@ Object.defineProperty(window, '__town', {
     get selected() { return panel.selected ? { ...panel.selected } : null; },
     get placing() { return map.placing ? map.placing.name : null; },
     get preview() { return map.preview ? { ...map.preview } : null; },
+    get sites() { return { template: sites.template, loaded: sites.loaded, count: sites.sites.length, frames: sites.frames, list: sites.sites.map((s) => [s.x, s.y]) }; },
     get camera() { return { scale: map.scale, ox: map.ox, oy: map.oy, width: map.cssW, height: map.cssH, dpr: map.dpr }; },
     agents() {
       const now = performance.now();

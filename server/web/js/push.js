@@ -1,7 +1,7 @@
 // The compact tick push (`tick_compact`, asked for with `subscribe {compact: true}`): strings come
 // once into a table, positions as a flat array. `decode` turns one back into the shape of a
 // `tick` push ({tick, clock, agents: [{id, ...changed fields}], events, summary}) for the store.
-// The format is described in docs/client.md, "Compact tick pushes".
+// The format is described in docs/protocol.md, "Compact tick pushes".
 
 export class CompactDecoder {
   constructor() {
