@@ -16,6 +16,7 @@ import { MapLabels } from './maplabels.js';
 
 const TILE_PX = 16;        // tile size in the cached tile layer
 const MAX_DPR = 2;         // finer canvases cost more than they show
+const SMOOTH_AT = 32;      // CSS px per tile from which glides are drawn every frame
 const CLUSTER_INK = '#33413a';
 
 export class MapView {
@@ -48,6 +49,7 @@ export class MapView {
     this.frames = 0;         // frames drawn (not frames skipped because nothing changed)
     this.dirty = true;
     this.drawn = { cam: -1, store: -1 };
+    this.drawnAt = 0;        // when the last frame was drawn
     this.labels = new MapLabels(this);
     bindGestures(canvas, this.cam, {
       tap: (p, e) => this.tap(p, e.pointerType),
@@ -198,8 +200,12 @@ export class MapView {
     const s = this.store;
     // While placing a building every frame is drawn: the preview and any layers (sites.js) follow
     // the pointer and answers that arrive on their own.
-    return this.dirty || this.placing !== null || this.drawn.cam !== this.cam.version
-      || this.drawn.store !== s.version || t <= s.animUntil + 50 || t >= this.nextExpiry;
+    if (this.dirty || this.placing !== null || this.drawn.cam !== this.cam.version
+      || this.drawn.store !== s.version || t >= this.nextExpiry) return true;
+    if (t > s.animUntil + 50) return false;
+    // Agents are gliding. Zoomed out, a glide moves a marker less than a pixel a frame: every
+    // other frame is enough there, and leaves the page time for everything else.
+    return this.cam.scale >= SMOOTH_AT || t - this.drawnAt >= 30;
   }
 
   keepFollowing(t) {
@@ -261,6 +267,7 @@ export class MapView {
     const g = this.ctx;
     const s = this.store;
     this.dirty = false;
+    this.drawnAt = now;
     this.drawn = { cam: this.cam.version, store: s.version };
     this.nextExpiry = s.nextBubbleExpiry();
     this.board.clear();
