@@ -24,10 +24,8 @@ import asyncio
 import os
 import signal
 import sys
-import time
-from typing import Any
 
-from server.client import CommandError, ConnectionLost, TownClient
+from townclient import CommandError, ConnectionLost, TickSummary, TownClient
 
 HELP = "commands: run N | interview <agent> <question> | fin (keep the run) | exit (discard it) | help"
 
@@ -53,12 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def progress_line(s: dict[str, Any]) -> str:
+def progress_line(s: TickSummary) -> str:
     """One tick's progress line, as tick.py prints it."""
     return (
-        f"tick {s['tick']:>6}  {s['clock']}  stepped {s['stepped']:>4}  moved {s['moved']:>4}  "
-        f"llm {s['llm_calls']:>4}  tokens {s['tokens']:>7}  failures {s['failures']:>3}  "
-        f"{s['wall_ms']:8.1f} ms"
+        f"tick {s.tick:>6}  {s.clock}  stepped {s.stepped:>4}  moved {s.moved:>4}  "
+        f"llm {s.llm_calls:>4}  tokens {s.tokens:>7}  failures {s.failures:>3}  "
+        f"{s.wall_ms:8.1f} ms"
     )
 
 
@@ -76,7 +74,7 @@ class Session:
         done = 0
         while done < n and not self.stop.is_set():
             try:
-                s = await self.c.call("tick")
+                s = TickSummary.model_validate(await self.c.call("tick"))
             except CommandError as e:
                 if e.code != "paused":
                     raise
@@ -85,7 +83,7 @@ class Session:
                 continue
             done += 1
             print(progress_line(s), flush=True)
-            for err in s["errors"][:3]:
+            for err in s.errors[:3]:
                 print(f"      ! {err['agent']}: {err['error']}", flush=True)
         return done
 
@@ -142,26 +140,14 @@ async def interact(s: Session) -> None:
             print(f"refused: {e}", flush=True)
 
 
-async def connect(url: str, within: float) -> TownClient:
-    """Connect, retrying until `within` seconds have passed (the server may still be starting)."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            return await TownClient.connect(url, timeout=5)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.25)
-
-
 async def drive(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        c = await connect(args.url, args.connect_timeout)
-    except OSError as e:
+        c = await TownClient.connect(args.url, retry_for=args.connect_timeout, open_timeout=5)
+    except OSError as e:  # CannotConnect
         print(f"runs.py: cannot reach {args.url}: {e}", file=sys.stderr)
         return 1
     try:
@@ -185,7 +171,7 @@ async def drive(args: argparse.Namespace) -> int:
         print(f"runs.py: lost the server: {e}", file=sys.stderr)
         return 1
     finally:
-        c.close()
+        await c.close()
     return 0
 
 
