@@ -3,6 +3,7 @@ a fork re-run from a checkpoint reproduces its parent; deleting a run touches no
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from server.app import Running, run_town
 from server.client import CommandError, TownClient
 from tests.conftest import ADMIN, make_settings
 from tests.db_rows import table_rows
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.town_responder import town_responder
 
 # columns that differ between two runs of the same ticks: wall-clock times, the meta table
 # (lineage, commit markers), and replay frames (a fork opened mid-way writes a keyframe first)
@@ -135,4 +138,37 @@ async def test_a_fork_from_a_checkpoint_reproduces_its_parent(db_url: str) -> No
         child = [same_ticks(await admin.call("tick")) for _ in range(6)]
         assert child == parent[6:]
         assert table_rows(store.url("again"), TIMINGS) == table_rows(store.url("main"), TIMINGS)
+        admin.close()
+
+
+async def test_a_fork_replayed_from_the_llm_cache_reproduces_its_parent(tmp_path: Path) -> None:
+    """Through the real `openai` SDK: run A 10 ticks against the fake OpenAI server, recording the
+    answers; then, the model server gone, fork A at its checkpoint of tick 5 and tick the fork with
+    the cache in replay mode: the same ticks as A after tick 5."""
+    db = f"sqlite:///{tmp_path / 'town.sqlite3'}"
+    cache = {"cache_dir": str(tmp_path / "cache")}
+    async with FakeOpenAIServer(responder=town_responder) as srv:
+        prof = srv.profile()
+        settings = make_settings(
+            db, llm=prof, llm_limits={**cache, "cache_mode": "record"}, runs={"checkpoint_every": 5}
+        )
+        async with run_town(settings) as r:
+            admin = await admin_of(r)
+            parent = [same_ticks(await admin.call("tick")) for _ in range(10)]
+            admin.close()
+        assert srv.served > 0
+    assert sum(t["llm_calls"] for t in parent[5:]) > 0
+    settings = make_settings(
+        db, llm=prof, llm_limits={**cache, "cache_mode": "replay"}, runs={"checkpoint_every": 5}
+    )
+    async with run_town(settings) as r:
+        admin = await admin_of(r)
+        store = r.services.runs
+        assert store is not None
+        await admin.call("fork_run", name="again", source="main", tick=5, open=True)
+        child = [same_ticks(await admin.call("tick")) for _ in range(5)]
+        assert child == parent[5:]
+        # replayed calls are cached and free; concurrent calls finish (and get their ids) in any order
+        skip = (*TIMINGS, "llm_calls.cached", "llm_calls.cost_usd", "llm_calls.id")
+        assert table_rows(store.url("again"), skip) == table_rows(store.url("main"), skip)
         admin.close()
