@@ -95,6 +95,9 @@ async def test_probes_score_over_time_and_leave_the_run_alone(db_url: str) -> No
             (6, 1.0),
         ]
 
+        stored = await r.services.world.repo.rows("probe_scores")
+        assert {(x["probe"], x["calls"]) for x in stored} == {("who", 1), ("name-words", 1), ("judged", 2)}
+        assert all(x["tokens"] > 0 for x in stored)
         rep = (await admin.call("get_report"))["report"]
         series = {p["name"]: p for p in rep["probes"]}
         assert series["who"]["mean"] == [[2, 0.5], [4, 0.5], [6, 0.5]] and series["who"]["metric"] == "choice"

@@ -135,8 +135,8 @@ async def run_probes(services: Services, probes: list[Probe], tick: int) -> list
             a = w.agents.get(aid)
             if a is None:
                 continue
-            with services.brain.metering() as meter:
-                r = await interview(services, a, p.question)
+            r = await interview(services, a, p.question)  # meters its own calls
+            with services.brain.metering() as meter:  # the judge's
                 if isinstance(p.metric, Judge):
                     s, value = await judge(services, p.metric, p.question, r.answer)
                 else:
@@ -153,9 +153,9 @@ async def run_probes(services: Services, probes: list[Probe], tick: int) -> list
                     "answer": r.answer,
                     "score": s,
                     "value": value,
-                    "calls": len(calls),
-                    "tokens": sum(c.prompt_tokens + c.completion_tokens for c in calls),
-                    "cost_usd": sum(c.cost_usd for c in calls),
+                    "calls": r.calls + len(calls),
+                    "tokens": r.tokens + sum(c.prompt_tokens + c.completion_tokens for c in calls),
+                    "cost_usd": r.cost_usd + sum(c.cost_usd for c in calls),
                 }
             )
     if rows:
