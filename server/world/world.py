@@ -317,6 +317,7 @@ class World:
         seq = max((x.seq for x in self.buildings.values()), default=0) + 1
         b = Building(bid, tpl, name or tpl.name, x, y, owner, self.clock.tick, seq)
         occupied = {(a.x, a.y) for a in self.agents.values()}
+        open_tiles = b.open_tiles()
         for tx, ty in b.tiles():
             if not self.grid.inside(tx, ty):
                 raise Conflict(
@@ -326,7 +327,7 @@ class World:
                 raise Conflict(
                     f"tile ({tx},{ty}) is not free: {tpl.name} needs {tpl.footprint.w}x{tpl.footprint.h} free tiles at ({x},{y})"
                 )
-            if (tx, ty) in occupied and (tx, ty) != b.entrance:
+            if (tx, ty) in occupied and (tx, ty) not in open_tiles:
                 raise Conflict(f"tile ({tx},{ty}) has an agent standing on it")
         self._block(b)
         self.buildings[b.id] = b
@@ -339,8 +340,9 @@ class World:
         return b
 
     def _block(self, b: Building) -> None:
+        open_tiles = b.open_tiles()
         for tx, ty in b.tiles():
-            self.grid.set_walkable(tx, ty, (tx, ty) == b.entrance)
+            self.grid.set_walkable(tx, ty, (tx, ty) in open_tiles)
 
     @staticmethod
     def _free_id(base: str, taken: dict[str, Any]) -> str:

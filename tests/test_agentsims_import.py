@@ -1,0 +1,81 @@
+"""Importing an AgentSims town (`python -m server.tools.import_agentsims`): the hand-made fixture
+in tests/fixtures/agentsims converts, the server runs it, and its buildings can be walked to."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from server.app import run_town
+from server.client import TownClient
+from server.tools.import_agentsims import main
+from tests.conftest import make_settings
+
+FIXTURE = Path(__file__).parent / "fixtures" / "agentsims"
+
+
+@pytest.fixture
+def imported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, str]:
+    out = tmp_path / "mytown"
+    assert main([str(FIXTURE), str(out)]) == 0
+    return out, capsys.readouterr().out
+
+
+def test_import_lists_what_it_cannot_carry_over(imported: tuple[Path, str]) -> None:
+    out, printed = imported
+    assert "field 'color' (unknown to the importer): id 2" in printed  # an unknown building field
+    assert "salary" in printed and "id 2 (50)" in printed
+    assert "workBuilding" in printed and "models" in printed
+    assert printed.splitlines()[:-1] == (out / "IMPORT_REPORT.txt").read_text().splitlines()
+    eq = {e["name"]: e for e in json.loads((out / "equipment.json").read_text())["equipment"]}
+    goods = [e for e in eq.values() if e.get("label") == "goods"]
+    assert sorted(e["name"] for e in goods) == ["goods_2", "goods_3", "goods_8"]  # distinct, name kept
+    counter = eq["counter"]
+    assert counter["functions"][0] == {"name": "Restock shelves", "cost": 0, "earn": 30, "owner_only": True}
+    assert counter["menu"] == {"bread": 3, "milk": 2, "cheese": 5}
+    assert eq["bed"]["beds"] == 2 and eq["desk"]["job"] == "desk"
+
+
+def test_import_refuses_a_bad_file_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "cfg"
+    shutil.copytree(FIXTURE, src)
+    bad = json.loads((src / "equipments.json").read_text())
+    bad[0]["functions"][0]["cost"] = -5
+    (src / "equipments.json").write_text(json.dumps(bad))
+    assert main([str(src), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "equipments.json" in err and "0.functions.0.cost" in err
+
+
+async def test_imported_town_runs_and_every_entrance_reaches_every_other(
+    imported: tuple[Path, str], sqlite_url: str
+) -> None:
+    out, _ = imported
+    settings = make_settings(sqlite_url, town=str(out / "town.json"), agents=str(out / "agents.json"))
+    async with run_town(settings) as r:
+        c = await TownClient.connect(r.ws_url)
+        try:
+            t = await c.call("get_town")
+        finally:
+            c.close()
+        world = r.services.world
+        assert {b["id"] for b in t["buildings"]} == {
+            "corner-store-1",
+            "green-house-2",
+            "town-office-3",
+            "blue-house-4",
+        }
+        assert {a["name"] for a in t["agents"]} == {"Mira Holt", "Tomas Reyes", "Ines Park"}
+        store = world.buildings["corner-store-1"]
+        # the inner grid: an open aisle cell is walkable, a shelf's cell and the wall are not
+        assert world.grid.walkable(store.x + 1, store.y + 1)
+        assert not world.grid.walkable(store.x + 2, store.y + 2)
+        assert not world.grid.walkable(store.x, store.y)
+        assert not world.grid.walkable(0, 7)  # the fence from framework.json's map
+        entrances = [b.entrance for b in world.buildings.values()]
+        for a, b in itertools.permutations(entrances, 2):
+            assert world.grid.path(a, b) is not None, f"{b} unreachable from {a}"
