@@ -22,6 +22,7 @@ from agent.interfaces import Memory, MemoryRecord, Planner
 from agent.state import ActorState, AgentRecord
 from server.db.repository import Changes, Repository, Snapshot
 from server.errors import Conflict, GameError, LimitReached, NotFound
+from server.world import housing
 from server.world.clock import Clock
 from server.world.economy import Ledger
 from server.world.grid import Grid
@@ -143,6 +144,7 @@ class World:
                     memory=p.memory,
                     at=self.buildings[p.home].entrance if p.home else None,
                     facts=p.facts,
+                    home=p.home,
                 )
             except GameError as e:
                 raise TownFileError(f"{presets_file}: field agents.{i}: {e.message}") from None
@@ -376,8 +378,10 @@ class World:
         at: tuple[int, int] | None = None,
         owner: str | None = None,
         facts: list[str] | None = None,
+        home: str | None = None,
     ) -> AgentRecord:
-        """Create an agent with its starting cash granted through the ledger."""
+        """Create an agent with its starting cash granted through the ledger. In a town with
+        housing it gets a bed (`home` if given) or is refused (see server/world/housing.py)."""
         if len(self.agents) >= self.max_agents:
             raise LimitReached(f"the town has its maximum of {self.max_agents} agents")
         if any(a.name.lower() == name.lower() for a in self.agents.values()):
@@ -397,6 +401,7 @@ class World:
             at = self._spawn_point()
         elif not self.grid.walkable(*at):
             raise Conflict(f"tile {at} is not walkable")
+        home = housing.bed_for(self, home)
         aid = self._free_id(slug(name), self.agents)
         a = AgentRecord(
             aid,
@@ -412,6 +417,7 @@ class World:
             owner=owner,
             created_tick=self.clock.tick,
             facts=list(facts or []),
+            home=home,
         )
         self._attach_plugins(a)
         self.agents[aid] = a
