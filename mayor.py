@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from server.client import CommandError, ConnectionLost, TownClient
 from server.protocol import Model
@@ -39,7 +39,17 @@ class Scenario(Model):
     description: str = ""
     mayor: str = Field(default="player", description='an agent id of the town, or "player"')
     max_ticks: int = Field(default=300, ge=1, le=1_000_000)
-    tasks: list[TaskSpec] = Field(min_length=1, max_length=100)
+    tasks: list[TaskSpec] = Field(default_factory=list, max_length=100)
+    goal: str | None = Field(default=None, min_length=1, max_length=500, description="a mayor agent's goal")
+    think_every: int = Field(default=25, ge=1, description="ticks between the mayor agent's thinking")
+
+    @model_validator(mode="after")
+    def _tasks_or_goal(self) -> Scenario:
+        if not self.tasks and self.goal is None:
+            raise ValueError("give tasks, or a goal for a mayor agent to pursue")
+        if self.goal is not None and self.mayor == "player":
+            raise ValueError("a goal needs a mayor agent (an agent id as mayor), not the player")
+        return self
 
 
 class ScenarioError(Exception):
@@ -141,6 +151,8 @@ async def _run(
                 flush=True,
             )
     ran = 0
+    if sc.goal is not None:
+        ids += await _think(c, sc, args)
     listing = await c.call("list_tasks", ids=ids)
     last_print = -1
     while ran < max_ticks and not stop.is_set() and any(t["status"] == "open" for t in listing["tasks"]):
@@ -153,6 +165,8 @@ async def _run(
                 continue
             raise
         ran += n
+        if sc.goal is not None and (ran // sc.think_every > (ran - n) // sc.think_every):
+            ids += await _think(c, sc, args)  # the mayor follows its tasks up
         listing = await c.call("list_tasks", ids=ids)
         if not args.quiet and args.every and ran // args.every != last_print:
             last_print = ran // args.every
@@ -178,7 +192,18 @@ async def _run(
     print(f"  report: {path} and .html", flush=True)
     if stop.is_set() and any(t["status"] == "open" for t in tasks):
         return 130
-    return 0 if all(t["status"] == "completed" for t in tasks) else 1
+    return 0 if tasks and all(t["status"] == "completed" for t in tasks) else 1
+
+
+async def _think(c: TownClient, sc: Scenario, args: argparse.Namespace) -> list[str]:
+    """The mayor agent's round of thinking toward the goal; the ids of the tasks it posted."""
+    out = await c.call("mayor_think", mayor=sc.mayor, goal=sc.goal, timeout=600)
+    if not args.quiet:
+        for t in out["posted"]:
+            print(f"mayor {sc.mayor} posted {t['id']}: {t['title']} (reward {t['reward']})", flush=True)
+        for why in out["skipped"]:
+            print(f"mayor {sc.mayor} skipped {why}", flush=True)
+    return [t["id"] for t in out["posted"]]
 
 
 def write_report(out: Path, name: str, rep: dict[str, Any]) -> Path:

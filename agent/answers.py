@@ -181,6 +181,24 @@ class TaskDecision(Answer):
     reason: Text = ""
 
 
+class MayorTask(Answer):
+    """One task a mayor agent proposes: the server validates `condition` as a task condition."""
+
+    title: Line
+    description: Text = ""
+    reward: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    building: OptionalId = None
+    deadline_ticks: Annotated[int | None, Field(ge=1, le=100_000)] = None
+    condition: dict[str, Any]
+
+
+class MayorPlan(Answer):
+    """mayor_plan: the tasks a mayor agent posts now toward its town goal (none: wait)."""
+
+    tasks: Annotated[list[MayorTask], _trim_list(3)] = Field(default_factory=list)
+    reason: Text = ""
+
+
 ANSWER_MODELS: MappingProxyType[str, type[Answer]] = MappingProxyType(
     {
         model.__name__: model
@@ -199,6 +217,7 @@ ANSWER_MODELS: MappingProxyType[str, type[Answer]] = MappingProxyType(
             ImpressionAnswer,
             ExperienceAnswer,
             TaskDecision,
+            MayorPlan,
         )
     }
 )

@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agent.interfaces import LLMRequest, LLMResult, Usage
+from agent.llm.scripted_mayor import mayor_plan
 
 _STOP = frozenset(
     "the and for with that this from into your you are was were have has had but not what which who "
@@ -193,6 +194,7 @@ class ScriptedModel:
             "impression": self._impression,
             "experience": self._experience,
             "task_decide": self._task_decide,
+            "mayor_plan": mayor_plan,
         }
 
     async def complete(self, request: LLMRequest) -> LLMResult:
