@@ -275,7 +275,12 @@ class TownFiles:
 
     def __init__(self, town_path: Path):
         self.path = town_path
-        self.map = read_json_model(town_path, TownMap)
+        if town_path.suffix == ".tmj":  # a map drawn in Tiled
+            from server.world.tiled import read_tiled
+
+            self.map = read_tiled(town_path)
+        else:
+            self.map = read_json_model(town_path, TownMap)
         tdir = town_path.parent
         tl = read_json_model(tdir / self.map.templates, _TemplateList)
         el = read_json_model(tdir / self.map.equipment, _EquipmentList)
