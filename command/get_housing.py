@@ -3,10 +3,9 @@ totals. A town whose equipment has no beds has no housing: the list is empty."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from server.context import Context
 from server.protocol import Model
+from server.views import HomeInfo
 from server.world import housing
 
 PERMISSION = "admin"
@@ -19,7 +18,7 @@ class Request(Model):
 class Response(Model):
     """Homes in id order; beds and free beds in town; agents without a home."""
 
-    homes: list[dict[str, Any]]
+    homes: list[HomeInfo]
     beds: int
     free: int
     homeless: list[str]
@@ -30,7 +29,7 @@ async def handle(ctx: Context, req: Request) -> Response:
     hs = housing.homes(w)
     homeless = sorted(a.id for a in w.agents.values() if a.home is None) if hs else []
     return Response(
-        homes=[h.public() for h in hs],
+        homes=[HomeInfo.model_validate(h.public()) for h in hs],
         beds=sum(h.beds for h in hs),
         free=sum(h.free for h in hs),
         homeless=homeless,

@@ -5,14 +5,13 @@ reason. mayor.py calls this for a scenario with a `goal`."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from agent.answers import MayorPlan
 from server.context import Context
 from server.errors import NotFound
 from server.protocol import Model
+from server.views import TaskInfo
 from server.world import mayor_mind
 
 PERMISSION = "admin"
@@ -28,7 +27,7 @@ class Request(Model):
 class Response(Model):
     """The tasks posted now, the proposals skipped and why, the mayor's reason."""
 
-    posted: list[dict[str, Any]]
+    posted: list[TaskInfo]
     skipped: list[str]
     reason: str
     failed: bool  # the model failed twice; nothing was posted
@@ -52,4 +51,9 @@ async def handle(ctx: Context, req: Request) -> Response:
             w.event("mayor", f"{a.name} (mayor) posted {t['id']}: {t['title']}", a.id)
         w.dirty.llm_calls.extend(brain.call_rows(w.clock.tick, meter.calls))
         await w.commit()
-    return Response(posted=out.posted, skipped=out.skipped, reason=out.reason, failed=plan is None)
+    return Response(
+        posted=[TaskInfo.model_validate(t) for t in out.posted],
+        skipped=out.skipped,
+        reason=out.reason,
+        failed=plan is None,
+    )

@@ -12,7 +12,9 @@ import pytest
 
 from server.app import run_town
 from server.client import TownClient
+from server.errors import Conflict
 from server.tools.import_agentsims import main
+from server.world.sites import free_sites
 from tests.conftest import make_settings
 
 FIXTURE = Path(__file__).parent / "fixtures" / "agentsims"
@@ -76,6 +78,16 @@ async def test_imported_town_runs_and_every_entrance_reaches_every_other(
         assert not world.grid.walkable(store.x + 2, store.y + 2)
         assert not world.grid.walkable(store.x, store.y)
         assert not world.grid.walkable(0, 7)  # the fence from framework.json's map
+        # the open cells inside a building are walkable, but nothing may be built on them
+        house = world.town.templates["house"]
+        with pytest.raises(Conflict, match=r"tile \(2,2\) is inside corner store"):
+            world.place_building("house", store.x + 1, store.y + 1)
+        inside = store.open_tiles()
+        w, h = house.footprint.w, house.footprint.h
+        sites = free_sites(world, house)
+        assert sites and all(
+            not {(x + dx, y + dy) for dx in range(w) for dy in range(h)} & inside for x, y in sites
+        )
         entrances = [b.entrance for b in world.buildings.values()]
         for a, b in itertools.permutations(entrances, 2):
             assert world.grid.path(a, b) is not None, f"{b} unreachable from {a}"

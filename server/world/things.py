@@ -13,15 +13,8 @@ def inner_open(inner: InnerGrid) -> list[tuple[int, int]]:
 
 
 def extras(s: EquipmentSpec) -> dict[str, object]:
-    """The optional economy fields of an equipment, for clients (only those it has)."""
-    out: dict[str, object] = {}
-    if s.functions:
-        out["functions"] = [f.model_dump() for f in s.functions]
-    if s.menu:
-        out["menu"] = dict(s.menu)
-    if s.beds:
-        out["beds"] = s.beds
-    return out
+    """The economy fields of an equipment, for clients."""
+    return {"functions": [f.model_dump() for f in s.functions], "menu": dict(s.menu), "beds": s.beds}
 
 
 @dataclass(slots=True)

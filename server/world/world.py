@@ -319,7 +319,8 @@ class World:
         seq = max((x.seq for x in self.buildings.values()), default=0) + 1
         b = Building(bid, tpl, name or tpl.name, x, y, owner, self.clock.tick, seq)
         occupied = {(a.x, a.y) for a in self.agents.values()}
-        open_tiles = b.open_tiles()
+        # walkable, but not to build on: entrances and the open cells inside other buildings
+        doors = {t: o for o in self.buildings.values() for t in o.open_tiles()}
         for tx, ty in b.tiles():
             if not self.grid.inside(tx, ty):
                 raise Conflict(
@@ -329,7 +330,14 @@ class World:
                 raise Conflict(
                     f"tile ({tx},{ty}) is not free: {tpl.name} needs {tpl.footprint.w}x{tpl.footprint.h} free tiles at ({x},{y})"
                 )
-            if (tx, ty) in occupied and (tx, ty) not in open_tiles:
+            if (tx, ty) in doors:
+                o = doors[(tx, ty)]
+                raise Conflict(
+                    f"tile ({tx},{ty}) is the entrance of {o.name}"
+                    if (tx, ty) == o.entrance
+                    else f"tile ({tx},{ty}) is inside {o.name}"
+                )
+            if (tx, ty) in occupied and (tx, ty) != b.entrance:
                 raise Conflict(f"tile ({tx},{ty}) has an agent standing on it")
         self._block(b)
         self.buildings[b.id] = b
