@@ -91,3 +91,20 @@ async def test_imported_town_runs_and_every_entrance_reaches_every_other(
         entrances = [b.entrance for b in world.buildings.values()]
         for a, b in itertools.permutations(entrances, 2):
             assert world.grid.path(a, b) is not None, f"{b} unreachable from {a}"
+
+
+def test_import_notes_an_entrance_no_one_can_reach(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "cfg"
+    shutil.copytree(FIXTURE, src)
+    fw = json.loads((src / "framework.json").read_text())
+    for x in range(1, 8):  # a ring of blocked cells around the blue house (2,10)-(6,13)
+        for y in range(9, 15):
+            if x in (1, 7) or y in (9, 14):
+                fw["map"].setdefault(str(x), {}).setdefault(str(y), {})["block"] = 1
+    (src / "framework.json").write_text(json.dumps(fw))
+    assert main([str(src), str(tmp_path / "out")]) == 0
+    assert "note: building blue-house-4's entrance (4, 13) cannot be reached from corner-store-1's" in (
+        capsys.readouterr().out
+    )
