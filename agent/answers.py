@@ -121,9 +121,11 @@ class ActDecision(Answer):
     equipment: OptionalId = None  # equipment id, for "use"
     operation: OptionalId = None  # one of the equipment's operations, for "use"
     target: OptionalId = None  # agent id, for "chat"
-    order: dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[int, Field(ge=1, le=99)]] = (
-        Field(default_factory=dict, max_length=12)
-    )  # menu item -> quantity, for "use" of an equipment with a menu
+    order: Annotated[
+        dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[int, Field(ge=1, le=99)]],
+        BeforeValidator(lambda v: {} if v is None else v),
+        Field(max_length=12),
+    ] = Field(default_factory=dict)  # menu item -> quantity, for "use" of an equipment with a menu
     reason: Text = ""
 
     @field_validator("action", mode="before")

@@ -102,3 +102,4 @@ async def test_scripted_model_orders_from_a_menu_within_its_cash() -> None:
         assert sum(menu[k] * n for k, n in order.items()) <= cash
         assert (order != {}) == (cash >= 2)
         assert ActDecision.model_validate_json(res.text).order == order
+    assert ActDecision.model_validate({"action": "use", "order": None}).order == {}  # a model's null
