@@ -100,24 +100,5 @@ class Brain:
         m, self.unmetered = self.unmetered, Meter()
         return m.calls, m.failures
 
-    @staticmethod
-    def call_rows(tick: int, calls: list[CallRecord]) -> list[dict[str, Any]]:
-        """Metered calls as llm_calls table rows."""
-        return [
-            {
-                "tick": tick,
-                "agent_id": c.agent_id,
-                "kind": c.kind[:32],
-                "model": c.model[:128],
-                "prompt_tokens": c.prompt_tokens,
-                "completion_tokens": c.completion_tokens,
-                "latency_ms": c.latency_s * 1000,
-                "ok": c.ok,
-                "cached": c.cached,
-                "cost_usd": c.cost_usd,
-            }
-            for c in calls
-        ]
-
     async def aclose(self) -> None:
         await self.pool.aclose()

@@ -51,12 +51,11 @@ async def handle(ctx: Context, req: Request) -> Response:
         )
         await a.mem.observe(mind, p, "chat", f"{player} (a player) said to me: {req.text}")
         await a.mem.observe(mind, p, "chat", f"I answered {player}: {reply}")
-    calls = meter.calls
     async with w.lock:
-        if req.agent_id in w.agents:
+        if w.agents.get(a.id) is a:  # not deleted (nor the town reset) while it thought
             w.event("player_chat", f"{player}: {req.text}", None, a.id)
             w.event("player_chat", reply, a.id, None)
-            w.dirty.llm_calls.extend(ctx.services.brain.call_rows(w.clock.tick, calls))
+            w.book_calls(meter.calls)
             await w.commit()
     ctx.services.hub.publish(
         "chat", {"from": player, "to": a.id, "text": req.text, "reply": reply, "agent": a.name}

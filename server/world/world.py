@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from agent.interfaces import Memory, MemoryRecord, Planner
+from agent.llm.wrappers import CallRecord
 from agent.state import ActorState, AgentRecord
 from server.db.repository import Changes, Repository, Snapshot
 from server.errors import Conflict, GameError, LimitReached, NotFound
@@ -91,6 +92,9 @@ class World:
         self.agents: dict[str, AgentRecord] = {}
         self.ledger = Ledger()
         self.lock = asyncio.Lock()  # held while the world changes and commits
+        # held through one tick, from perceiving to its commit (`step.run_tick`), and by `reset`
+        self.step_lock = asyncio.Lock()
+        self.epoch = 0  # counts resets: a run of ticks stops when the town it ticks is gone
         self.dirty = Dirty()
         self.new_memories: list[MemoryRecord] = []
         # agents whose step in the running tick is under way (from its start to its commit): the
@@ -269,6 +273,59 @@ class World:
         self.clock.tick = 0
         self._restore(snap)
         self.stale = False
+
+    async def reset(
+        self, town: TownFiles, presets: list[AgentPreset], presets_file: str, keep_meta: dict[str, Any]
+    ) -> None:
+        """Wipe everything stored and found the town anew from `town` and `presets`, keeping
+        `keep_meta` (e.g. a generated admin token). The files are tried on a scratch town first: a
+        mistake raises TownFileError and changes nothing. The tick in flight finishes (and commits
+        to the old town) first; a run of ticks sees `epoch` change and stops."""
+        World(
+            town,
+            self.repo,
+            self.plugins,
+            seed=self.seed,
+            max_agents=self.max_agents,
+            sight=self.sight,
+            llm_names=self.llm_names,
+        ).found(presets, presets_file)
+        self.epoch += 1
+        async with self.step_lock, self.lock:
+            await self.repo.wipe()
+            self.town = town
+            self.rng.seed(self.seed)
+            await self.reload()  # an empty database: an empty town at tick 0
+            self.dirty.meta.update(keep_meta)
+            await self.start(presets, presets_file)
+
+    def record_failure(self, agent_id: str, error: str) -> None:
+        """Count a failed step or refused action on the agent (if it still exists)."""
+        a = self.agents.get(agent_id)
+        if a is not None:
+            a.failures += 1
+            a.last_error = error
+            self.dirty.agents.add(agent_id)
+
+    def book_calls(self, calls: Iterable[CallRecord]) -> None:
+        """Book metered LLM calls for the next commit, as rows of the llm_calls table at the
+        current tick."""
+        tick = self.clock.tick
+        self.dirty.llm_calls.extend(
+            {
+                "tick": tick,
+                "agent_id": c.agent_id,
+                "kind": c.kind[:32],
+                "model": c.model[:128],
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+                "latency_ms": c.latency_s * 1000,
+                "ok": c.ok,
+                "cached": c.cached,
+                "cost_usd": c.cost_usd,
+            }
+            for c in calls
+        )
 
     @staticmethod
     def _building_row(b: Building) -> dict[str, Any]:
