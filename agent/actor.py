@@ -69,7 +69,7 @@ async def _plan(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
     assert a.mem is not None and a.planner is not None
     actions: list[Action] = []
     open_tasks = [t for t in p.tasks if a.id not in t.holder_ids and t.mayor_id != a.id]
-    if open_tasks and p.job is None and not a.plan_state.get("declined_tasks_at") == p.day:
+    if open_tasks and p.job is None:
         ctx = perception_context(p)
         ctx["tasks"] = [t for t in ctx["tasks"] if t["id"] in {o.id for o in open_tasks}]
         d = await mind.ask("task_decide", ctx, TaskDecision)
@@ -81,11 +81,7 @@ async def _plan(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
                     Action("move", building_id=task.building_id, purpose=f"work on the task: {task.title}")
                 )
                 return actions
-    if (
-        p.job is not None
-        and a.plan_state.get("last_target") != p.job
-        and any(b.id == p.job for b in p.buildings)
-    ):
+    if p.job is not None and a.last_target != p.job and any(b.id == p.job for b in p.buildings):
         # an employee goes back to work between the errands its plan chooses
         return actions + [Action("move", building_id=p.job, purpose="work my shift")]
     decision: PlanDecision = await a.planner.plan(mind, p, a.mem)
@@ -96,7 +92,7 @@ async def _plan(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
 async def _act(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
     assert a.mem is not None
     here = next((b for b in p.buildings if b.id == p.building_id), None)
-    if here is None or a.plan_state.get("acts_here", 0) >= MAX_ACTS_PER_VISIT:
+    if here is None or a.acts_here >= MAX_ACTS_PER_VISIT:
         return await _leave(a, mind, p, "done here")
     memories = await a.mem.retrieve(mind, p, a.purpose or a.goal, k=5)
     ctx = perception_context(

@@ -144,7 +144,7 @@ def walk(world: World, a: AgentRecord) -> bool:
         a.state = ActorState.IDLE
         b = world.buildings.get(a.target or "")
         a.label = f"arrived at {b.name}" if b else "arrived"
-        a.plan_state["acts_here"] = 0
+        a.acts_here = 0
     world.dirty.agents.add(a.id)
     return bool(steps)
 
@@ -185,11 +185,11 @@ def apply(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None
         b = world.buildings.get(a.target or "")
         a.target, a.state, a.path = None, ActorState.IDLE, []
         a.label = f"left {b.name}" if b else "looking for something to do"
-        a.plan_state["acts_here"] = 0
+        a.acts_here = 0
         return None
     if action.kind == "wait":
         a.label = "waiting"
-        a.plan_state["acts_here"] = a.plan_state.get("acts_here", 0) + 1
+        a.acts_here += 1
         return None
     if action.kind == "take_task":
         board = getattr(world, "task_board", None)
@@ -208,9 +208,9 @@ def _move(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None
         raise Refused(f"{b.name} cannot be reached from ({a.x},{a.y})")
     _release(world, a)
     a.target, a.purpose = b.id, action.purpose[:300]
-    a.plan_state["last_target"] = b.id
+    a.last_target = b.id
     a.path = list(path)
-    a.plan_state["acts_here"] = 0
+    a.acts_here = 0
     if a.path:
         a.state = ActorState.MOVING
         a.label = f"walking to {b.name}"
@@ -251,7 +251,7 @@ def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
     world.dirty.equipment.add(eq.id)
     a.using, a.use_left, a.state = eq.id, USE_TICKS, ActorState.USING
     a.label = f"{op} at {here.name}"
-    a.plan_state["acts_here"] = a.plan_state.get("acts_here", 0) + 1
+    a.acts_here += 1
     if board is not None:
         board.on_use(world, a, eq, op)
     return world.event("use", f"{a.name}: {op} at {here.name}", a.id)
@@ -271,5 +271,5 @@ def _chat(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
     del other.inbox[:-10]
     world.dirty.agents.add(other.id)
     a.state, a.label = ActorState.CHATTING, f"chatting with {other.name}"
-    a.plan_state["acts_here"] = a.plan_state.get("acts_here", 0) + 1
+    a.acts_here += 1
     return world.event("chat", text, a.id, other.id)
