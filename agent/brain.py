@@ -9,22 +9,20 @@ import logging
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-from agent.interfaces import LanguageModel
 from agent.llm.factory import ModelPool
 from agent.llm.scripted import ScriptedModel
 from agent.llm.wrappers import MAX_BACKOFF_S, CallRecord
 from agent.mind import AgentMind
 from agent.prompts import PromptBook
-from agent.registry import plugin_registry
+from agent.registry import Registry, plugin_registry
 from agent.state import AgentRecord
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def build_plugins() -> Any:
+def build_plugins() -> Registry:
     """The plan/memory plug-in registry, built once at start-up."""
     return plugin_registry()
 
@@ -45,9 +43,8 @@ _METER: contextvars.ContextVar[Meter | None] = contextvars.ContextVar("town_mete
 class Brain:
     """Builds minds and meters their calls, apart for each tick or chat running (`metering`)."""
 
-    def __init__(self, settings: Settings, world: Any):
+    def __init__(self, settings: Settings):
         self.settings = settings
-        self.world = world
         self.unmetered = Meter()  # calls made outside any `metering()` block
         self.prompts = PromptBook()
         seed = settings.seed
@@ -58,9 +55,6 @@ class Brain:
             scripted_factory=lambda: ScriptedModel(seed),
             rng=random.Random(seed ^ 0x5EED),
         )
-
-    def model(self, a: AgentRecord) -> LanguageModel:
-        return self.pool.model(a.llm)
 
     def mind(self, a: AgentRecord) -> AgentMind:
         """A fresh Mind for one step of `a`."""

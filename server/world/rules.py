@@ -68,8 +68,7 @@ class Snapshot:
         for i, a in enumerate(self.agents):
             self.buckets[(a.x // self.cell, a.y // self.cell)].append(i)
         self._hoods: dict[tuple[int, int], np.ndarray] = {}
-        board = getattr(world, "task_board", None)
-        self.tasks = board.views() if board is not None else ()
+        self.tasks = world.task_board.views()
         self.clock = (world.clock.tick, world.clock.minute_of_day, world.clock.day, str(world.clock))
 
     def _hood(self, cx: int, cy: int) -> np.ndarray:
@@ -110,7 +109,6 @@ class Snapshot:
 
     def perceive(self, a: AgentRecord) -> Perception:
         tick, minute, day, clock = self.clock
-        job = self.world.jobs.get(a.id) if hasattr(self.world, "jobs") else None
         return Perception(
             tick=tick,
             minute_of_day=minute,
@@ -124,7 +122,7 @@ class Snapshot:
             x=a.x,
             y=a.y,
             building_id=self.entrances.get((a.x, a.y)),
-            job=job,
+            job=self.world.jobs.get(a.id),
             buildings=self.buildings,
             nearby=self.nearby(a),
             tasks=self.tasks,
@@ -192,10 +190,7 @@ def apply(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None
         a.acts_here += 1
         return None
     if action.kind == "take_task":
-        board = getattr(world, "task_board", None)
-        if board is None:
-            raise Refused("there are no tasks in this town")
-        return board.take(world, a, action.task_id or "")  # type: ignore[no-any-return]
+        return world.task_board.take(world, a, action.task_id or "")
     raise Refused(f"unknown action {action.kind!r}")
 
 
@@ -234,17 +229,15 @@ def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
         op = match
     if eq.full:
         raise Refused(f"{eq.spec.name} is full ({eq.spec.capacity} in use)")
-    board = getattr(world, "task_board", None)
-    veto = board.allow_use(world, a, eq, op) if board is not None else None
+    board = world.task_board
+    veto = board.allow_use(world, a, eq, op)
     if veto:
         raise Refused(veto)
     if eq.spec.price > a.cash:
         raise Refused(f"{a.name} has {a.cash} coins; {op} at {eq.spec.name} costs {eq.spec.price}")
     if eq.spec.price:
         world.pay(f"agent:{a.id}", "town", eq.spec.price, f"{op} at {here.name}")
-    income = eq.spec.income
-    if board is not None:
-        income = board.wage(world, a, eq, income)
+    income = board.wage(world, a, eq, eq.spec.income)
     if income:
         world.pay("source:economy", f"agent:{a.id}", income, f"{op} at {here.name}")
     eq.users.append(a.id)
@@ -252,8 +245,7 @@ def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
     a.using, a.use_left, a.state = eq.id, USE_TICKS, ActorState.USING
     a.label = f"{op} at {here.name}"
     a.acts_here += 1
-    if board is not None:
-        board.on_use(world, a, eq, op)
+    board.on_use(world, a, eq, op)
     return world.event("use", f"{a.name}: {op} at {here.name}", a.id)
 
 

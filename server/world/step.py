@@ -30,7 +30,7 @@ from server.errors import GameError
 from server.world import rules
 
 if TYPE_CHECKING:
-    from agent.brain import Brain
+    from server.protocols import Models
     from server.world.world import World
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class TickReport:
         }
 
 
-async def run_tick(world: World, models: Brain, timeout: float) -> TickReport:
+async def run_tick(world: World, models: Models, timeout: float) -> TickReport:
     """Advance `world` one tick, as the module docstring says. Each agent's step gets `timeout`
     seconds. Ticks must not overlap: callers hold `world.step_lock`."""
     try:
@@ -100,7 +100,7 @@ async def run_tick(world: World, models: Brain, timeout: float) -> TickReport:
         raise
 
 
-async def _run_tick(w: World, models: Brain, timeout: float) -> TickReport:
+async def _run_tick(w: World, models: Models, timeout: float) -> TickReport:
     t0 = time.perf_counter()
     snap = rules.Snapshot(w)
     # the records are taken now: an agent deleted while the others think is told apart by identity
@@ -137,8 +137,7 @@ async def _run_tick(w: World, models: Brain, timeout: float) -> TickReport:
                     recorded[aid] = reported[aid] = err
             for aid, err in recorded.items():
                 w.record_failure(aid, err)
-            if w.task_board is not None:
-                events.extend(w.task_board.check(w))
+            events.extend(w.task_board.check(w))
             w.clock.advance()
             w.book_calls(calls)
             t_applied = time.perf_counter()
@@ -175,7 +174,7 @@ async def _run_tick(w: World, models: Brain, timeout: float) -> TickReport:
 
 
 async def _think(
-    models: Brain,
+    models: Models,
     a: AgentRecord,
     p: Perception,
     timeout: float,

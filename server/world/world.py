@@ -16,9 +16,9 @@ import random
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from agent.interfaces import Memory, MemoryRecord, Planner
+from agent.interfaces import MemoryRecord, PluginRegistry
 from agent.llm.wrappers import CallRecord
 from agent.state import ActorState, AgentRecord
 from server.db.repository import Changes, Repository, Snapshot
@@ -26,19 +26,11 @@ from server.errors import Conflict, GameError, LimitReached, NotFound
 from server.world.clock import Clock
 from server.world.economy import Ledger
 from server.world.grid import Grid
+from server.world.tasks import TaskBoard
 from server.world.things import Building, Equipment
 from server.world.town import TILE_CHARS, AgentPreset, TownFileError, TownFiles
 
 log = logging.getLogger(__name__)
-
-
-class Plugins(Protocol):
-    """The plan/memory registry the world builds agents' plug-ins from."""
-
-    def make_planner(self, name: str) -> Planner: ...
-    def make_memory(self, name: str) -> Memory: ...
-    def planner_names(self) -> list[str]: ...
-    def memory_names(self) -> list[str]: ...
 
 
 @dataclass(slots=True)
@@ -65,7 +57,7 @@ class World:
         self,
         town: TownFiles,
         repo: Repository,
-        plugins: Plugins,
+        plugins: PluginRegistry,
         *,
         seed: int = 42,
         tick_seconds: int = 10,
@@ -84,7 +76,7 @@ class World:
         self.sight = sight
         self.move_tiles = move_tiles
         self.jobs: dict[str, str] = {}  # agent id -> workplace building id (mayor mode fills it)
-        self.task_board: Any = None  # mayor mode's task board, when installed
+        self.task_board = TaskBoard()  # mayor mode's tasks, jobs and companies
         self.llm_names = llm_names or ["default", "scripted"]
         self.grid = Grid.from_rows(town.map.tiles, TILE_CHARS)
         self.buildings: dict[str, Building] = {}
@@ -184,8 +176,7 @@ class World:
             a.mem.load(by_agent.get(a.id, []))
             self.agents[a.id] = a
         self.jobs = {row["agent_id"]: row["building_id"] for row in snap.jobs}
-        if self.task_board is not None:
-            self.task_board.restore(self, snap)
+        self.task_board.restore(self, snap)
 
     def _attach_plugins(self, a: AgentRecord) -> None:
         a.planner = self.plugins.make_planner(a.plan)
@@ -489,12 +480,6 @@ class World:
         if not walk:
             raise Conflict("the map has no walkable tile")
         return self.rng.choice(walk)
-
-    def board(self) -> Any:
-        """The mayor-mode task board; raises `no_task_board` when this town has none."""
-        if self.task_board is None:
-            raise GameError("this town has no task board", code="no_task_board")
-        return self.task_board
 
     def agent(self, agent_id: str) -> AgentRecord:
         a = self.agents.get(agent_id)
