@@ -14,31 +14,12 @@ State machine (see `agent.state.ActorState`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 from agent.answers import ActDecision, TaskDecision, Utterance
-from agent.interfaces import Mind, Perception, PlanDecision
+from agent.interfaces import Action, Mind, Perception, PlanDecision
 from agent.mind import building_context, perception_context, persona_context
 from agent.state import ActorState, AgentRecord
 
 MAX_ACTS_PER_VISIT = 3
-
-ActionKind = Literal["move", "use", "chat", "leave", "wait", "take_task"]
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """A proposed action. The world decides whether it happens."""
-
-    kind: ActionKind
-    building_id: str | None = None
-    purpose: str = ""
-    equipment_id: str | None = None
-    operation: str | None = None
-    target: str | None = None
-    text: str = ""
-    task_id: str | None = None
 
 
 def wants_step(a: AgentRecord) -> bool:

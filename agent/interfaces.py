@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 import numpy as np
 from pydantic import BaseModel
@@ -188,6 +188,23 @@ class Mind(Protocol):
     async def ask(self, kind: str, context: Mapping[str, Any], answer: type[T]) -> T | None: ...
 
     async def say(self, kind: str, context: Mapping[str, Any]) -> str | None: ...
+
+
+ActionKind = Literal["move", "use", "chat", "leave", "wait", "take_task"]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A proposed action. The world decides whether it happens."""
+
+    kind: ActionKind
+    building_id: str | None = None
+    purpose: str = ""
+    equipment_id: str | None = None
+    operation: str | None = None
+    target: str | None = None
+    text: str = ""
+    task_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from agent.answers import Utterance
 from agent.mind import persona_context
 from server.context import Context
 from server.protocol import Model
-from server.world.rules import Snapshot
+from server.world.rules import Scene
 
 PERMISSION = "player"
 
@@ -35,7 +35,7 @@ async def handle(ctx: Context, req: Request) -> Response:
     a = w.agent(req.agent_id)
     player = ctx.session.player or "a visitor"
     mind = ctx.services.brain.mind(a)
-    p = Snapshot(w).perceive(a)
+    p = Scene(w).perceive(a)
     assert a.mem is not None
     with ctx.services.brain.metering() as meter:  # a tick running meanwhile keeps its own calls
         memories = await a.mem.retrieve(mind, p, req.text, k=8)

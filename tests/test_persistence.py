@@ -141,8 +141,7 @@ def _big_batch(n: int, tick: int, bad_event: bool = False):  # type: ignore[no-u
     import numpy as np
 
     from agent.interfaces import MemoryRecord
-    from server.db.repository import Changes
-    from server.world.economy import Entry
+    from server.records import Changes, Entry
 
     rng = np.random.default_rng(tick)
     texts = [

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agent.actor import Action
-from agent.interfaces import AgentBrief, BuildingView, EquipmentView, Perception
+from agent.interfaces import Action, AgentBrief, BuildingView, EquipmentView, Perception
 from agent.state import ActorState, AgentRecord
 from server.errors import GameError
 
@@ -29,8 +28,9 @@ class Refused(GameError):
     code = "action_refused"
 
 
-class Snapshot:
-    """What every agent perceives at the start of a tick, built once per tick."""
+class Scene:
+    """What every agent perceives at the start of a tick (buildings, agents by place, tasks, the
+    clock), built once per tick; `perceive` gives one agent's view of it."""
 
     def __init__(self, world: World):
         self.world = world

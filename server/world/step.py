@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent import actor
-from agent.actor import Action
-from agent.interfaces import Perception
+from agent.interfaces import Action, Perception
 from agent.state import AgentRecord
 from server.errors import GameError
 from server.world import rules
@@ -102,10 +101,10 @@ async def run_tick(world: World, models: Models, timeout: float) -> TickReport:
 
 async def _run_tick(w: World, models: Models, timeout: float) -> TickReport:
     t0 = time.perf_counter()
-    snap = rules.Snapshot(w)
+    scene = rules.Scene(w)
     # the records are taken now: an agent deleted while the others think is told apart by identity
     thinkers = [a for _, a in sorted(w.agents.items()) if actor.wants_step(a)]
-    seen = {a.id: snap.perceive(a) for a in thinkers}
+    seen = {a.id: scene.perceive(a) for a in thinkers}
     for a in thinkers:
         a.inbox.clear()  # the perception holds them; they are heard this step
     t_perceived = time.perf_counter()

@@ -21,8 +21,9 @@ from typing import Any
 from agent.interfaces import MemoryRecord, PluginRegistry
 from agent.llm.wrappers import CallRecord
 from agent.state import ActorState, AgentRecord
-from server.db.repository import Changes, Repository, Snapshot
+from server.db.repository import Repository
 from server.errors import Conflict, GameError, LimitReached, NotFound
+from server.records import Changes, StoredTown
 from server.world.clock import Clock
 from server.world.economy import Ledger
 from server.world.grid import Grid
@@ -143,7 +144,7 @@ class World:
             except GameError as e:
                 raise TownFileError(f"{presets_file}: field agents.{i}: {e.message}") from None
 
-    def _restore(self, snap: Snapshot) -> None:
+    def _restore(self, snap: StoredTown) -> None:
         self.clock.tick = int(snap.meta.get("tick", 0))
         if "rng" in snap.meta:
             v, internal, g = snap.meta["rng"]
