@@ -14,9 +14,9 @@ State machine (see `agent.state.ActorState`):
 
 from __future__ import annotations
 
-from agent.answers import ActDecision, TaskDecision, Utterance
 from agent.interfaces import Action, Mind, Perception, PlanDecision
-from agent.mind import building_context, perception_context, persona_context
+from agent.prompts.context import building_context, perception_context, persona_context
+from agent.prompts.schemas import ActDecision, TaskDecision, Utterance
 from agent.state import ActorState, AgentRecord
 
 MAX_ACTS_PER_VISIT = 3

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from agent.answers import Utterance
-from agent.mind import persona_context
+from agent.prompts.context import persona_context
+from agent.prompts.schemas import Utterance
 from server.context import Context
 from server.protocol import Model
 from server.world.rules import Scene
