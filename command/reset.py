@@ -46,7 +46,7 @@ async def handle(ctx: Context, req: Request) -> Response:
         await w.reset(town, presets, presets_file, keep)
     except TownFileError as e:
         raise GameError(f"the town files are invalid; nothing was reset: {e}", code="invalid_town") from None
-    ctx.services.brain.drain()  # calls made outside a tick or chat belong to the old town
+    ctx.services.models.drain()  # calls made outside a tick or chat belong to the old town
     log.warning(
         "town reset by session %d: %d agents, %d buildings", ctx.session.id, len(w.agents), len(w.buildings)
     )

@@ -63,7 +63,7 @@ async def handle(ctx: Context, req: Request) -> Response:
             async with w.step_lock:
                 if w.epoch != epoch:  # the town was reset: its ticks are over
                     break
-                report = await run_tick(w, ctx.services.brain, timeout)
+                report = await run_tick(w, ctx.services.models, timeout)
             ran += 1
             out = _publish(ctx, report)
     if out is None:

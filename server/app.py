@@ -24,7 +24,8 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from agent.brain import Brain, build_plugins
+from agent.model_service import ModelService
+from agent.registry import plugin_registry
 from config.settings import ROOT, ConfigError, Settings, load_settings
 from server.context import Services
 from server.db.repository import Repository
@@ -114,7 +115,7 @@ async def run_town(settings: Settings) -> AsyncIterator[Running]:
         world = World(
             town,
             repo,
-            build_plugins(),
+            plugin_registry(),
             seed=settings.seed,
             tick_seconds=settings.tick_seconds,
             max_agents=settings.limits.agents_per_town,
@@ -126,9 +127,9 @@ async def run_town(settings: Settings) -> AsyncIterator[Running]:
             presets, str(settings.path(settings.agents)) if settings.agents else "agent presets"
         )
         token = await _admin_token(settings, world)
-        brain = Brain(settings)
-        stack.push_async_callback(brain.aclose)
-        services = Services(settings, world, Hub(), Router(discover()), token, brain)
+        models = ModelService(settings)
+        stack.push_async_callback(models.aclose)
+        services = Services(settings, world, Hub(), Router(discover()), token, models)
         app = make_app(services)
         server = tornado.httpserver.HTTPServer(app, xheaders=False)
         sockets = tornado.netutil.bind_sockets(settings.port, settings.host)
