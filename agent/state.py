@@ -14,11 +14,11 @@ from agent.interfaces import Memory, Planner
 class ActorState(enum.StrEnum):
     """Where an agent is in its step cycle.
 
-    inited -> planning -> moving -> (arrived) -> using | chatting -> idle -> planning ...
+    inited -> moving -> (arrived) -> using | chatting -> idle -> moving ... (an agent plans
+    within one step, so no state stands for planning)
     """
 
     INITED = "inited"
-    PLANNING = "planning"
     MOVING = "moving"
     USING = "using"
     CHATTING = "chatting"

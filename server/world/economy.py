@@ -14,9 +14,6 @@ from collections import defaultdict
 from server.errors import GameError, InsufficientFunds
 from server.records import Entry
 
-SOURCES = ("source:grant", "source:economy", "source:reward")
-SINKS = ("sink:consumption",)
-
 
 class Ledger:
     """Balances plus the entries not yet persisted."""

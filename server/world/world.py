@@ -20,7 +20,7 @@ from typing import Any
 
 from agent.interfaces import MemoryRecord, PluginRegistry
 from agent.llm.wrappers import CallRecord
-from agent.state import ActorState, AgentRecord
+from agent.state import AgentRecord
 from server.db.repository import Repository
 from server.errors import Conflict, GameError, LimitReached, NotFound
 from server.records import Changes, StoredTown
@@ -550,6 +550,3 @@ class World:
                 for t in self.town.templates.values()
             ],
         }
-
-    def is_state(self, a: AgentRecord, *states: ActorState) -> bool:
-        return a.state in states
