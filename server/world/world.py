@@ -22,7 +22,7 @@ from agent.interfaces import MemoryRecord, PluginRegistry
 from agent.llm.wrappers import CallRecord
 from agent.state import AgentRecord
 from server.db.repository import Repository
-from server.errors import Conflict, GameError, LimitReached, NotFound
+from server.errors import Conflict, GameError, InvalidTown, LimitReached, NoSuchLLM, NoSuchPlugin, NotFound
 from server.records import Changes, StoredTown
 from server.world.clock import Clock
 from server.world.economy import Ledger
@@ -152,7 +152,7 @@ class World:
         for row in snap.buildings:
             tpl = self.town.templates.get(row["template"])
             if tpl is None:
-                raise GameError(
+                raise InvalidTown(
                     f"stored building {row['id']} uses template {row['template']!r}, which the town files no longer define"
                 )
             b = Building(
@@ -430,16 +430,11 @@ class World:
         if any(a.name.lower() == name.lower() for a in self.agents.values()):
             raise Conflict(f"an agent named {name!r} exists")
         if plan not in self.plugins.planner_names():
-            raise GameError(
-                f"unknown plan module {plan!r}; valid: {self.plugins.planner_names()}", code="unknown_plugin"
-            )
+            raise NoSuchPlugin(f"unknown plan module {plan!r}; valid: {self.plugins.planner_names()}")
         if memory not in self.plugins.memory_names():
-            raise GameError(
-                f"unknown memory module {memory!r}; valid: {self.plugins.memory_names()}",
-                code="unknown_plugin",
-            )
+            raise NoSuchPlugin(f"unknown memory module {memory!r}; valid: {self.plugins.memory_names()}")
         if llm not in self.llm_names:
-            raise GameError(f"unknown llm {llm!r}; valid: {self.llm_names}", code="unknown_llm")
+            raise NoSuchLLM(f"unknown llm {llm!r}; valid: {self.llm_names}")
         if at is None:
             at = self._spawn_point()
         elif not self.grid.walkable(*at):
