@@ -24,6 +24,7 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
+from agent.memory.stream import matvec_pool
 from agent.model_service import ModelService
 from agent.registry import plugin_registry
 from config.settings import ROOT, ConfigError, Settings, load_settings
@@ -112,10 +113,11 @@ async def run_town(settings: Settings) -> AsyncIterator[Running]:
         presets = load_presets(settings.path(settings.agents)) if settings.agents else []
         repo = await Repository.open(settings.db, ROOT)
         stack.push_async_callback(repo.close)
+        pool = stack.enter_context(matvec_pool())  # the stream memories' threads, shut down on exit
         world = World(
             town,
             repo,
-            plugin_registry(),
+            plugin_registry(pool),
             seed=settings.seed,
             tick_seconds=settings.tick_seconds,
             max_agents=settings.limits.agents_per_town,
