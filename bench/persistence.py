@@ -107,12 +107,12 @@ class _Recorder:
 
 async def _statements(repo: Any, ch: Any) -> list[bytes]:
     """The statements `repo.commit(ch)` sends to MySQL, built by the same code."""
-    from server.db.repository import _PipelinedMySQL
+    from server.db.mysql_literals import PipelinedMySQL
 
     async with repo.engine.connect() as conn:
         raw = await conn.get_raw_connection()
         recorder = _Recorder(raw.driver_connection)
-        bulk = _PipelinedMySQL(conn, recorder)
+        bulk = PipelinedMySQL(conn, recorder)
         await repo._write_rows(bulk, ch)
         await bulk.flush()
     return recorder.sql

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     db: str = "sqlite:///var/town.sqlite3"
+    # MySQL batch writes quote values in our own code and overlap building a statement with the
+    # server running the one before (server/db/mysql_literals.py); false: the driver binds them
+    db_fast_literals: bool = True
     town: str = "buildings/town.json"
     agents: str | None = "config/agents.json"  # preset agents created in a new town; None = none
     seed: int = 42

@@ -111,7 +111,7 @@ async def run_town(settings: Settings) -> AsyncIterator[Running]:
     async with contextlib.AsyncExitStack() as stack:
         town = TownFiles(settings.path(settings.town))
         presets = load_presets(settings.path(settings.agents)) if settings.agents else []
-        repo = await Repository.open(settings.db, ROOT)
+        repo = await Repository.open(settings.db, ROOT, fast_literals=settings.db_fast_literals)
         stack.push_async_callback(repo.close)
         pool = stack.enter_context(matvec_pool())  # the stream memories' threads, shut down on exit
         world = World(
