@@ -9,13 +9,13 @@ A `reset` during a run of ticks stops it after the tick in flight (`ticks` says 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from pydantic import Field
 
 from server.context import Context
 from server.errors import Conflict, Paused
 from server.protocol import Model
+from server.views import AgentError
 from server.world.step import STEP_PHASES, TickReport, run_tick
 
 PERMISSION = "admin"
@@ -42,7 +42,7 @@ class Response(Model):
     tokens: int
     cost_usd: float  # of this tick's calls, at the LLM profiles' prices (0 when unpriced)
     failures: int  # agents whose step failed (timeout, model error, invalid answer)
-    errors: list[dict[str, Any]]
+    errors: list[AgentError]
     wall_ms: float  # from the tick's start until its commit begins (stored with the tick's summary)
     # where the tick's time went, in ms: perceive, think (the agents' concurrent steps), apply
     # (walks, actions, task checks), commit (the one transaction), publish (queueing the delta)
@@ -105,7 +105,7 @@ def _publish(ctx: Context, r: TickReport) -> Response:
         tokens=r.tokens,
         cost_usd=r.cost_usd,
         failures=r.failures,
-        errors=[{"agent": e.agent, "error": e.error} for e in r.errors],
+        errors=[AgentError(agent=e.agent, error=e.error) for e in r.errors],
         wall_ms=r.wall_ms,
         phases_ms=phases,
         ticks=1,
