@@ -110,6 +110,8 @@ class EquipmentView:
     income: int  # cash an agent earns per use (a job)
     capacity: int
     in_use: int
+    functions: tuple[tuple[str, int, int, bool], ...] = ()  # (operation, cost, earn, owner_only)
+    menu: tuple[tuple[str, int], ...] = ()  # (item, price per unit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +207,7 @@ class Action:
     target: str | None = None
     text: str = ""
     task_id: str | None = None
+    items: tuple[tuple[str, int], ...] = ()  # a menu order for "use": (item, quantity)
 
 
 @dataclass(frozen=True, slots=True)
