@@ -53,7 +53,7 @@ async def build_report(world: World) -> dict[str, Any]:
         a, b = sorted((speaker, listener))
         pairs[(a, b)] += n
     board = world.task_board
-    tasks = board.listing() if board is not None else []
+    tasks = board.listing()
     facts = {f: a.id for a in world.agents.values() for f in a.facts}
     for t in tasks:
         cond = TaskSpec.model_validate(
@@ -96,8 +96,8 @@ async def build_report(world: World) -> dict[str, Any]:
             "per_tick": per_tick[-MAX_POINTS:],
         },
         "tasks": tasks,
-        "jobs": dict(board.job_info) if board is not None else {},
-        "companies": list(board.companies) if board is not None else [],
+        "jobs": dict(board.job_info),
+        "companies": list(board.companies),
         "chats": {
             "lines": chat_lines,
             "nodes": [{"id": a, "name": n} for a, n in sorted(names.items())],

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.answers import Utterance
-from agent.mind import persona_context
+from agent.prompts.context import persona_context
+from agent.prompts.schemas import Utterance
 from agent.state import AgentRecord
 from server.context import Services
-from server.world.rules import Snapshot
+from server.world.rules import Scene
 
 FALLBACK = "I would rather not say right now."
 
@@ -37,10 +37,10 @@ class InterviewResult:
 
 async def interview(services: Services, a: AgentRecord, question: str, k: int = 8) -> InterviewResult:
     """`a`'s answer to `question` from its `k` most fitting memories; nothing is stored."""
-    brain = services.brain
-    mind = brain.mind(a)
-    p = Snapshot(services.world).perceive(a)
-    with brain.metering() as meter:  # its calls stay here: a tick meanwhile keeps its own
+    models = services.models
+    mind = models.mind(a)
+    p = Scene(services.world).perceive(a)
+    with models.metering() as meter:  # its calls stay here: a tick meanwhile keeps its own
         memories = await a.mem.retrieve(mind, p, question, k=k) if a.mem is not None else []
         texts = tuple(m.text for m in memories)
         ans = await mind.ask(

@@ -12,14 +12,15 @@ in a small transaction of its own after the tick's commit. The agents' tables ar
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from pydantic import Field
 
-from agent.answers import Importance
-from agent.mind import AgentMind
+from agent.prompts.schemas import Importance
+from agent.state import AgentRecord
 from server.context import Services
 from server.db import schema as t
 from server.db.repository import Repository
@@ -105,17 +106,12 @@ def score(metric: Keywords | Choice | NumberRange, answer: str) -> tuple[float, 
     return (1.0 if metric.min <= n <= metric.max else 0.0), m.group()
 
 
-async def judge(services: Services, metric: Judge, question: str, answer: str) -> tuple[float, str | None]:
-    """The judge profile's rating of `answer`, scored 0..1 (0 when the judge fails)."""
-    brain = services.brain
-    profile = services.settings.profile(metric.profile)
-    mind = AgentMind(
-        f"judge:{metric.profile}",
-        brain.pool.model(metric.profile),
-        brain.pool.embedder(metric.profile),
-        brain.prompts,
-        call_timeout_s=profile.timeout_s * (1 + profile.max_retries),
-    )
+async def judge(
+    services: Services, metric: Judge, a: AgentRecord, question: str, answer: str
+) -> tuple[float, str | None]:
+    """The judge profile's rating of `a`'s answer, scored 0..1 (0 when the judge fails). The
+    judge's mind is built for a copy of `a` naming the judge's LLM profile (nothing of `a` changes)."""
+    mind = services.models.mind(dataclasses.replace(a, llm=metric.profile))
     rated = await mind.ask(
         "probe_judge", {"question": question, "answer": answer, "rubric": metric.rubric}, Importance
     )
@@ -136,9 +132,9 @@ async def run_probes(services: Services, probes: list[Probe], tick: int) -> list
             if a is None:
                 continue
             r = await interview(services, a, p.question)  # meters its own calls
-            with services.brain.metering() as meter:  # the judge's
+            with services.models.metering() as meter:  # the judge's
                 if isinstance(p.metric, Judge):
-                    s, value = await judge(services, p.metric, p.question, r.answer)
+                    s, value = await judge(services, p.metric, a, p.question, r.answer)
                 else:
                     s, value = score(p.metric, r.answer)
             calls = meter.calls

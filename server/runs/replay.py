@@ -15,7 +15,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
@@ -24,6 +24,9 @@ from agent.state import AgentRecord
 from server.db import schema as t
 from server.db.repository import Repository
 from server.errors import NotFound
+
+if TYPE_CHECKING:
+    from server.world.world import World
 
 KEYFRAME_EVERY = 100
 FIELDS = ("x", "y", "state", "label", "cash", "target", "purpose")
@@ -54,6 +57,10 @@ class FrameRecorder:
     def forget(self) -> None:
         """The next frame is a keyframe (after a run is opened or reset)."""
         self.last = {}
+
+    def of_world(self, w: World) -> bytes:
+        """The compressed frame of the tick `w` has just advanced to."""
+        return self.frame(w.clock.tick, str(w.clock), w.clock.game_seconds, w.agents.values())
 
     def frame(self, tick: int, clock: str, game_seconds: int, agents: Iterable[AgentRecord]) -> bytes:
         """The compressed frame of `tick`."""

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from config.settings import RunSettings
 from server.db.repository import engine_url
-from server.errors import Conflict, GameError, InvalidRequest, NotFound
+from server.errors import Conflict, InvalidRequest, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,7 @@ class _MySQLRuns(_Backend):
 
     async def drop(self, slot: str) -> None:
         if slot == HOME:
-            raise GameError("the configured database is never dropped", code="conflict")
+            raise Conflict("the configured database is never dropped")
         async with self.engine.connect() as c:
             await c.exec_driver_sql(f"DROP DATABASE IF EXISTS `{self.db(slot)}`")
 

@@ -47,8 +47,7 @@ async def open_run(services: Services, name: str) -> RunInfo:
         runs.current = name
         services.frames.forget()
         await load_probes(services)
-        if services.brain is not None:
-            services.brain.drain()  # calls made outside any tick belong to the run left
+        services.models.drain()  # calls made outside any tick belong to the run left
     log.warning("run %r opened at tick %d (%d agents)", name, w.clock.tick, len(w.agents))
     services.hub.forget()  # clients reload the town on `reset`; the next delta is full
     services.hub.publish("reset", {"tick": w.clock.tick, "run": name})
