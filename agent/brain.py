@@ -50,6 +50,7 @@ class Brain:
         self.world = world
         self.unmetered = Meter()  # calls made outside any `metering()` block
         self.prompts = PromptBook()
+        self.last_prompts: dict[str, str] = {}  # agent id -> its previous prompt (prefix share)
         seed = settings.seed
         self.pool = ModelPool(
             settings.profile,
@@ -79,6 +80,7 @@ class Brain:
             call_timeout_s=profile.timeout_s * (1 + profile.max_retries)
             + profile.max_retries * MAX_BACKOFF_S,
             on_failure=failed,
+            last_prompts=self.last_prompts,
         )
 
     def _record(self, call: CallRecord) -> None:
@@ -115,6 +117,7 @@ class Brain:
                 "ok": c.ok,
                 "cached": c.cached,
                 "cost_usd": c.cost_usd,
+                "prefix_tokens": c.prefix_tokens,
             }
             for c in calls
         ]

@@ -55,6 +55,9 @@ class LLMRequest:
     schema: Mapping[str, Any] | None = None
     max_tokens: int | None = None
     temperature: float = 0.0
+    # the share of the messages' text in a prefix repeated from this agent's previous request
+    # (what a provider's prefix cache can serve); metered as `prefix_tokens`
+    shared_prefix: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +153,19 @@ class TaskView:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationView:
+    """The agent's open conversation as it perceives it."""
+
+    id: str
+    partner_id: str
+    partner_name: str
+    lines: tuple[str, ...]  # the transcript so far, "Name: text"
+    my_turn: bool
+    max_turns: int
+    told: tuple[str, ...] = ()  # news this agent has already told the partner
+
+
+@dataclass(frozen=True, slots=True)
 class Perception:
     """Everything an agent knows about the world at the start of its step. Read-only."""
 
@@ -170,6 +186,12 @@ class Perception:
     nearby: tuple[AgentBrief, ...]
     tasks: tuple[TaskView, ...] = ()
     events: tuple[str, ...] = ()  # what happened to the agent since its last step (chats heard...)
+    home: str | None = None  # building id of the agent's home
+    activity: str = ""  # the timed action it is busy with, if any
+    busy: bool = False  # a timed action (use, wait, sleep) is under way
+    conversation: ConversationView | None = None  # its open conversation, if any
+    news: tuple[str, ...] = ()  # news it knows and may pass on
+    tick_seconds: int = 10  # game seconds per tick
 
 
 # -------------------------------------------------------------------- thinking
@@ -196,6 +218,7 @@ class PlanDecision:
 
     building_id: str
     purpose: str
+    minutes: int = 0  # how long the step lasts there, in game minutes (0: the default)
 
 
 @dataclass(slots=True)

@@ -24,7 +24,7 @@ from agent.interfaces import (
     Perception,
     TaskView,
 )
-from agent.prompts import PromptBook
+from agent.prompts import PromptBook, places_lines
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,18 @@ def strip_fences(text: str) -> str:
     return body
 
 
+def common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix of `a` and `b` (compares halving slices)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:  # invariant: a[:lo] == b[:lo]
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def parse_answer(text: str, answer: type[T]) -> T:
     """`text` parsed as JSON into `answer`; raises ValueError (json) or ValidationError."""
     return answer.model_validate(json.loads(strip_fences(text)))
@@ -77,6 +89,7 @@ class AgentMind:
         *,
         call_timeout_s: float,
         on_failure: Callable[[str, str], None] | None = None,
+        last_prompts: dict[str, str] | None = None,
     ) -> None:
         self.agent_id = agent_id
         self.llm = llm
@@ -84,6 +97,7 @@ class AgentMind:
         self.prompts = prompts
         self.call_timeout_s = call_timeout_s
         self.on_failure = on_failure
+        self.last_prompts = last_prompts if last_prompts is not None else {}
         self.calls = 0
         self.tokens = 0
         self.failures: list[tuple[str, str]] = []
@@ -98,7 +112,12 @@ class AgentMind:
         schema = self.prompts.schema(kind)
         for attempt in (1, 2):
             request = LLMRequest(
-                kind=kind, messages=messages, context=context, agent_id=self.agent_id, schema=schema
+                kind=kind,
+                messages=messages,
+                context=context,
+                agent_id=self.agent_id,
+                schema=schema,
+                shared_prefix=self._shared_prefix(messages),
             )
             try:
                 async with asyncio.timeout(self.call_timeout_s):
@@ -129,6 +148,14 @@ class AgentMind:
                     ),
                 )
         return None  # pragma: no cover - the loop always returns
+
+    def _shared_prefix(self, messages: tuple[Message, ...]) -> float:
+        """The share of `messages`' text that repeats the start of this agent's previous prompt,
+        and remember these messages as the previous prompt."""
+        text = "".join(f"{m.role}\x00{m.content}\x01" for m in messages)
+        previous = self.last_prompts.get(self.agent_id, "")
+        self.last_prompts[self.agent_id] = text
+        return common_prefix(previous, text) / len(text) if text else 0.0
 
     async def say(self, kind: str, context: Mapping[str, Any]) -> str | None:
         """One line said in character (kinds answering `Utterance`: chat, reply_player), or None."""
@@ -182,6 +209,11 @@ def _task(t: TaskView) -> dict[str, Any]:
     }
 
 
+def town_places(p: Perception) -> str:
+    """The town's places as the prompts' stable prefix text (see `agent.prompts.places_text`)."""
+    return places_lines(tuple((b.id, b.name, b.kind, b.description) for b in p.buildings))
+
+
 def perception_context(p: Perception, **extra: Any) -> dict[str, Any]:
     """The context keys every kind may read, from a perception, plus `extra`.
 
@@ -199,8 +231,10 @@ def perception_context(p: Perception, **extra: Any) -> dict[str, Any]:
         "minute_of_day": p.minute_of_day,
         "clock": p.clock,
         "building_id": p.building_id,
+        "home": p.home,
         "job": p.job,
         "buildings": [building_context(b) for b in p.buildings],
+        "places": town_places(p),
         "nearby": [_brief(a) for a in p.nearby],
         "tasks": [_task(t) for t in p.tasks],
         "events": list(p.events),
@@ -248,7 +282,11 @@ def persona_context(p: Perception, **extra: Any) -> dict[str, Any]:
         "tick": p.tick,
         "day": p.day,
         "clock": p.clock,
+        "minute_of_day": p.minute_of_day,
         "building_id": p.building_id,
+        "home": p.home,
+        "job": p.job,
+        "places": town_places(p),
     }
     ctx.update(extra)
     return ctx

@@ -15,6 +15,9 @@ class ActorState(enum.StrEnum):
     """Where an agent is in its step cycle.
 
     inited -> planning -> moving -> (arrived) -> using | chatting -> idle -> planning ...
+    and at night: (home) -> sleeping -> (morning) idle. A timed action (a use, a wait, sleep)
+    lasts until `AgentRecord.busy_until`; a conversation (`AgentRecord.conversation`) overlays
+    whatever state the agent is in.
     """
 
     INITED = "inited"
@@ -23,6 +26,7 @@ class ActorState(enum.StrEnum):
     USING = "using"
     CHATTING = "chatting"
     IDLE = "idle"
+    SLEEPING = "sleeping"
 
 
 _STEP_LETTERS = {(1, 0): "R", (-1, 0): "L", (0, 1): "D", (0, -1): "U"}
@@ -90,6 +94,16 @@ class AgentRecord:
     inbox: list[str] = field(default_factory=list)  # events heard since the last step
     facts: list[str] = field(default_factory=list)
     plan_state: dict[str, Any] = field(default_factory=dict)
+    # the agent's day (stored with the tick, see docs/agents.md)
+    home: str | None = None  # building id of its home: where it sleeps
+    busy_until: int = 0  # the tick its current timed action (use, wait, sleep) ends
+    activity: str = ""  # what that action is, in words
+    visit_minutes: int = 0  # how long the plan step at `target` lasts, in game minutes
+    conversation: str | None = None  # id of its open conversation
+    acquaintances: dict[str, int] = field(default_factory=dict)  # whom it talked with -> last tick
+    news: list[str] = field(default_factory=list)  # news it knows and may pass on
+    told: dict[str, list[str]] = field(default_factory=dict)  # partner id -> news told them
+    seen_tasks: list[str] = field(default_factory=list)  # mayor's tasks it has considered
     planner: Planner | None = field(default=None, repr=False, compare=False)
     mem: Memory | None = field(default=None, repr=False, compare=False)
 
@@ -112,7 +126,20 @@ class AgentRecord:
         "last_error",
         "inbox",
         "facts",
+        "home",
+        "busy_until",
+        "activity",
+        "visit_minutes",
+        "conversation",
+        "acquaintances",
+        "news",
+        "told",
+        "seen_tasks",
     )
+
+    @property
+    def asleep(self) -> bool:
+        return self.state is ActorState.SLEEPING
 
     def to_row(self) -> dict[str, Any]:
         """The agents-table row."""
@@ -163,6 +190,10 @@ class AgentRecord:
             "purpose": self.purpose,
             "using": self.using,
             "label": self.label,
+            "home": self.home,
+            "activity": self.activity,
+            "busy_until": self.busy_until,
+            "conversation": self.conversation,
             "owner": self.owner,
             "failures": self.failures,
             "last_error": self.last_error,
@@ -179,4 +210,5 @@ class AgentRecord:
             "cash": self.cash,
             "target": self.target,
             "purpose": self.purpose,
+            "conversation": self.conversation,
         }

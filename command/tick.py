@@ -20,7 +20,7 @@ from agent.interfaces import Perception
 from server.context import Context
 from server.errors import GameError
 from server.protocol import Model
-from server.world import rules
+from server.world import day, rules, talk
 from server.world.world import World
 
 PERMISSION = "admin"
@@ -103,6 +103,7 @@ def _apply(w: World, results: dict[str, list[Action]]) -> tuple[int, int, list[d
                 refused += 1
                 actor_rec.failures += 1
                 actor_rec.last_error = e.message
+                day.pause_after_refusal(w, actor_rec)
                 w.dirty.agents.add(aid)
                 break
     return applied, refused, events
@@ -113,7 +114,8 @@ async def run_tick(ctx: Context) -> Response:
     w, brain = ctx.world, ctx.services.brain
     t0 = time.perf_counter()
     snap = rules.Snapshot(w)
-    thinkers = sorted(aid for aid, a in w.agents.items() if actor.wants_step(a))
+    open_tasks = frozenset(t.id for t in snap.tasks)
+    thinkers = sorted(aid for aid, a in w.agents.items() if day.needs_step(w, a, open_tasks))
     seen = {aid: snap.perceive(w.agents[aid]) for aid in thinkers}
     for aid in thinkers:
         w.agents[aid].inbox.clear()  # the perception holds them; they are heard this step
@@ -133,6 +135,7 @@ async def run_tick(ctx: Context) -> Response:
             for a in w.agents.values():
                 rules.finish_use(w, a)
             applied, refused, events = _apply(w, results)
+            talk.end_stale(w)
             failed = {**{aid: f"{kind}: {reason}" for aid, kind, reason in fails}, **errors}
             for aid, err in failed.items():  # recorded on the agent: step errors and model failures
                 if aid in w.agents:
@@ -177,7 +180,11 @@ async def run_tick(ctx: Context) -> Response:
             "clock": str(w.clock),
             # only the fields that changed since the last push (a moving agent: id, x, y)
             "agents": ctx.services.hub.changes(w.agents[i].brief() for i in changed if i in w.agents),
-            "events": [{k: ev[k] for k in ("kind", "agent_id", "other_id", "text")} for ev in events],
+            # a chat line names its conversation (`conversation_id`), so a client shows one thread
+            "events": [
+                {k: ev[k] for k in ("kind", "agent_id", "other_id", "text", "conversation_id")}
+                for ev in events
+            ],
             "summary": {k: summary[k] for k in ("stepped", "llm_calls", "tokens", "cost_usd", "failures")},
         },
     )

@@ -86,7 +86,7 @@ async def test_goal_with_full_stop_reads_as_one_sentence(kind: str) -> None:
 
 
 async def test_choice_follows_goal_words() -> None:
-    ctx = perception_context(sample_perception(goal="bake bread"))
+    ctx = perception_context(sample_perception(goal="bake bread", minute_of_day=10 * 60))  # working hours
     chosen = QAChoice.model_validate_json(await answer(ScriptedModel(), "qa_choose", ctx))
     assert chosen.building == "bakery"
 
@@ -132,7 +132,8 @@ async def test_act_sometimes_chats_with_agent_in_sight() -> None:
 async def test_reply_player_never_gives_cash(text: str) -> None:
     ctx = perception_context(sample_perception(), player_text=text)
     reply = Utterance.model_validate_json(await answer(ScriptedModel(), "reply_player", ctx))
-    assert set(Utterance.model_fields) == {"text"}  # words only: nothing that could move cash
+    # words only (a line, a goodbye flag, a piece of news): nothing that could move cash
+    assert set(Utterance.model_fields) == {"text", "end", "news"}
     assert "Ann" in reply.text
     lowered = reply.text.lower()
     assert not any(s in lowered for s in ("here is", "here's", "i'll give", "i will give", "sending", "sure"))

@@ -39,7 +39,9 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from agent.answers import whole
 from agent.interfaces import LLMRequest, LLMResult, Usage
+from agent.llm.scripted_day import chat_line, day_slots, slot_at, step_minutes
 
 _STOP = frozenset(
     "the and for with that this from into your you are was were have has had but not what which who "
@@ -57,6 +59,7 @@ _IMPORTANT = {
 }
 _NEGATIVE = frozenset("fail failed failure could refused closed broke nothing unable denied".split())
 _LOW_CASH = 20
+_BYE = frozenset("bye goodbye farewell later".split())
 
 
 _ALNUM_RUN = re.compile(r"[^\W_]+")  # runs of characters for which str.isalnum() is true
@@ -223,53 +226,58 @@ class ScriptedModel:
         questions = _strs(ctx, "questions") or ["Where should I go?"]
         return {"answers": [facts[i % len(facts)] for i in range(min(len(questions), 5))]}
 
-    def _qa_choose(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+    def _slots(self, ctx: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+        """The agent's day (`scripted_day.day_slots`) and the slot at the context's minute."""
         goal = self._focus(ctx)
-        ranked = self._ranked(ctx, goal + " " + " ".join(_strs(ctx, "answers")))
-        if not ranked:
+        slots = day_slots(ctx, _maps(ctx, "buildings"), lambda text: self._ranked(ctx, text), goal)
+        return slot_at(slots, _str(ctx, "agent_id"), _int(ctx, "minute_of_day", 480)), slots
+
+    def _qa_choose(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        slot, _ = self._slots(ctx)
+        if not slot.building:
+            goal = self._focus(ctx)
             return {"building": _str(ctx, "building_id", "nowhere"), "purpose": f"think about how to {goal}"}
-        best = ranked[0]
-        return {"building": _str(best, "id"), "purpose": f"{goal} at {_str(best, 'name', 'there')}"}
+        minute = _int(ctx, "minute_of_day", 480)
+        return {"building": slot.building, "purpose": slot.activity, "minutes": step_minutes(slot, minute)}
 
     def _daily_plan(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
-        goal = self._focus(ctx)
-        names = [_str(b, "name", _str(b, "id")) for b in self._ranked(ctx, goal)[:3]]
-        plan = ["wake up and get ready for the day"]
-        plan += (
-            [f"work towards my goal ({goal}) at {names[0]}"] if names else [f"work towards my goal: {goal}"]
-        )
-        plan += [f"spend some time at {n}" for n in names[1:]]
-        plan += ["have dinner and talk to people", "go to bed"]
-        return {"plan": plan}
+        _, slots = self._slots(ctx)
+        plan = [f"{s.start // 60:02d}:{s.start % 60:02d} {s.activity} ({s.building})" for s in slots]
+        return {"plan": (plan + ["go to bed"]) if plan else [f"work towards my goal: {self._focus(ctx)}"]}
 
     def _hourly_schedule(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
-        goal = self._focus(ctx)
         raw = ctx.get("hours")
         hours = (
             sorted({h for h in raw if isinstance(h, int) and 0 <= h <= 23}) if isinstance(raw, list) else []
         )
         if not hours:
             hours = list(range(max(0, min(23, _int(ctx, "minute_of_day") // 60)), 24))
-        plan = _strs(ctx, "daily_plan") or [f"work towards my goal: {goal}"]
-        top = self._ranked(ctx, goal)[:3]
-        fallback = _str(ctx, "building_id", "home")
+        _, slots = self._slots(ctx)
+        aid = _str(ctx, "agent_id")
         schedule = []
-        for i, hour in enumerate(hours):
-            building = (
-                _str(top[self._hash(ctx, hour) % len(top) if i % 3 == 2 else 0], "id") if top else fallback
-            )
-            schedule.append(
-                {"hour": hour, "activity": plan[i * len(plan) // len(hours)][:200], "building": building}
-            )
+        for hour in hours:
+            s = slot_at(slots, aid, hour * 60 + 30)
+            schedule.append({"hour": hour, "activity": s.activity[:200], "building": s.building or "home"})
         return {"schedule": schedule}
 
     def _decompose(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         activity = _str(ctx, "activity", f"work towards my goal: {self._focus(ctx)}")
         ranked = self._ranked(ctx, activity)
         building = _str(ctx, "building") or (_str(ranked[0], "id") if ranked else "home")
-        minutes = max(3, min(240, _int(ctx, "minutes", 60)))
-        steps = [f"get started: {activity}", activity, f"wrap up: {activity}"]
-        return {"tasks": [{"task": s[:200], "minutes": minutes // 3, "building": building} for s in steps]}
+        minutes = max(10, min(240, _int(ctx, "minutes", 60)))
+        if activity == "sleep":
+            return {"tasks": [{"task": "sleep", "minutes": minutes, "building": building}]}
+        parts = (2, 3)[self._hash(ctx, "parts") % 2]
+        first = minutes // parts + (self._hash(ctx, "split") % 11) - 5
+        lengths = [first] + [(minutes - first) // (parts - 1)] * (parts - 1)
+        words_ = ("start to", "keep going:", "finish up and")[: parts - 1] + ("then",)
+        steps = [f"{w} {activity}" for w in words_[:parts]]
+        return {
+            "tasks": [
+                {"task": s[:200], "minutes": max(5, n), "building": building}
+                for s, n in zip(steps, lengths, strict=False)
+            ]
+        }
 
     def _react(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         hits = sorted(set(words(_str(ctx, "event"))) & _URGENT)
@@ -283,9 +291,11 @@ class ScriptedModel:
         equipment = _maps(building, "equipment") if isinstance(building, Mapping) else []
         nearby = [a for a in _maps(ctx, "nearby") if _str(a, "id")]
         roll = self._hash(ctx, "act")
-        if nearby and roll % 4 == 0:
+        sociable = any(w in _str(ctx, "purpose") for w in ("chat", "meet", "lunch", "relax"))
+        if nearby and (roll % 3 != 1 if sociable else roll % 3 == 0):
             partner = nearby[(roll // 4) % len(nearby)]
             return {"action": "chat", "target": _str(partner, "id"), "reason": "say hello"}
+        minutes = max(5, min(240, _int(ctx, "minutes", 30)))
         usable = [
             e for e in equipment if _str(e, "id") and _int(e, "price") <= cash and _int(e, "free", 1) > 0
         ]
@@ -305,42 +315,35 @@ class ScriptedModel:
             return {
                 "action": "use",
                 "equipment": _str(chosen, "id"),
-                "operation": operations[0],
+                "operation": operations[self._hash(ctx, "op") % len(operations)],
+                "minutes": minutes,
                 "reason": f"{_str(chosen, 'name', 'it')} fits what I came for",
             }
         if nearby:
             return {"action": "chat", "target": _str(nearby[0], "id"), "reason": "nothing here I can use"}
+        if _str(ctx, "building_id") == _str(ctx, "home"):
+            return {"action": "wait", "minutes": minutes, "reason": "at home, taking it easy"}
         return {"action": "leave", "reason": "nothing here I can use"}
 
     def _chat(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
-        name, goal = _str(ctx, "name", "a neighbour"), self._focus(ctx)
-        partner = _str(ctx, "partner", "there")
-        heard = _strs(ctx, "heard")
-        news = _news(_strs(ctx, "memories"))
-        if news and self._hash(ctx, "news") % 3 != 0:
-            return {"text": f"{_NEWS} {news}"}
-        if heard:
-            lines = (
-                f"I see, {partner}. For my part I am trying to {goal}.",
-                f"Good to hear, {partner}. Any tips on how to {goal}?",
-                f"Thanks, {partner}. I should get back to it: {goal}.",
-            )
-        else:
-            lines = (
-                f"Hi {partner}, I'm {name}. I'm trying to {goal}.",
-                f"Hello {partner}! How is your day going?",
-                f"Good to see you, {partner}. What are you up to?",
-            )
-        return {"text": lines[self._hash(ctx, "chat", len(heard)) % len(lines)]}
+        return chat_line(ctx, self.seed, _strs(ctx, "memories"), _strs(ctx, "news"))
 
     def _reply_player(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         name, goal = _str(ctx, "name", "a resident here"), self._focus(ctx)
-        if set(words(_str(ctx, "player_text"))) & _MONEY:
+        said = set(words(_str(ctx, "player_text")))
+        if said & _BYE:
+            return {
+                "text": f"Goodbye! It was nice talking with you. I'm {name}, come by any time.",
+                "end": True,
+            }
+        if said & _MONEY:
             text = f"I'm {name}, and my coins stay with me, thanks. I'd rather talk about how I {goal}."
         else:
             memories = _strs(ctx, "memories")
-            lately = f" Lately: {memories[0][:120]}" if memories else ""
-            text = f"Hello, I'm {name}. Right now I'm focused on this: {goal}.{lately}"
+            lately = whole(memories[0], 160) if memories else ""
+            text = f"Hello, I'm {name}. Right now I'm focused on this: {goal}." + (
+                f" Lately: {lately}" if lately else ""
+            )
         return {"text": text}
 
     def _importance(self, ctx: Mapping[str, Any]) -> dict[str, Any]:

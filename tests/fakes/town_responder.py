@@ -32,18 +32,24 @@ def town_responder(body: dict[str, Any]) -> str:
     title = _title(system)
     ids = _IDS.findall(user)
     place = ids[0] if ids else "cafe"
+    lines = user.split("The conversation so far:", 1)[-1].count("\n- ")
     answers: dict[str, Any] = {
         "QAQuestions": {"questions": ["Where can I make progress on my goal?"]},
         "QAAnswers": {"answers": ["At the place that fits my goal best."]},
-        "QAChoice": {"building": place, "purpose": "make progress on my goal"},
+        "QAChoice": {"building": place, "purpose": "make progress on my goal", "minutes": 60},
         "DailyPlan": {"plan": ["wake up", "work", "rest"]},
         "HourlySchedule": {
             "schedule": [{"hour": h, "activity": "work", "building": place} for h in range(0, 24, 6)]
         },
-        "Decomposition": {"tasks": [{"task": "get going", "minutes": 20, "building": place}]},
+        "Decomposition": {"tasks": [{"task": "get going", "minutes": 30, "building": place}]},
         "Reaction": {"replan": False, "reason": "carry on"},
-        "ActDecision": {"action": "leave", "reason": "done"},
-        "Utterance": {"text": "Hello there, neighbour."},
+        # the first equipment of the building the act prompt shows (its ids follow the building's)
+        "ActDecision": (
+            {"action": "use", "equipment": ids[1], "minutes": 30, "reason": "here for it"}
+            if len(ids) > 1
+            else {"action": "leave", "reason": "done"}
+        ),
+        "Utterance": {"text": f"Hello there, neighbour. That makes {lines + 1} lines.", "end": lines >= 4},
         "Importance": {"score": 4},
         "Reflection": {"insights": ["I keep busy."]},
         "ImpressionAnswer": {"impression": "Seems friendly."},
