@@ -20,7 +20,6 @@ share <= 0.03, mean conversation lines >= 4, most repeated line <= 0.02, median 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import statistics
