@@ -20,36 +20,14 @@ something salient happened (a task offered, a known person arriving). So:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 from agent import day
-from agent.answers import ActDecision, TaskDecision, Utterance
-from agent.interfaces import AgentBrief, Mind, Perception, PlanDecision
-from agent.mind import building_context, perception_context, persona_context
+from agent.interfaces import Action, AgentBrief, Mind, Perception, PlanDecision
+from agent.prompts.context import building_context, perception_context, persona_context
+from agent.prompts.schemas import ActDecision, TaskDecision, Utterance
 from agent.state import ActorState, AgentRecord
 
 MAX_ACTS_PER_VISIT = 3
 ARRIVED = " arrived at "  # the marker of an arrival event in an agent's inbox
-
-ActionKind = Literal["move", "use", "chat", "say", "leave", "wait", "sleep", "take_task", "seen_tasks"]
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """A proposed action. The world decides whether it happens."""
-
-    kind: ActionKind
-    building_id: str | None = None
-    purpose: str = ""
-    equipment_id: str | None = None
-    operation: str | None = None
-    target: str | None = None
-    text: str = ""
-    task_id: str | None = None
-    minutes: int = 0  # how long a use, wait or sleep lasts (game minutes), or a visit (move)
-    end: bool = False  # "say": the line closes the conversation
-    news: str | None = None  # "chat"/"say": the news the line passes on
 
 
 async def step(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
@@ -140,7 +118,7 @@ async def _plan(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
         return actions
     if (
         p.job is not None
-        and a.plan_state.get("last_target") != p.job
+        and a.last_target != p.job
         and any(b.id == p.job for b in p.buildings)
         and 8 * 60 <= p.minute_of_day < 17 * 60
     ):
@@ -161,7 +139,7 @@ async def _plan(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
 async def _act(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
     assert a.mem is not None
     here = next((b for b in p.buildings if b.id == p.building_id), None)
-    if here is None or a.visit_minutes <= 0 or a.plan_state.get("acts_here", 0) >= MAX_ACTS_PER_VISIT:
+    if here is None or a.visit_minutes <= 0 or a.acts_here >= MAX_ACTS_PER_VISIT:
         return await _leave(a, mind, p, "done here")
     memories = await a.mem.retrieve(mind, p, a.purpose or a.goal, k=5)
     people = talkable(a, p)

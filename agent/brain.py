@@ -9,22 +9,20 @@ import logging
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-from agent.interfaces import LanguageModel
 from agent.llm.factory import ModelPool
 from agent.llm.scripted import ScriptedModel
 from agent.llm.wrappers import MAX_BACKOFF_S, CallRecord
 from agent.mind import AgentMind
 from agent.prompts import PromptBook
-from agent.registry import plugin_registry
+from agent.registry import Registry, plugin_registry
 from agent.state import AgentRecord
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def build_plugins() -> Any:
+def build_plugins() -> Registry:
     """The plan/memory plug-in registry, built once at start-up."""
     return plugin_registry()
 
@@ -45,9 +43,8 @@ _METER: contextvars.ContextVar[Meter | None] = contextvars.ContextVar("town_mete
 class Brain:
     """Builds minds and meters their calls, apart for each tick or chat running (`metering`)."""
 
-    def __init__(self, settings: Settings, world: Any):
+    def __init__(self, settings: Settings):
         self.settings = settings
-        self.world = world
         self.unmetered = Meter()  # calls made outside any `metering()` block
         self.prompts = PromptBook()
         self.last_prompts: dict[str, str] = {}  # agent id -> its previous prompt (prefix share)
@@ -59,9 +56,6 @@ class Brain:
             scripted_factory=lambda: ScriptedModel(seed),
             rng=random.Random(seed ^ 0x5EED),
         )
-
-    def model(self, a: AgentRecord) -> LanguageModel:
-        return self.pool.model(a.llm)
 
     def mind(self, a: AgentRecord) -> AgentMind:
         """A fresh Mind for one step of `a`."""
@@ -101,26 +95,6 @@ class Brain:
         """Take the calls and failures made outside any `metering()` block."""
         m, self.unmetered = self.unmetered, Meter()
         return m.calls, m.failures
-
-    @staticmethod
-    def call_rows(tick: int, calls: list[CallRecord]) -> list[dict[str, Any]]:
-        """Metered calls as llm_calls table rows."""
-        return [
-            {
-                "tick": tick,
-                "agent_id": c.agent_id,
-                "kind": c.kind[:32],
-                "model": c.model[:128],
-                "prompt_tokens": c.prompt_tokens,
-                "completion_tokens": c.completion_tokens,
-                "latency_ms": c.latency_s * 1000,
-                "ok": c.ok,
-                "cached": c.cached,
-                "cost_usd": c.cost_usd,
-                "prefix_tokens": c.prefix_tokens,
-            }
-            for c in calls
-        ]
 
     async def aclose(self) -> None:
         await self.pool.aclose()

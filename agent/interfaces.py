@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 import numpy as np
 from pydantic import BaseModel
@@ -212,6 +212,26 @@ class Mind(Protocol):
     async def say(self, kind: str, context: Mapping[str, Any]) -> str | None: ...
 
 
+ActionKind = Literal["move", "use", "chat", "say", "leave", "wait", "sleep", "take_task", "seen_tasks"]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A proposed action. The world decides whether it happens."""
+
+    kind: ActionKind
+    building_id: str | None = None
+    purpose: str = ""
+    equipment_id: str | None = None
+    operation: str | None = None
+    target: str | None = None
+    text: str = ""
+    task_id: str | None = None
+    minutes: int = 0  # how long a use, wait or sleep lasts (game minutes), or a visit (move)
+    end: bool = False  # "say": the line closes the conversation
+    news: str | None = None  # "chat"/"say": the news the line passes on
+
+
 @dataclass(frozen=True, slots=True)
 class PlanDecision:
     """Where an agent goes next and why."""
@@ -271,3 +291,16 @@ class Planner(Protocol):
     def load(self, state: Mapping[str, Any]) -> None: ...
 
     def describe(self) -> str: ...
+
+
+class PluginRegistry(Protocol):
+    """The plan and memory plug-ins by name (built once at start-up); the world makes each
+    agent's plug-ins from it and refuses an unknown name with the valid ones."""
+
+    def make_planner(self, name: str) -> Planner: ...
+
+    def make_memory(self, name: str) -> Memory: ...
+
+    def planner_names(self) -> tuple[str, ...]: ...
+
+    def memory_names(self) -> tuple[str, ...]: ...

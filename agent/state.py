@@ -93,7 +93,6 @@ class AgentRecord:
     last_error: str | None = None
     inbox: list[str] = field(default_factory=list)  # events heard since the last step
     facts: list[str] = field(default_factory=list)
-    plan_state: dict[str, Any] = field(default_factory=dict)
     # the agent's day (stored with the tick, see docs/agents.md)
     home: str | None = None  # building id of its home: where it sleeps
     busy_until: int = 0  # the tick its current timed action (use, wait, sleep) ends
@@ -104,6 +103,10 @@ class AgentRecord:
     news: list[str] = field(default_factory=list)  # news it knows and may pass on
     told: dict[str, list[str]] = field(default_factory=dict)  # partner id -> news told them
     seen_tasks: list[str] = field(default_factory=list)  # mayor's tasks it has considered
+    # the world's rules own these two (see server/world/rules.py); the actor reads them
+    acts_here: int = 0  # actions taken in the building since arriving (a visit ends at a cap)
+    last_target: str | None = None  # the building the agent last set out for
+    plan_state: dict[str, Any] = field(default_factory=dict)  # the planner's own, from its dump()
     planner: Planner | None = field(default=None, repr=False, compare=False)
     mem: Memory | None = field(default=None, repr=False, compare=False)
 
@@ -135,6 +138,8 @@ class AgentRecord:
         "news",
         "told",
         "seen_tasks",
+        "acts_here",
+        "last_target",
     )
 
     @property

@@ -36,8 +36,7 @@ MYSQL = "mysql://root@127.0.0.1:3306"
 
 def _batch(agents: list[Any], tick: int, embed: bool = True) -> Any:
     from agent.interfaces import MemoryRecord
-    from server.db.repository import Changes
-    from server.world.economy import Entry
+    from server.records import Changes, Entry
 
     rng = np.random.default_rng(tick)
     vecs = rng.standard_normal((len(agents), 256)).astype(np.float32)

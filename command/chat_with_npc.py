@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from agent.answers import Utterance
-from agent.mind import persona_context
+from agent.prompts.context import persona_context
+from agent.prompts.schemas import Utterance
 from server.context import Context
 from server.protocol import Model
 from server.world import talk
-from server.world.rules import Snapshot
+from server.world.rules import Scene
 
 PERMISSION = "player"
 
@@ -44,7 +44,7 @@ async def handle(ctx: Context, req: Request) -> Response:
     async with w.lock:
         conv = talk.player_line(w, player, a, req.text)
         heard = [f"{talk.display(w, t.speaker)}: {t.text}" for t in conv.turns]
-    p = Snapshot(w).perceive(a)
+    p = Scene(w).perceive(a)
     assert a.mem is not None
     with ctx.services.brain.metering() as meter:  # a tick running meanwhile keeps its own calls
         memories = await a.mem.retrieve(mind, p, req.text, k=8)
@@ -66,16 +66,15 @@ async def handle(ctx: Context, req: Request) -> Response:
         )
         await a.mem.observe(mind, p, "chat", f"{player} (a player) said to me: {req.text}")
         await a.mem.observe(mind, p, "chat", f"I answered {player}: {reply}")
-    calls = meter.calls
     ended = False
     async with w.lock:
-        if req.agent_id in w.agents:
+        if w.agents.get(a.id) is a:  # not deleted (nor the town reset) while it thought
             w.event("player_chat", f"{player}: {req.text}", None, a.id, conversation=conv.id)
             w.event("player_chat", reply, a.id, None, conversation=conv.id)
             if conv.open:
                 talk.agent_reply(w, conv, a, reply, end=ans is not None and ans.end)
             ended = not conv.open
-            w.dirty.llm_calls.extend(ctx.services.brain.call_rows(w.clock.tick, calls))
+            w.book_calls(meter.calls)
             await w.commit()
     ctx.services.hub.publish(
         "chat",

@@ -32,7 +32,6 @@ from server.hub import Hub
 from server.report import build_report
 from server.report.html import render as render_report
 from server.router import Router, discover
-from server.world.tasks import TaskBoard
 from server.world.town import TownFileError, TownFiles, load_presets
 from server.world.world import World
 from server.ws import TownSocket
@@ -123,15 +122,13 @@ async def run_town(settings: Settings) -> AsyncIterator[Running]:
             move_tiles=settings.move_tiles_per_tick,
             llm_names=settings.llm_names(),
         )
-        world.task_board = TaskBoard()  # mayor mode; installed before start so restore loads tasks and jobs
         await world.start(
             presets, str(settings.path(settings.agents)) if settings.agents else "agent presets"
         )
         token = await _admin_token(settings, world)
-        services = Services(settings, world, Hub(), Router(discover()), token)
-        brain = Brain(settings, world)
+        brain = Brain(settings)
         stack.push_async_callback(brain.aclose)
-        services.brain = brain
+        services = Services(settings, world, Hub(), Router(discover()), token, brain)
         app = make_app(services)
         server = tornado.httpserver.HTTPServer(app, xheaders=False)
         sockets = tornado.netutil.bind_sockets(settings.port, settings.host)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent.actor import Action
+from agent.interfaces import Action
 from agent.state import ActorState
 from server.app import Running, run_town
 from server.client import TownClient

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import mayor
-from agent.actor import Action
+from agent.interfaces import Action
 from server.app import Running, run_town
 from server.client import CommandError, TownClient
 from server.world import rules
@@ -298,7 +298,7 @@ async def test_tasks_jobs_and_companies_survive_a_restart(sqlite_url: str, tmp_p
 
 
 async def test_an_agent_registers_a_company_once(town: Running) -> None:
-    from agent.actor import Action
+    from agent.interfaces import Action
     from server.world import rules
 
     w = town.services.world

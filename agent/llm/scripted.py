@@ -39,9 +39,9 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from agent.answers import whole
 from agent.interfaces import LLMRequest, LLMResult, Usage
 from agent.llm.scripted_day import chat_line, day_slots, slot_at, step_minutes
+from agent.prompts.schemas import whole
 
 _STOP = frozenset(
     "the and for with that this from into your you are was were have has had but not what which who "

@@ -33,9 +33,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from agent.answers import Importance, Reflection
 from agent.interfaces import MemoryRecord, Mind, Perception, PlanDecision
-from agent.mind import persona_context
+from agent.prompts.context import persona_context
+from agent.prompts.schemas import Importance, Reflection
 
 log = logging.getLogger(__name__)
 

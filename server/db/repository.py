@@ -13,7 +13,6 @@ import logging
 import operator
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,64 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from agent.interfaces import MemoryRecord
 from server.db import schema as t
 from server.errors import Unavailable
-from server.world.economy import Entry
+from server.records import Changes, Entry, StoredTown
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class Changes:
-    """Everything one tick or command changed, written in one transaction."""
-
-    meta: dict[str, Any] = field(default_factory=dict)
-    agents: list[dict[str, Any]] = field(default_factory=list)
-    buildings: list[dict[str, Any]] = field(default_factory=list)
-    equipment: list[dict[str, Any]] = field(default_factory=list)
-    ledger: list[Entry] = field(default_factory=list)
-    memories: list[MemoryRecord] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    llm_calls: list[dict[str, Any]] = field(default_factory=list)
-    tasks: list[dict[str, Any]] = field(default_factory=list)
-    jobs: list[dict[str, Any]] = field(default_factory=list)
-    jobs_removed: list[str] = field(default_factory=list)
-    agents_removed: list[str] = field(default_factory=list)
-    conversations: list[dict[str, Any]] = field(default_factory=list)  # rows, upserted by id
-    tick_row: dict[str, Any] | None = None
-
-    def empty(self) -> bool:
-        return not any(
-            (
-                self.meta,
-                self.agents,
-                self.buildings,
-                self.equipment,
-                self.ledger,
-                self.memories,
-                self.events,
-                self.llm_calls,
-                self.tasks,
-                self.jobs,
-                self.jobs_removed,
-                self.conversations,
-                self.agents_removed,
-                self.tick_row,
-            )
-        )
-
-
-@dataclass(slots=True)
-class Snapshot:
-    """The town as of the last commit."""
-
-    meta: dict[str, Any]
-    agents: list[dict[str, Any]]
-    buildings: list[dict[str, Any]]
-    equipment: list[dict[str, Any]]
-    balances: dict[str, int]
-    memories: list[MemoryRecord]
-    tasks: list[dict[str, Any]]
-    jobs: list[dict[str, Any]]
-    conversations: list[dict[str, Any]] = field(default_factory=list)  # the open ones
 
 
 def engine_url(url: str, root: Path | None = None) -> str:
@@ -325,12 +269,12 @@ class Repository:
 
     # ------------------------------------------------------------------- read
 
-    async def load(self) -> Snapshot:
+    async def load(self) -> StoredTown:
         """The whole town as of the last commit (one transaction, retried on a lost connection)."""
-        snap: Snapshot = await self._with_retry(self._load)
+        snap: StoredTown = await self._with_retry(self._load)
         return snap
 
-    async def _load(self, conn: AsyncConnection) -> Snapshot:
+    async def _load(self, conn: AsyncConnection) -> StoredTown:
         meta = {
             r.key: json.loads(r.value)
             for r in await conn.execute(sa.select(t.meta))
@@ -377,7 +321,7 @@ class Repository:
                 .order_by(t.conversations.c.id)
             )
         ]
-        return Snapshot(meta, agents, buildings, equipment, balances, memories, tasks, jobs, open_talks)
+        return StoredTown(meta, agents, buildings, equipment, balances, memories, tasks, jobs, open_talks)
 
     async def ledger_entries(self, account: str | None = None, last: int | None = None) -> list[Entry]:
         """Ledger entries, oldest first; those touching `account` when given; only the `last` N

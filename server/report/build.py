@@ -54,7 +54,7 @@ async def build_report(world: World) -> dict[str, Any]:
         pairs[(a, b)] += n
     talks = {(a, b): n for a, b, n in await repo.conversation_pairs()}
     board = world.task_board
-    tasks = board.listing() if board is not None else []
+    tasks = board.listing()
     facts = {f: a.id for a in world.agents.values() for f in a.facts}
     for t in tasks:
         cond = TaskSpec.model_validate(
@@ -97,8 +97,8 @@ async def build_report(world: World) -> dict[str, Any]:
             "per_tick": per_tick[-MAX_POINTS:],
         },
         "tasks": tasks,
-        "jobs": dict(board.job_info) if board is not None else {},
-        "companies": list(board.companies) if board is not None else [],
+        "jobs": dict(board.job_info),
+        "companies": list(board.companies),
         "chats": {
             "lines": chat_lines,
             "conversations": sum(talks.values()),

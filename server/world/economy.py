@@ -10,23 +10,12 @@ through those names. The sum of all balances is always zero.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
 from server.errors import GameError, InsufficientFunds
+from server.records import Entry
 
 SOURCES = ("source:grant", "source:economy", "source:reward")
 SINKS = ("sink:consumption",)
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One cash movement."""
-
-    tick: int
-    src: str
-    dst: str
-    amount: int
-    reason: str
 
 
 class Ledger:

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agent import day as agent_day
-from agent.actor import Action
-from agent.interfaces import AgentBrief, BuildingView, ConversationView, EquipmentView, Perception
+from agent.interfaces import Action, AgentBrief, BuildingView, ConversationView, EquipmentView, Perception
 from agent.state import ActorState, AgentRecord
 from server.world import day, talk
 from server.world.talk import Refused
@@ -25,8 +24,9 @@ log = logging.getLogger(__name__)
 WAGE_MINUTES = 30  # a paid use earns the equipment's income once per started half hour
 
 
-class Snapshot:
-    """What every agent perceives at the start of a tick, built once per tick."""
+class Scene:
+    """What every agent perceives at the start of a tick (buildings, agents by place, tasks, the
+    clock), built once per tick; `perceive` gives one agent's view of it."""
 
     def __init__(self, world: World):
         self.world = world
@@ -64,8 +64,7 @@ class Snapshot:
         for i, a in enumerate(self.agents):
             self.buckets[(a.x // self.cell, a.y // self.cell)].append(i)
         self._hoods: dict[tuple[int, int], np.ndarray] = {}
-        board = getattr(world, "task_board", None)
-        self.tasks = board.views() if board is not None else ()
+        self.tasks = world.task_board.views()
         self.clock = (world.clock.tick, world.clock.minute_of_day, world.clock.day, str(world.clock))
 
     def _hood(self, cx: int, cy: int) -> np.ndarray:
@@ -106,7 +105,6 @@ class Snapshot:
 
     def perceive(self, a: AgentRecord) -> Perception:
         tick, minute, day, clock = self.clock
-        job = self.world.jobs.get(a.id) if hasattr(self.world, "jobs") else None
         return Perception(
             tick=tick,
             minute_of_day=minute,
@@ -120,7 +118,7 @@ class Snapshot:
             x=a.x,
             y=a.y,
             building_id=self.entrances.get((a.x, a.y)),
-            job=job,
+            job=self.world.jobs.get(a.id),
             buildings=self.buildings,
             nearby=self.nearby(a),
             tasks=self.tasks,
@@ -162,7 +160,7 @@ def walk(world: World, a: AgentRecord) -> bool:
         a.state = ActorState.IDLE
         b = world.buildings.get(a.target or "")
         a.label = f"arrived at {b.name}" if b else "arrived"
-        a.plan_state["acts_here"] = 0
+        a.acts_here = 0
         if b is not None:
             day.arrived(world, a, b.name)
     world.dirty.agents.add(a.id)
@@ -198,20 +196,17 @@ def apply(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None
         b = world.buildings.get(a.target or "")
         a.target, a.state, a.path = None, ActorState.IDLE, []
         a.label = f"left {b.name}" if b else "looking for something to do"
-        a.plan_state["acts_here"] = 0
+        a.acts_here = 0
         return None
     if action.kind == "wait":
         a.label = a.activity = "waiting"
         a.busy_until = world.clock.tick + agent_day.ticks_for(
             agent_day.clamp_minutes(action.minutes, 10), world.clock.tick_seconds
         )
-        a.plan_state["acts_here"] = a.plan_state.get("acts_here", 0) + 1
+        a.acts_here += 1
         return None
     if action.kind == "take_task":
-        board = getattr(world, "task_board", None)
-        if board is None:
-            raise Refused("there are no tasks in this town")
-        return board.take(world, a, action.task_id or "")  # type: ignore[no-any-return]
+        return world.task_board.take(world, a, action.task_id or "")
     raise Refused(f"unknown action {action.kind!r}")
 
 
@@ -224,11 +219,11 @@ def _move(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None
         raise Refused(f"{b.name} cannot be reached from ({a.x},{a.y})")
     _release(world, a)
     a.target, a.purpose = b.id, action.purpose[:300]
-    a.plan_state["last_target"] = b.id
+    a.last_target = b.id
     a.path = list(path)
     a.visit_minutes = agent_day.clamp_minutes(action.minutes)
     a.busy_until, a.activity = 0, ""
-    a.plan_state["acts_here"] = 0
+    a.acts_here = 0
     if a.path:
         a.state = ActorState.MOVING
         a.label = f"walking to {b.name}"
@@ -252,8 +247,8 @@ def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
         op = match
     if eq.full:
         raise Refused(f"{eq.spec.name} is full ({eq.spec.capacity} in use)")
-    board = getattr(world, "task_board", None)
-    veto = board.allow_use(world, a, eq, op) if board is not None else None
+    board = world.task_board
+    veto = board.allow_use(world, a, eq, op)
     if veto:
         raise Refused(veto)
     if eq.spec.price > a.cash:
@@ -262,8 +257,7 @@ def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
         world.pay(f"agent:{a.id}", "town", eq.spec.price, f"{op} at {here.name}")
     minutes = agent_day.clamp_minutes(action.minutes, a.visit_minutes or agent_day.DEFAULT_VISIT_MINUTES)
     income = eq.spec.income * -(-minutes // WAGE_MINUTES)  # a longer shift earns more
-    if board is not None:
-        income = board.wage(world, a, eq, income)
+    income = board.wage(world, a, eq, income)
     if income:
         world.pay("source:economy", f"agent:{a.id}", income, f"{op} at {here.name}")
     eq.users.append(a.id)
@@ -272,9 +266,8 @@ def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
     a.busy_until = world.clock.tick + agent_day.ticks_for(minutes, world.clock.tick_seconds)
     a.use_left = a.busy_until - world.clock.tick
     a.label = a.activity = f"{op} at {here.name}"
-    a.plan_state["acts_here"] = a.plan_state.get("acts_here", 0) + 1
-    if board is not None:
-        board.on_use(world, a, eq, op)
+    a.acts_here += 1
+    board.on_use(world, a, eq, op)
     return world.event("use", f"{a.name}: {op} at {here.name}", a.id)
 
 
@@ -282,7 +275,7 @@ def _chat(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
     other = world.agents.get(action.target or "")
     if other is None:
         raise Refused(f"{action.target!r} is not an agent; {a.name} cannot chat with it")
-    a.plan_state["acts_here"] = a.plan_state.get("acts_here", 0) + 1
+    a.acts_here += 1
     return talk.start(world, a, other, action.text, action.news)
 
 

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent.interfaces import TaskView
-from server.db.repository import Changes, Snapshot
 from server.errors import Conflict, GameError, InsufficientFunds, NotFound
+from server.records import Changes, StoredTown
 from server.world.task_specs import (
     BuildingExists,
     CompanyFounded,
@@ -223,7 +223,7 @@ class TaskBoard:
                 events.append(self._expire(world, t, s))
         return events
 
-    def restore(self, world: World, snap: Snapshot) -> None:
+    def restore(self, world: World, snap: StoredTown) -> None:
         """Load tasks, jobs and companies as of the last commit."""
         self.tasks = {}
         for row in snap.tasks:

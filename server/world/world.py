@@ -16,31 +16,25 @@ import random
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from agent.interfaces import Memory, MemoryRecord, Planner
+from agent.interfaces import MemoryRecord, PluginRegistry
+from agent.llm.wrappers import CallRecord
 from agent.state import ActorState, AgentRecord
-from server.db.repository import Changes, Repository, Snapshot
+from server.db.repository import Repository
 from server.errors import Conflict, GameError, LimitReached, NotFound
+from server.records import Changes, StoredTown
 from server.world.clock import Clock
 from server.world.economy import Ledger
 from server.world.grid import Grid
 from server.world.talk import Conversation
 from server.world.talk import close as close_conversation
 from server.world.talk import restore as restore_conversations
+from server.world.tasks import TaskBoard
 from server.world.things import Building, Equipment
 from server.world.town import TILE_CHARS, AgentPreset, TownFileError, TownFiles
 
 log = logging.getLogger(__name__)
-
-
-class Plugins(Protocol):
-    """The plan/memory registry the world builds agents' plug-ins from."""
-
-    def make_planner(self, name: str) -> Planner: ...
-    def make_memory(self, name: str) -> Memory: ...
-    def planner_names(self) -> list[str]: ...
-    def memory_names(self) -> list[str]: ...
 
 
 @dataclass(slots=True)
@@ -68,7 +62,7 @@ class World:
         self,
         town: TownFiles,
         repo: Repository,
-        plugins: Plugins,
+        plugins: PluginRegistry,
         *,
         seed: int = 42,
         tick_seconds: int = 10,
@@ -87,7 +81,7 @@ class World:
         self.sight = sight
         self.move_tiles = move_tiles
         self.jobs: dict[str, str] = {}  # agent id -> workplace building id (mayor mode fills it)
-        self.task_board: Any = None  # mayor mode's task board, when installed
+        self.task_board = TaskBoard()  # mayor mode's tasks, jobs and companies
         self.llm_names = llm_names or ["default", "scripted"]
         self.grid = Grid.from_rows(town.map.tiles, TILE_CHARS)
         self.buildings: dict[str, Building] = {}
@@ -96,6 +90,9 @@ class World:
         self.conversations: dict[str, Conversation] = {}  # the open ones, by id
         self.ledger = Ledger()
         self.lock = asyncio.Lock()  # held while the world changes and commits
+        # held through one tick, from perceiving to its commit (`step.run_tick`), and by `reset`
+        self.step_lock = asyncio.Lock()
+        self.epoch = 0  # counts resets: a run of ticks stops when the town it ticks is gone
         self.dirty = Dirty()
         self.new_memories: list[MemoryRecord] = []
         # agents whose step in the running tick is under way (from its start to its commit): the
@@ -153,7 +150,7 @@ class World:
             except GameError as e:
                 raise TownFileError(f"{presets_file}: field agents.{i}: {e.message}") from None
 
-    def _restore(self, snap: Snapshot) -> None:
+    def _restore(self, snap: StoredTown) -> None:
         self.clock.tick = int(snap.meta.get("tick", 0))
         if "rng" in snap.meta:
             v, internal, g = snap.meta["rng"]
@@ -187,8 +184,7 @@ class World:
             self.agents[a.id] = a
         self.jobs = {row["agent_id"]: row["building_id"] for row in snap.jobs}
         restore_conversations(self, snap.conversations)
-        if self.task_board is not None:
-            self.task_board.restore(self, snap)
+        self.task_board.restore(self, snap)
 
     def _attach_plugins(self, a: AgentRecord) -> None:
         a.planner = self.plugins.make_planner(a.plan)
@@ -278,6 +274,60 @@ class World:
         self.clock.tick = 0
         self._restore(snap)
         self.stale = False
+
+    async def reset(
+        self, town: TownFiles, presets: list[AgentPreset], presets_file: str, keep_meta: dict[str, Any]
+    ) -> None:
+        """Wipe everything stored and found the town anew from `town` and `presets`, keeping
+        `keep_meta` (e.g. a generated admin token). The files are tried on a scratch town first: a
+        mistake raises TownFileError and changes nothing. The tick in flight finishes (and commits
+        to the old town) first; a run of ticks sees `epoch` change and stops."""
+        World(
+            town,
+            self.repo,
+            self.plugins,
+            seed=self.seed,
+            max_agents=self.max_agents,
+            sight=self.sight,
+            llm_names=self.llm_names,
+        ).found(presets, presets_file)
+        self.epoch += 1
+        async with self.step_lock, self.lock:
+            await self.repo.wipe()
+            self.town = town
+            self.rng.seed(self.seed)
+            await self.reload()  # an empty database: an empty town at tick 0
+            self.dirty.meta.update(keep_meta)
+            await self.start(presets, presets_file)
+
+    def record_failure(self, agent_id: str, error: str) -> None:
+        """Count a failed step or refused action on the agent (if it still exists)."""
+        a = self.agents.get(agent_id)
+        if a is not None:
+            a.failures += 1
+            a.last_error = error
+            self.dirty.agents.add(agent_id)
+
+    def book_calls(self, calls: Iterable[CallRecord]) -> None:
+        """Book metered LLM calls for the next commit, as rows of the llm_calls table at the
+        current tick."""
+        tick = self.clock.tick
+        self.dirty.llm_calls.extend(
+            {
+                "tick": tick,
+                "agent_id": c.agent_id,
+                "kind": c.kind[:32],
+                "model": c.model[:128],
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+                "latency_ms": c.latency_s * 1000,
+                "ok": c.ok,
+                "cached": c.cached,
+                "cost_usd": c.cost_usd,
+                "prefix_tokens": c.prefix_tokens,
+            }
+            for c in calls
+        )
 
     @staticmethod
     def _building_row(b: Building) -> dict[str, Any]:
@@ -465,12 +515,6 @@ class World:
         if not walk:
             raise Conflict("the map has no walkable tile")
         return self.rng.choice(walk)
-
-    def board(self) -> Any:
-        """The mayor-mode task board; raises `no_task_board` when this town has none."""
-        if self.task_board is None:
-            raise GameError("this town has no task board", code="no_task_board")
-        return self.task_board
 
     def agent(self, agent_id: str) -> AgentRecord:
         a = self.agents.get(agent_id)
