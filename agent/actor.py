@@ -45,7 +45,7 @@ async def step(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
     if p.busy or a.state is ActorState.MOVING:
         # something salient interrupted a timed action or a walk: greet a known person who
         # arrived; a task offered is considered; otherwise the action goes on
-        actions = await _consider_tasks(a, mind, p)
+        actions = await _consider_tasks(a, mind, p, fresh_only=True)
         if actions:
             return actions
         if arrivals:
@@ -71,16 +71,18 @@ def talkable(a: AgentRecord, p: Perception) -> list[AgentBrief]:
     return [
         n
         for n in p.nearby
-        if n.state != ActorState.SLEEPING.value
-        and not n.purpose.startswith("talking")
+        if n.state not in (ActorState.SLEEPING.value, "talking")
         and day.may_talk_again(a.acquaintances.get(n.id), p.tick, p.tick_seconds)
     ]
 
 
-async def _consider_tasks(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
-    """A task offered that the agent has not considered yet: take it or not (one call)."""
+async def _consider_tasks(a: AgentRecord, mind: Mind, p: Perception, *, fresh_only: bool) -> list[Action]:
+    """Open tasks (only those it has not considered yet, when `fresh_only`: a busy agent is
+    interrupted once per task offered): take one or none (one call)."""
     fresh = [
-        t for t in p.tasks if a.id not in t.holder_ids and t.mayor_id != a.id and t.id not in a.seen_tasks
+        t
+        for t in p.tasks
+        if a.id not in t.holder_ids and t.mayor_id != a.id and not (fresh_only and t.id in a.seen_tasks)
     ]
     if not fresh or p.job is not None:
         return []
@@ -113,7 +115,7 @@ async def _greet(a: AgentRecord, mind: Mind, p: Perception, arrivals: list[str])
 
 async def _plan(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
     assert a.mem is not None and a.planner is not None
-    actions = await _consider_tasks(a, mind, p)
+    actions = await _consider_tasks(a, mind, p, fresh_only=False)  # each plan looks at the board
     if any(x.kind == "move" for x in actions):
         return actions
     if (
@@ -151,6 +153,10 @@ async def _act(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
         memories=[m.text for m in memories],
     )
     ctx["nearby"] = [x for x in ctx["nearby"] if x["id"] in {n.id for n in people}]
+    # people in sight who have not heard the news it knows: a reason to talk to them
+    ctx["news_for"] = [
+        n.name for n in people if any(item not in a.told.get(n.id, ()) for item in p.news)
+    ] or None
     d = await mind.ask("act", ctx, ActDecision)
     if d is None:  # the model failed twice: the safe fallback is to finish the visit
         return await _leave(a, mind, p, "could not decide what to do")

@@ -11,13 +11,14 @@ Context keys read, per kind (all optional):
 - every kind: agent_id, tick, name, goal, cash
 - qa_ask: buildings
 - qa_answer: questions, buildings, nearby, memories
-- qa_choose: buildings, answers, building_id
-- daily_plan: buildings
-- hourly_schedule: hours (list of int), daily_plan (list of str), buildings, minute_of_day
+- qa_choose, daily_plan, hourly_schedule: buildings, home, job, day, minute_of_day (the agent's
+  day, `scripted_day.day_slots`); hourly_schedule also hours (list of int)
 - decompose: activity, building (id), minutes, buildings
 - react: event
-- act: building (a building_context mapping with equipment), purpose, nearby
-- chat: partner, heard (list of str), memories (a remembered piece of news is passed on)
+- act: building (a building_context mapping with equipment), purpose, minutes, nearby,
+  news_for (names of people in sight who have not heard the agent's news: it talks to them)
+- chat: partner, heard (the transcript so far), turn, activity, news (news not yet told this
+  partner: passed on), memories, minute_of_day (see `scripted_day.chat_line`)
 - reply_player: player_text, memories
 - importance: text
 - reflect: memories (list of str)
@@ -291,6 +292,10 @@ class ScriptedModel:
         equipment = _maps(building, "equipment") if isinstance(building, Mapping) else []
         nearby = [a for a in _maps(ctx, "nearby") if _str(a, "id")]
         roll = self._hash(ctx, "act")
+        tell = [a for a in nearby if _str(a, "name") in _strs(ctx, "news_for")]
+        if tell:  # news to pass on to someone here: go and tell them
+            partner = tell[roll % len(tell)]
+            return {"action": "chat", "target": _str(partner, "id"), "reason": "I have news for them"}
         sociable = any(w in _str(ctx, "purpose") for w in ("chat", "meet", "lunch", "relax"))
         if nearby and (roll % 3 != 1 if sociable else roll % 3 == 0):
             partner = nearby[(roll // 4) % len(nearby)]
