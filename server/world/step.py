@@ -1,6 +1,8 @@
 """One tick of the town: the world's own step (perceive, think, walk, apply, check tasks, commit).
 
-`run_tick` asks which agents need to think, lets them think concurrently (each under a timeout;
+`run_tick` first ends the timed actions whose time is up (a use, a wait, sleep: see
+`server.world.day`), asks which agents need to think (`day.needs_step`: most agents in most ticks
+do not), lets them think concurrently (each under a timeout;
 one agent's failure is recorded on it and never stops the others), then, under the world's lock,
 walks the moving agents, applies the proposed actions in agent-id order, records failures,
 checks the task board, advances the clock and commits the tick in one transaction. It returns a
@@ -101,6 +103,9 @@ async def run_tick(world: World, models: Models, timeout: float) -> TickReport:
 
 async def _run_tick(w: World, models: Models, timeout: float) -> TickReport:
     t0 = time.perf_counter()
+    async with w.lock:  # timed actions whose time is up end first: their agents decide this tick
+        for a in w.agents.values():
+            rules.finish_use(w, a)
     scene = rules.Scene(w)
     # the records are taken now: an agent deleted while the others think is told apart by identity
     # who thinks: only agents with something to decide (`server.world.day.needs_step`)
@@ -123,8 +128,6 @@ async def _run_tick(w: World, models: Models, timeout: float) -> TickReport:
         async with w.lock:
             live = {a.id for a in thinkers if w.agents.get(a.id) is a}  # not deleted meanwhile
             moved = sum(1 for a in w.agents.values() if rules.walk(w, a))
-            for a in w.agents.values():
-                rules.finish_use(w, a)
             applied, refused, events = _apply(w, {aid: r for aid, r in results.items() if aid in live})
             talk.end_stale(w)
             gone = {a.id for a in thinkers} - live
