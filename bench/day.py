@@ -15,7 +15,7 @@ from the positions the ticks pushed), the cacheable prefix share of prompt token
 ticks of the longest chain of dependent calls one agent made in the tick, times the latency).
 Targets (issue 15): tokens per agent-step <= 36 (stretch 15), calls per agent-hour <= 20, night
 share <= 0.03, mean conversation lines >= 4, most repeated line <= 0.02, median places >= 3.
-`--quick` runs 3 game hours (1,080 ticks) instead.
+`--quick` runs one game hour (360 ticks) instead.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 from bench._common import ADMIN, ROOT, emit, fake_llm, main_async, now, scratch
 
 DAY_TICKS = 8640
-QUICK_TICKS = 1080
+QUICK_TICKS = 360
 LATENCY_S = 0.01
 BATCH = 360  # ticks per `tick` command
 

@@ -241,3 +241,48 @@ async def test_same_seed_same_day(tmp_path: Path) -> None:
     assert runs[0] == runs[1]
     kinds = {k for _, k, _, _ in runs[0][1]}
     assert {"use", "chat"} <= kinds, kinds
+
+
+async def test_database_of_schema_4_is_migrated_to_conversations(db_url: str) -> None:
+    """A town saved before conversations (schema 4: no conversations table, no
+    events.conversation_id, no llm_calls.prefix_tokens) starts, keeps its rows and stores
+    conversations and prefix tokens from then on."""
+    import sqlalchemy as sa
+
+    from config.settings import ROOT
+    from server.db import schema
+    from server.db.repository import Repository
+
+    async with run_town(make_settings(db_url)) as r:
+        c = await TownClient.connect(r.ws_url)
+        await c.call("login", token=ADMIN)
+        await c.call("tick", count=2)
+        c.close()
+    repo = await Repository.open(db_url, ROOT)
+    async with repo.engine.begin() as conn:
+        await conn.exec_driver_sql("DROP TABLE conversations")
+        await conn.exec_driver_sql("ALTER TABLE events DROP COLUMN conversation_id")
+        await conn.exec_driver_sql("ALTER TABLE llm_calls DROP COLUMN prefix_tokens")
+        await conn.execute(
+            sa.update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="4")
+        )
+    events_before = await repo.count("events")
+    await repo.close()
+    async with run_town(make_settings(db_url)) as r2:
+        w = r2.services.world
+        assert await w.repo.count("events") == events_before
+        c = await TownClient.connect(r2.ws_url)
+        await c.call("login", token=ADMIN)
+        alice, bob = w.agents["alice-chen"], w.agents["bob-martin"]
+        async with w.lock:
+            bob.x, bob.y = alice.x, alice.y
+            rules.apply(w, alice, Action("chat", target=bob.id, text="Hello, Bob."))
+        await c.call("tick", count=3)
+        c.close()
+        rows = await w.repo.rows("conversations")
+        assert rows and rows[0]["id"].endswith("alice-chen")
+        assert (await w.repo.rows("events", where={"conversation_id": rows[0]["id"]}))[0][
+            "text"
+        ] == "Hello, Bob."
+        calls = await w.repo.rows("llm_calls")
+        assert any(x["prefix_tokens"] > 0 for x in calls)
