@@ -143,17 +143,18 @@ async def _day(quick: bool, latency: float) -> None:
             counts = sorted(len(v) for v in ran["places"].values())
             f["median_places"] = statistics.median(counts) if counts else 0
             f["wall_s"] = round(ran["wall_s"], 1)
-            f["llm_floor_s"] = round(f.pop("chain_calls") * latency, 1) if label != "offline" else 0.0
+            chain = f.pop("chain_calls")  # the offline model answers at once: no floor
+            f["llm_floor_s"] = round(chain * latency, 1) if label != "offline" else 0.0
             out[label] = f
     off = out["offline"]
-    met = (
-        off["tokens_per_agent_step"] <= 36
-        and off["calls_per_agent_hour"] <= 20
-        and (quick or off["night_event_share"] <= 0.03)
-        and off["mean_turns"] >= 4
-        and off["top_line_share"] <= 0.02
-        and off["median_places"] >= 3
-    )
+    met = off["tokens_per_agent_step"] <= 36 and off["calls_per_agent_hour"] <= 20
+    if not quick:  # one morning hour is too short for the day's shape
+        met = met and (
+            off["night_event_share"] <= 0.03
+            and off["mean_turns"] >= 4
+            and off["top_line_share"] <= 0.02
+            and off["median_places"] >= 3
+        )
     emit(
         "day",
         {"agents": "config/agents.json", "ticks": ticks, "tick_seconds": 10, "fake_latency_s": latency},

@@ -103,7 +103,9 @@ export class Panel {
   renderFeed() {
     const feed = $('feed');
     const items = this.store.feed.slice(-25).reverse();
-    feed.replaceChildren(...items.map((f) => el('li', {}, el('span', { class: 'feed-tick' }, `#${f.tick}`), ' ', f.text)));
+    feed.replaceChildren(...items.map((f) => el('li', {}, el('span', { class: 'feed-tick' }, `#${f.tick}`), ' ', f.text,
+      // a conversation: its lines as one thread
+      ...(f.lines ? [el('ol', { class: 'thread' }, ...f.lines.map((line) => el('li', {}, line)))] : []))));
     if (!items.length) feed.replaceChildren(el('li', { class: 'hint' }, 'No events since this page opened.'));
   }
 
