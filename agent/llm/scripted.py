@@ -142,6 +142,10 @@ def _news(memories: Sequence[str]) -> str:
     return ""
 
 
+def _stable(*parts: str) -> int:
+    return int.from_bytes(hashlib.blake2b("|".join(parts).encode("utf-8"), digest_size=8).digest(), "big")
+
+
 def _overlap(a: str, b: str) -> int:
     return len(word_set(a) & word_set(b))
 
@@ -153,6 +157,8 @@ class ScriptedModel:
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
+        self._days: dict[tuple[Any, ...], list[Any]] = {}  # see `_slots`
+        self._texts: dict[tuple[str, str], str] = {}  # see `_text_of`
         self._answers: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
             "qa_ask": self._qa_ask,
             "qa_answer": self._qa_answer,
@@ -192,8 +198,21 @@ class ScriptedModel:
         """Buildings with an id, best fit to `text` first; ties broken by a stable hash."""
         found = [b for b in _maps(ctx, "buildings") if _str(b, "id")]
         return sorted(
-            found, key=lambda b: (-_overlap(text, _building_text(b)), self._hash(ctx, _str(b, "id")))
+            found, key=lambda b: (-_overlap(text, self._text_of(b)), self._hash(ctx, _str(b, "id")))
         )
+
+    def _text_of(self, b: Mapping[str, Any], key: str = "") -> str:
+        """`_building_text(b)`, kept by id and name (a building's or equipment's words do not
+        change; at most 4,096 kept)."""
+        k = (key or _str(b, "id"), _str(b, "name"))
+        if not k[0]:
+            return _building_text(b)
+        text = self._texts.get(k)
+        if text is None:
+            if len(self._texts) >= 4096:
+                self._texts.clear()
+            text = self._texts[k] = _building_text(b)
+        return text
 
     def _focus(self, ctx: Mapping[str, Any]) -> str:
         """The agent's goal, to end a sentence with (its own final full stop dropped)."""
@@ -228,10 +247,27 @@ class ScriptedModel:
         return {"answers": [facts[i % len(facts)] for i in range(min(len(questions), 5))]}
 
     def _slots(self, ctx: Mapping[str, Any]) -> tuple[Any, list[Any]]:
-        """The agent's day (`scripted_day.day_slots`) and the slot at the context's minute."""
-        goal = self._focus(ctx)
-        slots = day_slots(ctx, _maps(ctx, "buildings"), lambda text: self._ranked(ctx, text), goal)
-        return slot_at(slots, _str(ctx, "agent_id"), _int(ctx, "minute_of_day", 480)), slots
+        """The agent's day (`scripted_day.day_slots`) and the slot at the context's minute. A day
+        depends only on the agent, the day, its home, job and goal and the town's buildings, so
+        it is worked out once (kept in `_days`, at most 4,096 of them)."""
+        goal, buildings = self._focus(ctx), _maps(ctx, "buildings")
+        aid = _str(ctx, "agent_id")
+        key = (aid, ctx.get("day"), _str(ctx, "home"), _str(ctx, "job"), goal) + tuple(
+            _str(b, "id") for b in buildings
+        )
+        slots = self._days.get(key)
+        if slots is None:
+            if len(self._days) >= 4096:
+                self._days.clear()
+
+            def rank(text: str) -> list[Mapping[str, Any]]:  # best fit first; ties by a stable hash
+                found = [b for b in buildings if _str(b, "id")]
+                return sorted(
+                    found, key=lambda b: (-_overlap(text, self._text_of(b)), _stable(aid, _str(b, "id")))
+                )
+
+            slots = self._days[key] = day_slots(ctx, buildings, rank, goal)
+        return slot_at(slots, aid, _int(ctx, "minute_of_day", 480)), slots
 
     def _qa_choose(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         slot, _ = self._slots(ctx)
@@ -310,7 +346,7 @@ class ScriptedModel:
                 usable = [e for e in usable if _int(e, "income") > 0]
             usable.sort(
                 key=lambda e: (
-                    -_overlap(focus, _building_text({"equipment": [e]})),
+                    -_overlap(focus, self._text_of({"equipment": [e]}, _str(e, "id"))),
                     -_int(e, "income"),
                     self._hash(ctx, _str(e, "id")),
                 )

@@ -54,7 +54,7 @@ def day_slots(
     home_id = str(ctx.get("home") or "") or (str(homes[0]["id"]) if homes else "")
     home_id = home_id if home_id in by_id else next(iter(by_id), "")
     job = str(ctx.get("job") or "")
-    work_ranked = [b for b in rank(goal) if b.get("kind") != "home"]
+    work_ranked = [b for b in rank(goal) if b.get("kind") != "home"]  # best fit first, stable ties
     work = job if job in by_id else (str(work_ranked[0]["id"]) if work_ranked else home_id)
     food = [b for b in buildings if b.get("kind") == "food" and b.get("id") != work]
     lunch = _pick(food, _h(aid, day, "lunch") % 3 // 2)  # mostly the first food place (the cafe)

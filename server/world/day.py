@@ -70,20 +70,28 @@ def release(world: World, a: AgentRecord) -> None:
     a.using = None
 
 
-def arrived(world: World, a: AgentRecord, building_name: str) -> None:
-    """`a` arrived at a building: tell the busy people there who know it (salient to them)."""
+def arrivals(world: World, arrived: list[AgentRecord]) -> None:
+    """Agents that arrived at a building this tick: tell the busy people there who know them
+    (salient to them). One pass over the town, only in ticks with arrivals."""
+    if not arrived:
+        return
+    here: dict[tuple[int, int], list[AgentRecord]] = {}
     for other in world.agents.values():
         if (
-            other.id != a.id
-            and (other.x, other.y) == (a.x, a.y)
-            and a.id in other.acquaintances
-            and other.conversation is None
+            other.conversation is None
             and other.state is not ActorState.SLEEPING
             and world.clock.tick < other.busy_until
         ):
-            other.inbox.append(f"{a.name}{ARRIVED}{building_name}")
-            del other.inbox[:-10]
-            world.dirty.agents.add(other.id)
+            here.setdefault((other.x, other.y), []).append(other)
+    for a in arrived:
+        b = world.building_at(a.x, a.y)
+        if b is None:
+            continue
+        for other in here.get((a.x, a.y), ()):
+            if other.id != a.id and a.id in other.acquaintances:
+                other.inbox.append(f"{a.name}{ARRIVED}{b.name}")
+                del other.inbox[:-10]
+                world.dirty.agents.add(other.id)
 
 
 def pause_after_refusal(world: World, a: AgentRecord) -> None:

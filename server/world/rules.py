@@ -161,8 +161,6 @@ def walk(world: World, a: AgentRecord) -> bool:
         b = world.buildings.get(a.target or "")
         a.label = f"arrived at {b.name}" if b else "arrived"
         a.acts_here = 0
-        if b is not None:
-            day.arrived(world, a, b.name)
     world.dirty.agents.add(a.id)
     return bool(steps)
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent import actor
 from agent.interfaces import Action, Perception
-from agent.state import AgentRecord
+from agent.state import ActorState, AgentRecord
 from server.errors import GameError
 from server.world import day, rules, talk
 
@@ -127,7 +127,9 @@ async def _run_tick(w: World, models: Models, timeout: float) -> TickReport:
         t_thought = time.perf_counter()
         async with w.lock:
             live = {a.id for a in thinkers if w.agents.get(a.id) is a}  # not deleted meanwhile
-            moved = sum(1 for a in w.agents.values() if rules.walk(w, a))
+            walking = [a for a in w.agents.values() if a.state is ActorState.MOVING]
+            moved = sum(1 for a in walking if rules.walk(w, a))
+            day.arrivals(w, [a for a in walking if a.state is not ActorState.MOVING])
             applied, refused, events = _apply(w, {aid: r for aid, r in results.items() if aid in live})
             talk.end_stale(w)
             gone = {a.id for a in thinkers} - live
