@@ -280,9 +280,28 @@ async def test_database_of_schema_4_is_migrated_to_conversations(db_url: str) ->
         await c.call("tick", count=3)
         c.close()
         rows = await w.repo.rows("conversations")
-        assert rows and rows[0]["id"].endswith("alice-chen")
+        assert rows and rows[0]["id"].startswith("t") and "alice-chen" in rows[0]["id"]
         assert (await w.repo.rows("events", where={"conversation_id": rows[0]["id"]}))[0][
             "text"
         ] == "Hello, Bob."
         calls = await w.repo.rows("llm_calls")
         assert any(x["prefix_tokens"] > 0 for x in calls)
+
+
+async def test_a_player_talk_is_one_conversation_until_goodbye(town: Running, client: TownClient) -> None:
+    w = town.services.world
+    await client.call("login", player="sam")
+    first = await client.call("chat_with_npc", agent_id="eva-novak", text="Hi Eva, what are you reading?")
+    second = await client.call(
+        "chat_with_npc", agent_id="eva-novak", text="Sounds fun. Anything new in town?"
+    )
+    assert first["conversation_id"] == second["conversation_id"] and not second["ended"]
+    last = await client.call("chat_with_npc", agent_id="eva-novak", text="Bye for now!")
+    assert last["conversation_id"] == first["conversation_id"] and last["ended"]
+    row = next(r for r in await w.repo.rows("conversations") if r["id"] == first["conversation_id"])
+    c = talk.Conversation.from_row(row)
+    assert c.participants == ["player:sam", "eva-novak"] and len(c.turns) == 6 and c.end_reason == "goodbye"
+    eva = w.agents["eva-novak"]
+    assert any(m.kind == "conversation" and "sam" in m.text for m in eva.mem.recent(10))  # type: ignore[union-attr]
+    again = await client.call("chat_with_npc", agent_id="eva-novak", text="Oh, one more thing.")
+    assert again["conversation_id"] != first["conversation_id"]

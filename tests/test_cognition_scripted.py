@@ -151,3 +151,21 @@ async def test_task_decide_takes_fitting_task() -> None:
         await answer(ScriptedModel(), "task_decide", perception_context(p))
     )
     assert got.take == "t1"
+
+
+def test_long_text_is_cut_at_a_sentence_or_a_word_never_mid_word() -> None:
+    from agent.prompts.schemas import whole
+
+    text = "I work at the bakery. I hope to open my own bakery at Sweet Tooth Desserts one day soon."
+    assert whole(text, 40) == "I work at the bakery."
+    cut = whole("word " * 30, 50)
+    assert cut.endswith("...") and len(cut) <= 50 and cut[:-3].split() == ["word"] * len(cut[:-3].split())
+    assert Utterance.model_validate({"text": "abc " * 200}).text.endswith("...")
+
+
+async def test_reply_to_a_player_quotes_memories_in_whole_sentences() -> None:
+    memory = "Alice told me she wants to open her own bakery at Sweet Tooth Desserts next spring. " * 3
+    ctx = perception_context(sample_perception(), player_text="What's new?", memories=[memory])
+    reply = Utterance.model_validate_json(await answer(ScriptedModel(), "reply_player", ctx))
+    assert reply.text.endswith((".", "!", "?")), reply.text
+    assert "Sweet Tooth Des" not in reply.text or "Sweet Tooth Desserts" in reply.text

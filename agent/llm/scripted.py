@@ -123,25 +123,6 @@ def _building_text(b: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-_NEWS = "Did you hear?"
-_NOT_NEWS = ("i ", "i'm", "a lot of my days", "everything i do", "hi ", "hello", "good ", "thanks", "i see")
-
-
-def _news(memories: Sequence[str]) -> str:
-    """A remembered piece of news to pass on in a chat: something heard as news ("Did you hear?
-    ..."), or a remembered statement about the town (no colon, not about oneself, not a greeting)."""
-    for m in memories:
-        if _NEWS in m:
-            text = m.split(_NEWS, 1)[1].strip()
-        elif ":" not in m and not m.lower().startswith(_NOT_NEWS) and m.rstrip().endswith("."):
-            text = m.strip()
-        else:
-            continue
-        if len(words(text)) >= 4:
-            return text[:300]
-    return ""
-
-
 def _stable(*parts: str) -> int:
     return int.from_bytes(hashlib.blake2b("|".join(parts).encode("utf-8"), digest_size=8).digest(), "big")
 

@@ -103,6 +103,15 @@ class Conversation:
         }
 
 
+def _new_id(world: World, who: str) -> str:
+    """A conversation id never used in this town: the tick, who started it and a sequence number
+    kept in the town's meta (`talks`), so two started in one tick differ."""
+    n = int(world.dirty.meta.get("talks", world.talks)) + 1
+    world.talks = n
+    world.dirty.meta["talks"] = n
+    return f"t{world.clock.tick}-{who}-{n}"
+
+
 def _touch(world: World, c: Conversation) -> None:
     world.dirty.conversations[c.id] = c.row()
 
@@ -130,7 +139,7 @@ def start(world: World, a: AgentRecord, other: AgentRecord, text: str, news: str
         raise Refused(why)
     here = world.building_at(a.x, a.y)
     c = Conversation(
-        id=f"t{world.clock.tick}-{a.id}",
+        id=_new_id(world, a.id),
         initiator=a.id,
         participants=[a.id, other.id],
         started_tick=world.clock.tick,
@@ -253,8 +262,9 @@ def end_stale(world: World) -> None:
                 close(world, c, "player silent")
 
 
-def restore(world: World, rows: list[dict[str, Any]]) -> None:
-    """Open conversations from the database, back on the world."""
+def restore(world: World, rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+    """Open conversations from the database, and the id sequence, back on the world."""
+    world.talks = int(meta.get("talks", 0))
     for row in rows:
         c = Conversation.from_row(row)
         world.conversations[c.id] = c
@@ -269,13 +279,11 @@ def player_line(world: World, player: str, a: AgentRecord, text: str) -> Convers
     )
     if c is None:
         c = Conversation(
-            id=f"t{world.clock.tick}-{a.id}-p{len(world.conversations)}",
+            id=_new_id(world, a.id),
             initiator=pid,
             participants=[pid, a.id],
             started_tick=world.clock.tick,
         )
-        while c.id in world.conversations:
-            c.id += "x"
         world.conversations[c.id] = c
     c.turns.append(Turn(pid, " ".join(text.split())[:1000], world.clock.tick))
     c.next_speaker = a.id

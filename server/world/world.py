@@ -88,6 +88,7 @@ class World:
         self.equipment: dict[str, Equipment] = {}
         self.agents: dict[str, AgentRecord] = {}
         self.conversations: dict[str, Conversation] = {}  # the open ones, by id
+        self.talks = 0  # conversations started in this town (their ids' sequence; stored in meta)
         self.ledger = Ledger()
         self.lock = asyncio.Lock()  # held while the world changes and commits
         # held through one tick, from perceiving to its commit (`step.run_tick`), and by `reset`
@@ -183,7 +184,7 @@ class World:
             a.mem.load(by_agent.get(a.id, []))
             self.agents[a.id] = a
         self.jobs = {row["agent_id"]: row["building_id"] for row in snap.jobs}
-        restore_conversations(self, snap.conversations)
+        restore_conversations(self, snap.conversations, snap.meta)
         self.task_board.restore(self, snap)
 
     def _attach_plugins(self, a: AgentRecord) -> None:
