@@ -14,14 +14,13 @@ from agent.interfaces import Memory, Planner
 class ActorState(enum.StrEnum):
     """Where an agent is in its step cycle.
 
-    inited -> planning -> moving -> (arrived) -> using | chatting -> idle -> planning ...
-    and at night: (home) -> sleeping -> (morning) idle. A timed action (a use, a wait, sleep)
+    inited -> moving -> (arrived) -> using | idle -> moving ... (an agent plans within one step,
+    so no state stands for planning); at night: (home) -> sleeping -> (morning) idle. A timed action (a use, a wait, sleep)
     lasts until `AgentRecord.busy_until`; a conversation (`AgentRecord.conversation`) overlays
     whatever state the agent is in.
     """
 
     INITED = "inited"
-    PLANNING = "planning"
     MOVING = "moving"
     USING = "using"
     CHATTING = "chatting"

@@ -42,7 +42,7 @@ WARM_FROM = 4
 
 async def run_town_ticks(n: int, fake: FakeLLM, concurrency: int, ticks: int) -> dict[int, dict[str, Any]]:
     """Tick a fresh town of `n` agents `ticks` times; the figures of every tick with LLM calls."""
-    from agent.brain import Brain
+    from agent.model_service import ModelService
     from server.app import run_town, tune_gc
     from server.client import TownClient
 
@@ -57,8 +57,8 @@ async def run_town_ticks(n: int, fake: FakeLLM, concurrency: int, ticks: int) ->
         )
         async with run_town(s) as town:
             tune_gc()  # as `python -m server` does once the town is loaded
-            models = town.services.brain
-            assert isinstance(models, Brain)
+            models = town.services.models
+            assert isinstance(models, ModelService)
             t0 = now()
             models.pool.model(None)  # as start-up would; see the module docstring
             pool_build = now() - t0

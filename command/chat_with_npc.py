@@ -40,13 +40,13 @@ async def handle(ctx: Context, req: Request) -> Response:
     w = ctx.world
     a = w.agent(req.agent_id)
     player = ctx.session.player or "a visitor"
-    mind = ctx.services.brain.mind(a)
+    mind = ctx.services.models.mind(a)
     async with w.lock:
         conv = talk.player_line(w, player, a, req.text)
         heard = [f"{talk.display(w, t.speaker)}: {t.text}" for t in conv.turns]
     p = Scene(w).perceive(a)
     assert a.mem is not None
-    with ctx.services.brain.metering() as meter:  # a tick running meanwhile keeps its own calls
+    with ctx.services.models.metering() as meter:  # a tick running meanwhile keeps its own calls
         memories = await a.mem.retrieve(mind, p, req.text, k=8)
         ans = await mind.ask(
             "reply_player",

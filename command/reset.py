@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from server.context import Context
-from server.errors import GameError, InvalidRequest
+from server.errors import InvalidRequest, InvalidTown
 from server.protocol import Model
 from server.world.town import TownFileError, TownFiles, load_presets
 
@@ -45,8 +45,8 @@ async def handle(ctx: Context, req: Request) -> Response:
         presets = load_presets(s.path(s.agents)) if s.agents else []
         await w.reset(town, presets, presets_file, keep)
     except TownFileError as e:
-        raise GameError(f"the town files are invalid; nothing was reset: {e}", code="invalid_town") from None
-    ctx.services.brain.drain()  # calls made outside a tick or chat belong to the old town
+        raise InvalidTown(f"the town files are invalid; nothing was reset: {e}") from None
+    ctx.services.models.drain()  # calls made outside a tick or chat belong to the old town
     log.warning(
         "town reset by session %d: %d agents, %d buildings", ctx.session.id, len(w.agents), len(w.buildings)
     )

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from server.context import Context
-from server.errors import Conflict, GameError
+from server.errors import Conflict, Paused
 from server.protocol import Model
 from server.world.step import STEP_PHASES, TickReport, run_tick
 
@@ -52,7 +52,7 @@ class Response(Model):
 
 async def handle(ctx: Context, req: Request) -> Response:
     if ctx.services.paused and not req.step:
-        raise GameError("ticking is paused by an admin (send `pause` with on=false)", code="paused")
+        raise Paused("ticking is paused by an admin (send `pause` with on=false)")
     w = ctx.world
     timeout = ctx.settings.llm_limits.step_timeout_s
     out: Response | None = None
@@ -63,7 +63,7 @@ async def handle(ctx: Context, req: Request) -> Response:
             async with w.step_lock:
                 if w.epoch != epoch:  # the town was reset: its ticks are over
                     break
-                report = await run_tick(w, ctx.services.brain, timeout)
+                report = await run_tick(w, ctx.services.models, timeout)
             ran += 1
             out = _publish(ctx, report)
     if out is None:

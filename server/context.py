@@ -26,7 +26,7 @@ class Services:
     hub: Hub
     router: Router
     admin_token: str
-    brain: Models  # the model service: minds for agents' steps, metering of their calls
+    models: Models  # the model service: minds for agents' steps, metering of their calls
     connections: Counter[str] = field(default_factory=Counter)
     paused: bool = False  # ticking paused by an admin: `tick` answers "paused"
     tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one tick at a time, whoever sends it

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Protocol
 from agent.interfaces import Mind
 
 if TYPE_CHECKING:
-    from agent.brain import Meter
     from agent.llm.wrappers import CallRecord
+    from agent.model_service import Meter
     from agent.state import AgentRecord
 
 

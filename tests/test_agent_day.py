@@ -12,6 +12,7 @@ from agent.interfaces import Action
 from agent.state import ActorState
 from server.app import Running, run_town
 from server.client import TownClient
+from server.errors import ActionRefused
 from server.world import rules, talk
 from server.world.world import World
 from tests.conftest import ADMIN, make_settings
@@ -136,7 +137,7 @@ async def test_conversation_takes_turns_and_ends(town: Running) -> None:
         try:  # not Alice's turn
             rules.apply(w, alice, Action("say", text="And another thing."))
             raise AssertionError("Alice spoke out of turn")
-        except rules.Refused as e:
+        except ActionRefused as e:
             assert "turn" in e.message
         assert "The fair is on Sunday." in bob.news and alice.told[bob.id] == ["The fair is on Sunday."]
         for i in range(talk.MAX_TURNS - 1):

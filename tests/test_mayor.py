@@ -13,6 +13,7 @@ import mayor
 from agent.interfaces import Action
 from server.app import Running, run_town
 from server.client import CommandError, TownClient
+from server.errors import ActionRefused
 from server.world import rules
 from tests.conftest import ADMIN, make_settings
 
@@ -322,7 +323,7 @@ async def test_an_agent_registers_a_company_once(town: Running) -> None:
     rules.finish_use(w, carmen)
     desk.users.clear()
     cash = carmen.cash
-    with pytest.raises(rules.Refused, match="already registered"):
+    with pytest.raises(ActionRefused, match="already registered"):
         rules.apply(w, carmen, Action("use", equipment_id=desk.id, operation="register company"))
     assert carmen.cash == cash
 

@@ -187,13 +187,40 @@ async def test_big_batch_round_trips_under_no_backslash_escapes(mysql_url: str) 
     await _round_trip(mysql_url + "?init_command=SET sql_mode='NO_BACKSLASH_ESCAPES'")
 
 
-async def _round_trip(db_url: str) -> None:
+@pytest.mark.mysql
+async def test_big_batch_round_trips_on_the_drivers_own_parameter_binding(mysql_url: str) -> None:
+    """With `db_fast_literals` off, MySQL batches go through the driver's executemany, which binds
+    the parameters itself: the same values read back."""
+    await _round_trip(mysql_url, fast_literals=False)
+
+
+@pytest.mark.mysql
+async def test_plain_mysql_path_serves_a_town(mysql_url: str) -> None:
+    """A town with `db_fast_literals: false` ticks and restores as the default one does."""
+    settings = make_settings(mysql_url, db_fast_literals=False)
+    async with run_town(settings) as r:
+        assert not r.services.world.repo.fast_literals
+        c = await TownClient.connect(r.ws_url)
+        await c.call("login", token=ADMIN)
+        await c.call("register", name="Quinn O'Hara", bio='back\\slash "quotes" ☕', goal="g")
+        for _ in range(5):
+            await c.call("tick")
+        before = await c.call("get_town")
+        c.close()
+    async with run_town(settings) as r2:
+        c = await TownClient.connect(r2.ws_url)
+        assert (await c.call("get_town"))["agents"] == before["agents"]
+        assert await r2.services.world.repo.count("ticks") == 5
+        c.close()
+
+
+async def _round_trip(db_url: str, *, fast_literals: bool = True) -> None:
     import numpy as np
 
     from config.settings import ROOT
     from server.db.repository import Repository
 
-    repo = await Repository.open(db_url, ROOT)
+    repo = await Repository.open(db_url, ROOT, fast_literals=fast_literals)
     try:
         ch = _big_batch(3000, 1)
         await repo.commit(ch)

@@ -5,6 +5,7 @@ run after the tick in flight, so nothing of the old town reaches the new one."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 
 from server.app import run_town
@@ -94,3 +95,33 @@ async def test_reset_during_a_run_of_ticks_stops_it_and_leaks_nothing(sqlite_url
             assert {c["tick"] for c in with_rows} == {1}
             ticker.close()
             resetter.close()
+
+
+async def test_a_tick_cancelled_mid_thought_leaves_nothing_half_done(sqlite_url: str) -> None:
+    """A tick cancelled while its agents think (the server shutting down, say) has cleared inboxes
+    it never committed: the town reloads before the next command, so the agent still hears what
+    was said to it and nothing of the half tick is saved."""
+    from server.world.step import run_tick
+
+    async with (
+        FakeOpenAIServer(responder=town_responder, latency=2.0) as llm,
+        run_town(make_settings(sqlite_url, llm=llm.profile())) as r,
+    ):
+        w = r.services.world
+        a = w.agents[sorted(w.agents)[0]]
+        a.inbox.append("Bob Martin says: the bakery is hiring")
+        w.dirty.agents.add(a.id)
+        await w.commit()
+        tick = asyncio.create_task(run_tick(w, r.services.models, 30.0))
+        await llm.wait_in_flight(1)
+        assert a.inbox == []  # heard by the step under way
+        tick.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await tick
+        assert w.stale
+        c = await TownClient.connect(r.ws_url)
+        town = await c.call("get_town")  # any command reloads first
+        c.close()
+        assert town["tick"] == 0 and not w.stale
+        assert w.agents[a.id].inbox == ["Bob Martin says: the bakery is hiring"]
+        assert await w.repo.count("ticks") == 0 and await w.repo.count("llm_calls") == 0

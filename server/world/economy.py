@@ -11,11 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from server.errors import GameError, InsufficientFunds
+from server.errors import InsufficientFunds, InvalidAccount, InvalidAmount
 from server.records import Entry
-
-SOURCES = ("source:grant", "source:economy", "source:reward")
-SINKS = ("sink:consumption",)
 
 
 class Ledger:
@@ -34,11 +31,11 @@ class Ledger:
     def transfer(self, tick: int, src: str, dst: str, amount: int, reason: str) -> Entry:
         """Move `amount` from `src` to `dst`, or raise without changing anything."""
         if amount <= 0:
-            raise GameError(f"amount must be positive, got {amount}", code="invalid_amount")
+            raise InvalidAmount(f"amount must be positive, got {amount}")
         if src == dst:
-            raise GameError("cannot pay oneself", code="invalid_amount")
+            raise InvalidAmount("cannot pay oneself")
         if src.startswith("sink:") or dst.startswith("source:"):
-            raise GameError(f"money cannot flow {src} -> {dst}", code="invalid_account")
+            raise InvalidAccount(f"money cannot flow {src} -> {dst}")
         if not self.can_pay(src, amount):
             raise InsufficientFunds(f"{src} has {self.balance(src)}, needs {amount} for {reason}")
         e = Entry(tick, src, dst, amount, reason)

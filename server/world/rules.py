@@ -13,8 +13,8 @@ import numpy as np
 from agent import day as agent_day
 from agent.interfaces import Action, AgentBrief, BuildingView, ConversationView, EquipmentView, Perception
 from agent.state import ActorState, AgentRecord
+from server.errors import ActionRefused
 from server.world import day, talk
-from server.world.talk import Refused
 
 if TYPE_CHECKING:
     from server.world.world import World
@@ -174,7 +174,7 @@ _release = day.release
 
 
 def apply(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None:
-    """Validate and apply one action; returns an event for the delta, or raises Refused."""
+    """Validate and apply one action; returns an event for the delta, or raises ActionRefused."""
     world.dirty.agents.add(a.id)
     if action.kind == "move":
         return _move(world, a, action)
@@ -205,16 +205,16 @@ def apply(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None
         return None
     if action.kind == "take_task":
         return world.task_board.take(world, a, action.task_id or "")
-    raise Refused(f"unknown action {action.kind!r}")
+    raise ActionRefused(f"unknown action {action.kind!r}")
 
 
 def _move(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None:
     b = world.buildings.get(action.building_id or "")
     if b is None:
-        raise Refused(f"no building {action.building_id!r} to go to")
+        raise ActionRefused(f"no building {action.building_id!r} to go to")
     path = world.grid.path((a.x, a.y), b.entrance)
     if path is None:
-        raise Refused(f"{b.name} cannot be reached from ({a.x},{a.y})")
+        raise ActionRefused(f"{b.name} cannot be reached from ({a.x},{a.y})")
     _release(world, a)
     a.target, a.purpose = b.id, action.purpose[:300]
     a.last_target = b.id
@@ -235,22 +235,22 @@ def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
     eq = world.equipment.get(action.equipment_id or "")
     here = world.building_at(a.x, a.y)
     if eq is None or here is None or eq.building_id != here.id:
-        raise Refused(f"no equipment {action.equipment_id!r} in the building {a.name} stands in")
+        raise ActionRefused(f"no equipment {action.equipment_id!r} in the building {a.name} stands in")
     op = action.operation or eq.spec.operations[0]
     if op not in eq.spec.operations:
         op_l = op.lower()
         match = next((o for o in eq.spec.operations if o.lower() == op_l), None)
         if match is None:
-            raise Refused(f"{eq.spec.name} does not support {op!r}; it supports {eq.spec.operations}")
+            raise ActionRefused(f"{eq.spec.name} does not support {op!r}; it supports {eq.spec.operations}")
         op = match
     if eq.full:
-        raise Refused(f"{eq.spec.name} is full ({eq.spec.capacity} in use)")
+        raise ActionRefused(f"{eq.spec.name} is full ({eq.spec.capacity} in use)")
     board = world.task_board
     veto = board.allow_use(world, a, eq, op)
     if veto:
-        raise Refused(veto)
+        raise ActionRefused(veto)
     if eq.spec.price > a.cash:
-        raise Refused(f"{a.name} has {a.cash} coins; {op} at {eq.spec.name} costs {eq.spec.price}")
+        raise ActionRefused(f"{a.name} has {a.cash} coins; {op} at {eq.spec.name} costs {eq.spec.price}")
     if eq.spec.price:
         world.pay(f"agent:{a.id}", "town", eq.spec.price, f"{op} at {here.name}")
     minutes = agent_day.clamp_minutes(action.minutes, a.visit_minutes or agent_day.DEFAULT_VISIT_MINUTES)
@@ -272,7 +272,7 @@ def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
 def _chat(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
     other = world.agents.get(action.target or "")
     if other is None:
-        raise Refused(f"{action.target!r} is not an agent; {a.name} cannot chat with it")
+        raise ActionRefused(f"{action.target!r} is not an agent; {a.name} cannot chat with it")
     a.acts_here += 1
     return talk.start(world, a, other, action.text, action.news)
 

@@ -19,8 +19,10 @@ the tick in flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -90,18 +92,7 @@ class TickReport:
 async def run_tick(world: World, models: Models, timeout: float) -> TickReport:
     """Advance `world` one tick, as the module docstring says. Each agent's step gets `timeout`
     seconds. Ticks must not overlap: callers hold `world.step_lock`."""
-    try:
-        return await _run_tick(world, models, timeout)
-    except BaseException:
-        # Cancelled or failed before the commit: memory may hold half a tick (inboxes cleared,
-        # memories made). The next command reloads the last committed town.
-        if not world.stale:
-            log.warning("tick %d aborted before its commit; the town reloads", world.clock.tick + 1)
-        world.stale = True
-        raise
-
-
-async def _run_tick(w: World, models: Models, timeout: float) -> TickReport:
+    w = world
     t0 = time.perf_counter()
     async with w.lock:  # timed actions whose time is up end first: their agents decide this tick
         for a in w.agents.values():
@@ -112,13 +103,13 @@ async def _run_tick(w: World, models: Models, timeout: float) -> TickReport:
     open_tasks = frozenset(t.id for t in scene.tasks)
     thinkers = [a for _, a in sorted(w.agents.items()) if day.needs_step(w, a, open_tasks)]
     seen = {a.id: scene.perceive(a) for a in thinkers}
-    for a in thinkers:
-        a.inbox.clear()  # the perception holds them; they are heard this step
     t_perceived = time.perf_counter()
     results: dict[str, list[Action]] = {}
     errors: dict[str, str] = {}
     with w.stepping_in(a.id for a in thinkers):  # their memories made meanwhile go with this tick
-        with models.metering() as meter:  # the steps' tasks meter into this tick's meter
+        with _unsaved_if_aborted(w), models.metering() as meter:  # the steps' tasks meter into it
+            for a in thinkers:
+                a.inbox.clear()  # the perception holds them; they are heard this step
             async with asyncio.TaskGroup() as tg:
                 for a in thinkers:
                     tg.create_task(_think(models, a, seen[a.id], timeout, results, errors))
@@ -126,45 +117,36 @@ async def _run_tick(w: World, models: Models, timeout: float) -> TickReport:
         calls, fails = meter.calls + stray_calls, meter.failures + stray_fails
         t_thought = time.perf_counter()
         async with w.lock:
-            live = {a.id for a in thinkers if w.agents.get(a.id) is a}  # not deleted meanwhile
-            walking = [a for a in w.agents.values() if a.state is ActorState.MOVING]
-            moved = sum(1 for a in walking if rules.walk(w, a))
-            day.arrivals(w, [a for a in walking if a.state is not ActorState.MOVING])
-            applied, refused, events = _apply(w, {aid: r for aid, r in results.items() if aid in live})
-            talk.end_stale(w)
-            gone = {a.id for a in thinkers} - live
-            recorded: dict[str, str] = {}  # on the agent: its last model failure, or its step error
-            reported: dict[str, str] = {}  # in the report: its step error, or its first model failure
-            for aid, kind, reason in fails:
-                if aid not in gone:
-                    recorded[aid] = f"{kind}: {reason}"
-                    reported.setdefault(aid, f"{kind}: {reason}")
-            for aid, err in errors.items():
-                if aid not in gone:
-                    recorded[aid] = reported[aid] = err
-            for aid, err in recorded.items():
-                w.record_failure(aid, err)
-            events.extend(w.task_board.check(w))
-            w.clock.advance()
-            w.book_calls(calls)
-            t_applied = time.perf_counter()
-            report = TickReport(
-                tick=w.clock.tick,
-                clock=str(w.clock),
-                stepped=len(thinkers),
-                moved=moved,
-                actions=applied,
-                refused=refused,
-                llm_calls=len(calls),
-                tokens=sum(c.prompt_tokens + c.completion_tokens for c in calls),
-                cost_usd=round(sum(c.cost_usd for c in calls), 6),
-                failures=len(reported),
-                errors=[AgentError(aid, reported[aid]) for aid in sorted(reported)][:MAX_ERRORS],
-                wall_ms=round((t_applied - t0) * 1000, 3),
-                phases_ms={},
-                events=events,
-                changed=sorted(w.dirty.agents),
-            )
+            with _unsaved_if_aborted(w):
+                live = {a.id for a in thinkers if w.agents.get(a.id) is a}  # not deleted meanwhile
+                walking = [a for a in w.agents.values() if a.state is ActorState.MOVING]
+                moved = sum(1 for a in walking if rules.walk(w, a))
+                day.arrivals(w, [a for a in walking if a.state is not ActorState.MOVING])
+                applied, refused, events = _apply(w, {aid: r for aid, r in results.items() if aid in live})
+                talk.end_stale(w)
+                reported = _record_failures(w, {a.id for a in thinkers} - live, fails, errors)
+                events.extend(w.task_board.check(w))
+                w.clock.advance()
+                w.book_calls(calls)
+                t_applied = time.perf_counter()
+                report = TickReport(
+                    tick=w.clock.tick,
+                    clock=str(w.clock),
+                    stepped=len(thinkers),
+                    moved=moved,
+                    actions=applied,
+                    refused=refused,
+                    llm_calls=len(calls),
+                    tokens=sum(c.prompt_tokens + c.completion_tokens for c in calls),
+                    cost_usd=round(sum(c.cost_usd for c in calls), 6),
+                    failures=len(reported),
+                    errors=[AgentError(aid, reported[aid]) for aid in sorted(reported)][:MAX_ERRORS],
+                    wall_ms=round((t_applied - t0) * 1000, 3),
+                    phases_ms={},
+                    events=events,
+                    changed=sorted(w.dirty.agents),
+                )
+            # a failed commit reloads the last committed town itself (World.commit)
             await w.commit(
                 tick_row={
                     "tick": report.tick,
@@ -178,6 +160,40 @@ async def _run_tick(w: World, models: Models, timeout: float) -> TickReport:
         name: round((marks[i + 1] - marks[i]) * 1000, 3) for i, name in enumerate(STEP_PHASES)
     }
     return report
+
+
+@contextlib.contextmanager
+def _unsaved_if_aborted(w: World) -> Iterator[None]:
+    """A tick cancelled or failing here has changed memory (inboxes heard, memories made, actions
+    half applied) without committing it: mark the world stale, so the next command reloads the
+    last committed town instead of saving half a tick with its own commit."""
+    try:
+        yield
+    except BaseException:
+        if not w.stale:
+            log.warning("tick %d aborted before its commit; the town reloads", w.clock.tick + 1)
+        w.stale = True
+        raise
+
+
+def _record_failures(
+    w: World, gone: set[str], fails: list[tuple[str, str, str]], errors: dict[str, str]
+) -> dict[str, str]:
+    """Record each failed agent's failure on it (its last model failure, or its step error) and
+    return what the report says of each (its step error, or its first model failure). Agents
+    deleted during the tick are left out."""
+    recorded: dict[str, str] = {}
+    reported: dict[str, str] = {}
+    for aid, kind, reason in fails:
+        if aid not in gone:
+            recorded[aid] = f"{kind}: {reason}"
+            reported.setdefault(aid, f"{kind}: {reason}")
+    for aid, err in errors.items():
+        if aid not in gone:
+            recorded[aid] = reported[aid] = err
+    for aid, err in recorded.items():
+        w.record_failure(aid, err)
+    return reported
 
 
 async def _think(

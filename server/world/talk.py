@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from agent.interfaces import MemoryRecord
-from server.errors import GameError
+from server.errors import ActionRefused
 
 if TYPE_CHECKING:
     from agent.state import AgentRecord
@@ -30,13 +30,6 @@ MAX_TURNS = 10  # a conversation ends after this many lines
 PLAYER_IDLE_TICKS = 30  # a player's conversation ends after this many ticks without a line
 MAX_NEWS = 5  # pieces of news an agent keeps to pass on
 _SUMMARY_MAX = 600
-
-
-class Refused(GameError):
-    """The world refused a proposed action (a conversation that cannot start or go on, or any
-    other action `server.world.rules` refuses)."""
-
-    code = "action_refused"
 
 
 @dataclass(slots=True)
@@ -136,7 +129,7 @@ def start(world: World, a: AgentRecord, other: AgentRecord, text: str, news: str
     """`a` opens a conversation with `other` with its first line; `other` speaks next."""
     why = can_talk(world, a, other)
     if why is not None:
-        raise Refused(why)
+        raise ActionRefused(why)
     here = world.building_at(a.x, a.y)
     c = Conversation(
         id=_new_id(world, a.id),
@@ -158,9 +151,9 @@ def say(world: World, a: AgentRecord, text: str, *, end: bool, news: str | None)
     at the turn limit, or when the partner has gone."""
     c = world.conversations.get(a.conversation or "")
     if c is None:
-        raise Refused(f"{a.name} is not in a conversation")
+        raise ActionRefused(f"{a.name} is not in a conversation")
     if c.next_speaker not in (None, a.id):
-        raise Refused(f"it is not {a.name}'s turn to speak")
+        raise ActionRefused(f"it is not {a.name}'s turn to speak")
     line = " ".join(text.split())[:400] or "Hm."
     c.turns.append(Turn(a.id, line, world.clock.tick, news[:300] if news else None))
     partner = c.partner_of(a.id)

@@ -20,9 +20,9 @@ from typing import Any
 
 from agent.interfaces import MemoryRecord, PluginRegistry
 from agent.llm.wrappers import CallRecord
-from agent.state import ActorState, AgentRecord
+from agent.state import AgentRecord
 from server.db.repository import Repository
-from server.errors import Conflict, GameError, LimitReached, NotFound
+from server.errors import Conflict, GameError, InvalidTown, LimitReached, NoSuchLLM, NoSuchPlugin, NotFound
 from server.records import Changes, StoredTown
 from server.world.clock import Clock
 from server.world.economy import Ledger
@@ -159,7 +159,7 @@ class World:
         for row in snap.buildings:
             tpl = self.town.templates.get(row["template"])
             if tpl is None:
-                raise GameError(
+                raise InvalidTown(
                     f"stored building {row['id']} uses template {row['template']!r}, which the town files no longer define"
                 )
             b = Building(
@@ -456,16 +456,11 @@ class World:
         if any(a.name.lower() == name.lower() for a in self.agents.values()):
             raise Conflict(f"an agent named {name!r} exists")
         if plan not in self.plugins.planner_names():
-            raise GameError(
-                f"unknown plan module {plan!r}; valid: {self.plugins.planner_names()}", code="unknown_plugin"
-            )
+            raise NoSuchPlugin(f"unknown plan module {plan!r}; valid: {self.plugins.planner_names()}")
         if memory not in self.plugins.memory_names():
-            raise GameError(
-                f"unknown memory module {memory!r}; valid: {self.plugins.memory_names()}",
-                code="unknown_plugin",
-            )
+            raise NoSuchPlugin(f"unknown memory module {memory!r}; valid: {self.plugins.memory_names()}")
         if llm not in self.llm_names:
-            raise GameError(f"unknown llm {llm!r}; valid: {self.llm_names}", code="unknown_llm")
+            raise NoSuchLLM(f"unknown llm {llm!r}; valid: {self.llm_names}")
         if at is None:
             at = self._spawn_point()
         elif not self.grid.walkable(*at):
@@ -587,6 +582,3 @@ class World:
                 for t in self.town.templates.values()
             ],
         }
-
-    def is_state(self, a: AgentRecord, *states: ActorState) -> bool:
-        return a.state in states

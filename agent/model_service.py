@@ -1,5 +1,6 @@
-"""The Brain: owns the model pool, the shared limiter, prompts and embedders, and builds each
-agent's Mind for a step. One per server, built by `main()` and closed with it."""
+"""The model service: owns the model pool, the shared limiter, prompts and embedders, builds each
+agent's Mind for a step and meters the calls. One per server, built by `run_town` and closed
+with it."""
 
 from __future__ import annotations
 
@@ -15,16 +16,10 @@ from agent.llm.scripted import ScriptedModel
 from agent.llm.wrappers import MAX_BACKOFF_S, CallRecord
 from agent.mind import AgentMind
 from agent.prompts import PromptBook
-from agent.registry import Registry, plugin_registry
 from agent.state import AgentRecord
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def build_plugins() -> Registry:
-    """The plan/memory plug-in registry, built once at start-up."""
-    return plugin_registry()
 
 
 @dataclass(slots=True)
@@ -40,7 +35,7 @@ class Meter:
 _METER: contextvars.ContextVar[Meter | None] = contextvars.ContextVar("town_meter", default=None)
 
 
-class Brain:
+class ModelService:
     """Builds minds and meters their calls, apart for each tick or chat running (`metering`)."""
 
     def __init__(self, settings: Settings):
