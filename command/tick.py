@@ -1,5 +1,8 @@
-"""Advance the town one tick (admin). Agents that need to think step concurrently, each under a
-timeout; one agent's failure never stops the others. Moving agents walk without an LLM call.
+"""Advance the town one tick (admin). Agents that need to think (a timed action over, their turn
+in a conversation, something salient happened: see docs/agents.md) step concurrently, each under a
+timeout; one agent's failure never stops the others. Moving agents walk and busy agents go on
+with their action without an LLM call. A chat line among the pushed events names its
+conversation (`conversation_id`).
 The world then applies every proposed action in agent-id order, commits the tick in one
 transaction, pushes a `tick` delta to subscribers, and answers with a summary, including where
 the tick's time went (`phases_ms`: perceive, think, apply, commit, publish).
@@ -9,13 +12,13 @@ A `reset` during a run of ticks stops it after the tick in flight (`ticks` says 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from pydantic import Field
 
 from server.context import Context
 from server.errors import Conflict, Paused
 from server.protocol import Model
+from server.views import AgentError
 from server.world.step import STEP_PHASES, TickReport, run_tick
 
 PERMISSION = "admin"
@@ -42,7 +45,7 @@ class Response(Model):
     tokens: int
     cost_usd: float  # of this tick's calls, at the LLM profiles' prices (0 when unpriced)
     failures: int  # agents whose step failed (timeout, model error, invalid answer)
-    errors: list[dict[str, Any]]
+    errors: list[AgentError]
     wall_ms: float  # from the tick's start until its commit begins (stored with the tick's summary)
     # where the tick's time went, in ms: perceive, think (the agents' concurrent steps), apply
     # (walks, actions, task checks), commit (the one transaction), publish (queueing the delta)
@@ -109,7 +112,7 @@ def _publish(ctx: Context, r: TickReport) -> Response:
         tokens=r.tokens,
         cost_usd=r.cost_usd,
         failures=r.failures,
-        errors=[{"agent": e.agent, "error": e.error} for e in r.errors],
+        errors=[AgentError(agent=e.agent, error=e.error) for e in r.errors],
         wall_ms=r.wall_ms,
         phases_ms=phases,
         ticks=1,
