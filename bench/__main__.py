@@ -23,6 +23,7 @@ ALL = (
     "fanout",
     "footprint",
     "day",
+    "browser",
 )
 
 

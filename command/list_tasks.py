@@ -35,9 +35,8 @@ async def handle(ctx: Context, req: Request) -> Response:
         tasks = [t for t in tasks if t["status"] == req.status]
     if req.ids is not None:
         tasks = [t for t in tasks if t["id"] in req.ids]
-    jobs = dict(board.job_info)
     return Response(
         tick=w.clock.tick,
         tasks=[TaskInfo.model_validate(t) for t in tasks],
-        jobs={aid: JobInfo.model_validate(j) for aid, j in jobs.items()},
+        jobs={aid: JobInfo.model_validate(j) for aid, j in board.job_info.items()},
     )

@@ -44,7 +44,7 @@ MAX_ERRORS = 50  # errors listed in a tick's report (the count is in `failures`)
 
 
 @dataclass(frozen=True, slots=True)
-class AgentError:
+class StepError:
     """Why one agent's step failed this tick."""
 
     agent: str
@@ -65,7 +65,7 @@ class TickReport:
     tokens: int
     cost_usd: float
     failures: int  # agents whose step failed
-    errors: list[AgentError]  # the first MAX_ERRORS of them
+    errors: list[StepError]  # the first MAX_ERRORS of them
     wall_ms: float  # from the tick's start until its commit begins
     phases_ms: dict[str, float]  # STEP_PHASES, in ms
     events: list[dict[str, Any]] = field(default_factory=list)  # events of the tick, for the delta
@@ -140,7 +140,7 @@ async def run_tick(world: World, models: Models, timeout: float) -> TickReport:
                     tokens=sum(c.prompt_tokens + c.completion_tokens for c in calls),
                     cost_usd=round(sum(c.cost_usd for c in calls), 6),
                     failures=len(reported),
-                    errors=[AgentError(aid, reported[aid]) for aid in sorted(reported)][:MAX_ERRORS],
+                    errors=[StepError(aid, reported[aid]) for aid in sorted(reported)][:MAX_ERRORS],
                     wall_ms=round((t_applied - t0) * 1000, 3),
                     phases_ms={},
                     events=events,
