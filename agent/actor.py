@@ -169,6 +169,7 @@ async def _act(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
                 operation=d.operation or "",
                 purpose=a.purpose,
                 minutes=minutes,
+                items=tuple(d.order.items()),
             )
         ]
     if d.action == "chat" and d.target:

@@ -113,6 +113,8 @@ class EquipmentView:
     income: int  # cash an agent earns per use (a job)
     capacity: int
     in_use: int
+    functions: tuple[tuple[str, int, int, bool], ...] = ()  # (operation, cost, earn, owner_only)
+    menu: tuple[tuple[str, int], ...] = ()  # (item, price per unit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +232,7 @@ class Action:
     minutes: int = 0  # how long a use, wait or sleep lasts (game minutes), or a visit (move)
     end: bool = False  # "say": the line closes the conversation
     news: str | None = None  # "chat"/"say": the news the line passes on
+    items: tuple[tuple[str, int], ...] = ()  # a menu order for "use": (item, quantity)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,8 @@ class ActorState(enum.StrEnum):
     """Where an agent is in its step cycle.
 
     inited -> moving -> (arrived) -> using | idle -> moving ... (an agent plans within one step,
-    so no state stands for planning); at night: (home) -> sleeping -> (morning) idle. A timed action (a use, a wait, sleep)
+    so no state stands for planning); at night: (home) -> sleeping -> (morning) idle.
+    A timed action (a use, a wait, sleep)
     lasts until `AgentRecord.busy_until`; a conversation (`AgentRecord.conversation`) overlays
     whatever state the agent is in.
     """
@@ -87,13 +88,13 @@ class AgentRecord:
     use_left: int = 0
     label: str = "just arrived in town"  # a short "what am I doing" line for the client
     owner: str | None = None  # the player who created it, if any
+    home: str | None = None  # the building it lives in and sleeps in (server/world/housing.py)
     created_tick: int = 0
     failures: int = 0
     last_error: str | None = None
     inbox: list[str] = field(default_factory=list)  # events heard since the last step
     facts: list[str] = field(default_factory=list)
     # the agent's day (stored with the tick, see docs/agents.md)
-    home: str | None = None  # building id of its home: where it sleeps
     busy_until: int = 0  # the tick its current timed action (use, wait, sleep) ends
     activity: str = ""  # what that action is, in words
     visit_minutes: int = 0  # how long the plan step at `target` lasts, in game minutes
@@ -123,12 +124,12 @@ class AgentRecord:
         "use_left",
         "label",
         "owner",
+        "home",
         "created_tick",
         "failures",
         "last_error",
         "inbox",
         "facts",
-        "home",
         "busy_until",
         "activity",
         "visit_minutes",
@@ -194,11 +195,11 @@ class AgentRecord:
             "purpose": self.purpose,
             "using": self.using,
             "label": self.label,
-            "home": self.home,
             "activity": self.activity,
             "busy_until": self.busy_until,
             "conversation": self.conversation,
             "owner": self.owner,
+            "home": self.home,
             "failures": self.failures,
             "last_error": self.last_error,
         }

@@ -131,3 +131,9 @@ class ActionRefused(GameError):
     """The world refused an action an agent proposed."""
 
     code = "action_refused"
+
+
+class NoFreeBed(GameError):
+    """The town (or the home asked for) has no free bed for a new agent."""
+
+    code = "no_free_bed"

@@ -42,6 +42,7 @@ from typing import Any
 
 from agent.interfaces import LLMRequest, LLMResult, Usage
 from agent.llm.scripted_day import chat_line, day_slots, slot_at, step_minutes
+from agent.llm.scripted_mayor import mayor_plan
 from agent.prompts.schemas import whole
 
 _STOP = frozenset(
@@ -127,6 +128,34 @@ def _stable(*parts: str) -> int:
     return int.from_bytes(hashlib.blake2b("|".join(parts).encode("utf-8"), digest_size=8).digest(), "big")
 
 
+def _affordable_operation(e: Mapping[str, Any], cash: int) -> tuple[str, int]:
+    """The first operation open to everyone that `cash` pays for, with its cost (equipment with
+    per-operation prices); else the first operation at the equipment's price."""
+    operations = _strs(e, "operations") or ["use"]
+    prices = e.get("prices")
+    if isinstance(prices, Mapping):
+        for op in operations:
+            p = prices.get(op)
+            if isinstance(p, Mapping) and not p.get("staff_only") and _int(p, "cost") <= cash:
+                return op, _int(p, "cost")
+    return operations[0], _int(e, "price")
+
+
+def _menu_order(menu: Mapping[str, Any], budget: int, roll: int) -> dict[str, int]:
+    """One or two menu items, a quantity of each, within `budget` (empty when nothing fits)."""
+    items = sorted((str(k), int(v)) for k, v in menu.items() if isinstance(v, int) and v > 0)
+    order: dict[str, int] = {}
+    for i in range(len(items)):
+        name, price = items[(roll + i) % len(items)]
+        if price <= budget:
+            n = min(1 + (roll >> 3) % 2, budget // price)
+            order[name] = n
+            budget -= n * price
+            if len(order) == 2:
+                break
+    return order
+
+
 def _overlap(a: str, b: str) -> int:
     return len(word_set(a) & word_set(b))
 
@@ -156,6 +185,7 @@ class ScriptedModel:
             "impression": self._impression,
             "experience": self._experience,
             "task_decide": self._task_decide,
+            "mayor_plan": mayor_plan,
         }
 
     async def complete(self, request: LLMRequest) -> LLMResult:
@@ -333,14 +363,18 @@ class ScriptedModel:
                 )
             )
             chosen = usable[0]
-            operations = _strs(chosen, "operations") or ["use"]
-            return {
+            operation, cost = _affordable_operation(chosen, cash)
+            answer: dict[str, Any] = {
                 "action": "use",
                 "equipment": _str(chosen, "id"),
-                "operation": operations[self._hash(ctx, "op") % len(operations)],
+                "operation": operation,
                 "minutes": minutes,
                 "reason": f"{_str(chosen, 'name', 'it')} fits what I came for",
             }
+            menu = chosen.get("menu")
+            if isinstance(menu, Mapping) and menu:
+                answer["order"] = _menu_order(menu, cash - cost, roll)
+            return answer
         if nearby:
             return {"action": "chat", "target": _str(nearby[0], "id"), "reason": "nothing here I can use"}
         if _str(ctx, "building_id") == _str(ctx, "home"):

@@ -14,7 +14,7 @@ from agent import day as agent_day
 from agent.interfaces import Action, AgentBrief, BuildingView, ConversationView, EquipmentView, Perception
 from agent.state import ActorState, AgentRecord
 from server.errors import ActionRefused
-from server.world import day, talk
+from server.world import day, market, talk
 
 if TYPE_CHECKING:
     from server.world.world import World
@@ -40,13 +40,14 @@ class Scene:
                 tuple(
                     EquipmentView(
                         e.id,
-                        e.spec.name,
+                        e.spec.shown,
                         e.spec.description,
                         tuple(e.spec.operations),
-                        e.spec.price,
-                        e.spec.income,
+                        *market.view_prices(e.spec),
                         e.spec.capacity,
                         len(e.users),
+                        functions=tuple((f.name, f.cost, f.earn, f.owner_only) for f in e.spec.functions),
+                        menu=tuple(e.spec.menu.items()),
                     )
                     for e in b.equipment
                 ),
@@ -236,26 +237,26 @@ def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
     here = world.building_at(a.x, a.y)
     if eq is None or here is None or eq.building_id != here.id:
         raise ActionRefused(f"no equipment {action.equipment_id!r} in the building {a.name} stands in")
-    op = action.operation or eq.spec.operations[0]
-    if op not in eq.spec.operations:
-        op_l = op.lower()
-        match = next((o for o in eq.spec.operations if o.lower() == op_l), None)
-        if match is None:
-            raise ActionRefused(f"{eq.spec.name} does not support {op!r}; it supports {eq.spec.operations}")
-        op = match
+    found = market.operation(eq.spec, action.operation)
+    if isinstance(found, str):
+        raise ActionRefused(found)
+    op = found.name
     if eq.full:
-        raise ActionRefused(f"{eq.spec.name} is full ({eq.spec.capacity} in use)")
+        raise ActionRefused(f"{eq.spec.shown} is full ({eq.spec.capacity} in use)")
     board = world.task_board
     veto = board.allow_use(world, a, eq, op)
+    veto = veto or market.refusal(world, a, here, eq.spec, found)
     if veto:
         raise ActionRefused(veto)
-    if eq.spec.price > a.cash:
-        raise ActionRefused(f"{a.name} has {a.cash} coins; {op} at {eq.spec.name} costs {eq.spec.price}")
-    if eq.spec.price:
-        world.pay(f"agent:{a.id}", "town", eq.spec.price, f"{op} at {here.name}")
+    lines = market.order_lines(eq.spec, action.items)
+    if isinstance(lines, str):
+        raise ActionRefused(lines)
+    cost = found.cost + sum(ln.total for ln in lines)
+    if cost > a.cash:
+        raise ActionRefused(f"{a.name} has {a.cash} coins; {op} at {eq.spec.shown} costs {cost}")
+    market.charge(world, a, here, found, lines)
     minutes = agent_day.clamp_minutes(action.minutes, a.visit_minutes or agent_day.DEFAULT_VISIT_MINUTES)
-    income = eq.spec.income * -(-minutes // WAGE_MINUTES)  # a longer shift earns more
-    income = board.wage(world, a, eq, income)
+    income = board.wage(world, a, eq, found.earn * -(-minutes // WAGE_MINUTES))  # longer shifts earn more
     if income:
         world.pay("source:economy", f"agent:{a.id}", income, f"{op} at {here.name}")
     eq.users.append(a.id)
@@ -266,7 +267,8 @@ def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
     a.label = a.activity = f"{op} at {here.name}"
     a.acts_here += 1
     board.on_use(world, a, eq, op)
-    return world.event("use", f"{a.name}: {op} at {here.name}", a.id)
+    bought = ", ".join(f"{ln.quantity} x {ln.item}" for ln in lines)
+    return world.event("use", f"{a.name}: {op} at {here.name}" + (f" ({bought})" if bought else ""), a.id)
 
 
 def _chat(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
