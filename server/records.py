@@ -37,6 +37,7 @@ class Changes:
     jobs: list[dict[str, Any]] = field(default_factory=list)
     jobs_removed: list[str] = field(default_factory=list)
     agents_removed: list[str] = field(default_factory=list)
+    conversations: list[dict[str, Any]] = field(default_factory=list)  # rows, upserted by id
     tick_row: dict[str, Any] | None = None
 
     def empty(self) -> bool:
@@ -54,6 +55,7 @@ class Changes:
                 self.jobs,
                 self.jobs_removed,
                 self.agents_removed,
+                self.conversations,
                 self.tick_row,
             )
         )
@@ -71,3 +73,4 @@ class StoredTown:
     memories: list[MemoryRecord]
     tasks: list[dict[str, Any]]
     jobs: list[dict[str, Any]]
+    conversations: list[dict[str, Any]] = field(default_factory=list)  # the open ones

@@ -16,8 +16,9 @@ from tests.conftest import ADMIN, make_settings
 from tests.db_rows import table_rows
 
 # columns that differ between two runs of the same ticks: wall-clock times, the meta table
-# (lineage, probes), and the probes' own scores
-NOT_THE_RUN = ("ticks.summary", "llm_calls.latency_ms", "meta.value", "meta.key", *(
+# (lineage, probes), the ids of llm_calls rows (concurrent calls finish in any order), and the
+# probes' own scores
+NOT_THE_RUN = ("ticks.summary", "llm_calls.latency_ms", "llm_calls.id", "llm_calls.prefix_tokens", "meta.value", "meta.key", *(
     f"probe_scores.{c}" for c in ("id", "tick", "probe", "agent_id", "answer", "score", "value", "calls", "tokens", "cost_usd")
 ))  # fmt: skip
 
