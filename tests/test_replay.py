@@ -30,7 +30,7 @@ async def test_replay_gives_every_tick_as_it_was(db_url: str) -> None:
             seen[w.clock.tick] = {a.id: fields_of(a) for a in w.agents.values()}
         assert set(seen[39]) != set(seen[41]), "an agent joined and one left"
         moves = sum(1 for t in range(2, last + 1) for aid in seen[t] if seen[t][aid] != seen[t - 1].get(aid))
-        assert moves > 50, "the town hardly changed: the test would prove little"
+        assert moves > 30, "the town hardly changed: the test would prove little"
 
         viewer = await TownClient.connect(r.ws_url)
         for tick in (1, 2, 39, 40, 41, KEYFRAME_EVERY - 1, KEYFRAME_EVERY, KEYFRAME_EVERY + 1, last):
