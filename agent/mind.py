@@ -96,9 +96,15 @@ class AgentMind:
             )
         messages = self.prompts.render(kind, context)
         schema = self.prompts.schema(kind)
+        max_tokens = self.prompts.max_tokens(kind)
         for attempt in (1, 2):
             request = LLMRequest(
-                kind=kind, messages=messages, context=context, agent_id=self.agent_id, schema=schema
+                kind=kind,
+                messages=messages,
+                context=context,
+                agent_id=self.agent_id,
+                schema=schema,
+                max_tokens=max_tokens,
             )
             try:
                 async with asyncio.timeout(self.call_timeout_s):
