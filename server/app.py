@@ -25,6 +25,7 @@ import tornado.netutil
 import tornado.web
 
 from agent.brain import Brain, build_plugins
+from agent.llm.local import LocalModelError, on_local_model
 from config.settings import ROOT, ConfigError, Settings, load_settings
 from server.context import Services
 from server.db.repository import Repository
@@ -167,6 +168,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int)
     p.add_argument("--admin-token")
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--local-model",
+        action="store_true",
+        help="think with the offline SmolLM2 model on llama-cpp-python's server (the 'local' extra; "
+        "docs/local-models.md)",
+    )
     return p.parse_args(argv)
 
 
@@ -205,13 +212,20 @@ def tune_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, g1, g2)
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM."""
+async def serve(settings: Settings, *, local_model: bool = False) -> None:
+    """Run until SIGINT or SIGTERM; with `local_model`, on the offline model's server, started
+    first and stopped last."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with run_town(settings):
+    async with contextlib.AsyncExitStack() as stack:
+        if local_model:
+            log.info("starting the local model server (log: var/local-model.log) ...")
+            settings = await stack.enter_async_context(
+                on_local_model(settings, log_path=settings.path("var/local-model.log"))
+            )
+        await stack.enter_async_context(run_town(settings))
         tune_gc()
         await stop.wait()
         log.info("shutting down")
@@ -235,7 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, local_model=args.local_model))
+    except LocalModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except TownFileError as e:
         print(f"error: the town files are invalid:\n{e}", file=sys.stderr)
         return 2
