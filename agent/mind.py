@@ -55,8 +55,10 @@ def strip_fences(text: str) -> str:
 
 
 def parse_answer(text: str, answer: type[T]) -> T:
-    """`text` parsed as JSON into `answer`; raises ValueError (json) or ValidationError."""
-    return answer.model_validate(json.loads(strip_fences(text)))
+    """`text` parsed as JSON into `answer`; raises ValueError (json) or ValidationError. Control
+    characters inside strings (a raw newline, which grammar-constrained local models write) are
+    taken as they are."""
+    return answer.model_validate(json.loads(strip_fences(text), strict=False))
 
 
 class AgentMind:

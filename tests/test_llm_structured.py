@@ -19,7 +19,7 @@ from agent.llm.factory import ModelPool
 from agent.llm.openai_client import OpenAIModel
 from agent.llm.structured import wire_schema
 from agent.llm.wrappers import CallRecord, LimitedModel, Limiter, MeteredModel
-from agent.mind import AgentMind
+from agent.mind import AgentMind, parse_answer
 from agent.prompts import PromptBook, default_book
 from config.settings import ConfigError, LLMLimits, LLMProfile, Settings, load_settings
 from tests.fakes.openai_server import FakeOpenAIServer, format_mode, strict_schema_errors
@@ -150,6 +150,12 @@ async def test_a_fixed_mode_the_server_refuses_is_an_error_not_a_silent_downgrad
             await model.complete(ask("act"))
         await model.aclose()
     assert not err.value.retryable and len(srv.chat_requests()) == 1
+
+
+def test_a_raw_newline_inside_a_string_parses() -> None:
+    """llama-cpp-python's grammar lets a model write a control character inside a JSON string."""
+    got = parse_answer('{"answers": ["At the cafe,\nI think.\t"]}', ANSWER_MODELS["QAAnswers"])
+    assert got.model_dump() == {"answers": ["At the cafe,\nI think."]}
 
 
 # ----------------------------------------------------------------- bounded answers
