@@ -4,11 +4,10 @@ is served as HTML with plots at GET /report (JSON at /report.json). Open to ever
 
 from __future__ import annotations
 
-from typing import Any
-
 from server.context import Context
 from server.protocol import Model
 from server.report import build_report
+from server.report.model import Report
 
 PERMISSION = "viewer"
 
@@ -18,10 +17,10 @@ class Request(Model):
 
 
 class Response(Model):
-    """The report (see README: Run report)."""
+    """The report (see docs/mayor.md: Run report)."""
 
-    report: dict[str, Any]
+    report: Report
 
 
 async def handle(ctx: Context, req: Request) -> Response:
-    return Response(report=await build_report(ctx.world))
+    return Response(report=Report.model_validate(await build_report(ctx.world)))

@@ -95,3 +95,12 @@ def test_svg_plots_scale_into_the_frame() -> None:
         [{"a": "a", "b": "b", "count": 3}, {"a": "b", "b": "c", "count": 1}],
     )
     assert g.count("<circle") == 3 and g.count("<line") == 2
+
+
+async def test_favicon_ico_is_served_for_pages_without_an_icon_link(town: Running) -> None:
+    """/report has no icon link (it is also saved as a file), so browsers ask for /favicon.ico."""
+    http = tornado.httpclient.AsyncHTTPClient()
+    icon = await http.fetch(town.url + "/favicon.ico")  # follows the redirect
+    assert icon.code == 200 and icon.effective_url.endswith("/favicon.svg")
+    assert icon.headers["Content-Type"].startswith("image/svg+xml")
+    assert icon.body.lstrip().startswith(b"<svg")

@@ -8,6 +8,7 @@ import { TownStore } from './store.js';
 import { MapView } from './map.js';
 import { Panel } from './panel.js';
 import { Forms } from './forms.js';
+import { SiteHighlight } from './sites.js';
 import { $ } from './dom.js';
 
 const store = new TownStore();
@@ -23,6 +24,8 @@ const map = new MapView($('map'), store, {
   onCancelPlace: () => forms.stopPlacing(),
 });
 const panel = new Panel(store, conn, { onSelect: (id) => selectAgent(id) });
+const sites = new SiteHighlight(conn, store, $('place-sites'));  // where a building fits, while placing
+map.layers.push(sites);
 const forms = new Forms({ store, conn, map, panel, session });
 
 function selectAgent(id) {
@@ -153,6 +156,7 @@ Object.defineProperty(window, '__town', {
     get selected() { return panel.selected ? { ...panel.selected } : null; },
     get placing() { return map.placing ? map.placing.name : null; },
     get preview() { return map.preview ? { ...map.preview } : null; },
+    get sites() { return { template: sites.template, loaded: sites.loaded, count: sites.sites.length, frames: sites.frames, list: sites.sites.map((s) => [s.x, s.y]) }; },
     get camera() { return { scale: map.scale, ox: map.ox, oy: map.oy, width: map.cssW, height: map.cssH, dpr: map.dpr }; },
     agents() {
       const now = performance.now();

@@ -34,6 +34,7 @@ export class MapView {
     this.placing = null;   // template being placed, or null
     this.hoverTile = null; // {x, y} under the pointer
     this.preview = null;   // the footprint drawn while placing: {x, y, w, h, ok}
+    this.layers = [];      // extra drawings over the buildings: {draw(g, map)} in tile units
     this.drag = null;
     this.frames = 0;
     this.bindInput();
@@ -279,6 +280,7 @@ export class MapView {
     g.imageSmoothingEnabled = false;
     g.drawImage(this.ensureTileLayer(), 0, 0, s.width, s.height);
     for (const b of s.buildings.values()) this.drawBuilding(g, b);
+    for (const layer of this.layers) layer.draw(g, this);
     if (this.placing && this.hoverTile) this.drawPreview(g);
     else this.preview = null;
     // Screen layer: text stays crisp at any zoom.
