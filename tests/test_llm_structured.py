@@ -143,6 +143,20 @@ async def test_auto_steps_down_to_what_the_server_takes(
     assert "refused response_format" in caplog.text
 
 
+async def test_calls_refused_at_the_same_time_step_down_once() -> None:
+    async with FakeOpenAIServer(
+        responder=town_responder, accepts=("json_object_schema",), latency=0.05
+    ) as srv:
+        model = OpenAIModel.from_profile(LLMProfile(**srv.profile()))
+        try:
+            await asyncio.gather(*(model.complete(ask("act")) for _ in range(4)))
+        finally:
+            await model.aclose()
+        modes = [format_mode(b) for b in srv.chat_requests()]
+    assert model.structured_output == "json_object_schema"  # not on down to plain json_object
+    assert modes.count("json_object") == 0 and modes.count("json_object_schema") == 4
+
+
 async def test_a_fixed_mode_the_server_refuses_is_an_error_not_a_silent_downgrade() -> None:
     async with FakeOpenAIServer(responder=town_responder, accepts=("json_object",)) as srv:
         model = OpenAIModel.from_profile(LLMProfile(**srv.profile(structured_output="json_schema")))

@@ -248,6 +248,7 @@ class OpenAIModel:
             params["max_tokens"] = request.max_tokens
         started = time.perf_counter()
         while True:
+            mode = self.structured_output
             fmt = self._format(request)
             if fmt is not None:
                 params["response_format"] = fmt
@@ -257,8 +258,9 @@ class OpenAIModel:
                 raw = await self._post(params)
                 break
             except openai.OpenAIError as exc:
-                mode = self.structured_output
                 if fmt is not None and self.auto_format and _refuses_format(exc):
+                    if self.structured_output != mode:  # a call at the same time already stepped down
+                        continue
                     fallback = next_mode(mode)
                     if fallback is not None:
                         self.structured_output = fallback
