@@ -33,7 +33,7 @@ from typing import Any
 
 from bench._common import ADMIN, ROOT, emit, main_async, scratch, settings
 
-AGENTS = 2
+AGENTS = 1
 TICKS = 3
 TICK_SECONDS = 10
 TARGET_VALID = 0.95
