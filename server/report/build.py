@@ -52,8 +52,9 @@ async def build_report(world: World) -> dict[str, Any]:
     for speaker, listener, n in chat_groups:
         a, b = sorted((speaker, listener))
         pairs[(a, b)] += n
+    talks = {(a, b): n for a, b, n in await repo.conversation_pairs()}
     board = world.task_board
-    tasks = board.listing() if board is not None else []
+    tasks = board.listing()
     facts = {f: a.id for a in world.agents.values() for f in a.facts}
     for t in tasks:
         cond = TaskSpec.model_validate(
@@ -96,12 +97,17 @@ async def build_report(world: World) -> dict[str, Any]:
             "per_tick": per_tick[-MAX_POINTS:],
         },
         "tasks": tasks,
-        "jobs": dict(board.job_info) if board is not None else {},
-        "companies": list(board.companies) if board is not None else [],
+        "jobs": dict(board.job_info),
+        "companies": list(board.companies),
         "chats": {
             "lines": chat_lines,
+            "conversations": sum(talks.values()),
             "nodes": [{"id": a, "name": n} for a, n in sorted(names.items())],
-            "edges": [{"a": a, "b": b, "count": n} for (a, b), n in sorted(pairs.items())],
+            # count: lines between the two; conversations: how many talks they held
+            "edges": [
+                {"a": a, "b": b, "count": n, "conversations": talks.get((a, b), 0)}
+                for (a, b), n in sorted(pairs.items())
+            ],
         },
         "diffusion": diffusion,
     }

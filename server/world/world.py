@@ -16,29 +16,26 @@ import random
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from agent.interfaces import Memory, MemoryRecord, Planner
-from agent.state import ActorState, AgentRecord
-from server.db.repository import Changes, Repository, Snapshot
-from server.errors import Conflict, GameError, LimitReached, NotFound
+from agent.interfaces import MemoryRecord, PluginRegistry
+from agent.llm.wrappers import CallRecord
+from agent.state import AgentRecord
+from server.db.repository import Repository
+from server.errors import Conflict, GameError, InvalidTown, LimitReached, NoSuchLLM, NoSuchPlugin, NotFound
+from server.records import Changes, StoredTown
 from server.world import housing
 from server.world.clock import Clock
 from server.world.economy import Ledger
 from server.world.grid import Grid
+from server.world.talk import Conversation
+from server.world.talk import close as close_conversation
+from server.world.talk import restore as restore_conversations
+from server.world.tasks import TaskBoard
 from server.world.things import Building, Equipment
 from server.world.town import TILE_CHARS, AgentPreset, TownFileError, TownFiles
 
 log = logging.getLogger(__name__)
-
-
-class Plugins(Protocol):
-    """The plan/memory registry the world builds agents' plug-ins from."""
-
-    def make_planner(self, name: str) -> Planner: ...
-    def make_memory(self, name: str) -> Memory: ...
-    def planner_names(self) -> list[str]: ...
-    def memory_names(self) -> list[str]: ...
 
 
 @dataclass(slots=True)
@@ -51,6 +48,7 @@ class Dirty:
     events: list[dict[str, Any]] = field(default_factory=list)
     llm_calls: list[dict[str, Any]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> row
     extra: list[Changes] = field(default_factory=list)  # changes other modules add (tasks, jobs)
 
 
@@ -65,7 +63,7 @@ class World:
         self,
         town: TownFiles,
         repo: Repository,
-        plugins: Plugins,
+        plugins: PluginRegistry,
         *,
         seed: int = 42,
         tick_seconds: int = 10,
@@ -84,14 +82,19 @@ class World:
         self.sight = sight
         self.move_tiles = move_tiles
         self.jobs: dict[str, str] = {}  # agent id -> workplace building id (mayor mode fills it)
-        self.task_board: Any = None  # mayor mode's task board, when installed
+        self.task_board = TaskBoard()  # mayor mode's tasks, jobs and companies
         self.llm_names = llm_names or ["default", "scripted"]
         self.grid = Grid.from_rows(town.map.tiles, TILE_CHARS)
         self.buildings: dict[str, Building] = {}
         self.equipment: dict[str, Equipment] = {}
         self.agents: dict[str, AgentRecord] = {}
+        self.conversations: dict[str, Conversation] = {}  # the open ones, by id
+        self.talks = 0  # conversations started in this town (their ids' sequence; stored in meta)
         self.ledger = Ledger()
         self.lock = asyncio.Lock()  # held while the world changes and commits
+        # held through one tick, from perceiving to its commit (`step.run_tick`), and by `reset`
+        self.step_lock = asyncio.Lock()
+        self.epoch = 0  # counts resets: a run of ticks stops when the town it ticks is gone
         self.dirty = Dirty()
         self.new_memories: list[MemoryRecord] = []
         # agents whose step in the running tick is under way (from its start to its commit): the
@@ -149,7 +152,7 @@ class World:
             except GameError as e:
                 raise TownFileError(f"{presets_file}: field agents.{i}: {e.message}") from None
 
-    def _restore(self, snap: Snapshot) -> None:
+    def _restore(self, snap: StoredTown) -> None:
         self.clock.tick = int(snap.meta.get("tick", 0))
         if "rng" in snap.meta:
             v, internal, g = snap.meta["rng"]
@@ -157,7 +160,7 @@ class World:
         for row in snap.buildings:
             tpl = self.town.templates.get(row["template"])
             if tpl is None:
-                raise GameError(
+                raise InvalidTown(
                     f"stored building {row['id']} uses template {row['template']!r}, which the town files no longer define"
                 )
             b = Building(
@@ -182,8 +185,8 @@ class World:
             a.mem.load(by_agent.get(a.id, []))
             self.agents[a.id] = a
         self.jobs = {row["agent_id"]: row["building_id"] for row in snap.jobs}
-        if self.task_board is not None:
-            self.task_board.restore(self, snap)
+        restore_conversations(self, snap.conversations, snap.meta)
+        self.task_board.restore(self, snap)
 
     def _attach_plugins(self, a: AgentRecord) -> None:
         a.planner = self.plugins.make_planner(a.plan)
@@ -223,6 +226,7 @@ class World:
             memories=self.new_memories,
             events=d.events,
             llm_calls=d.llm_calls,
+            conversations=list(d.conversations.values()),
             tick_row=tick_row,
         )
         for extra in d.extra:
@@ -264,6 +268,7 @@ class World:
         self.buildings.clear()
         self.equipment.clear()
         self.agents.clear()
+        self.conversations.clear()
         self.ledger = Ledger()
         self.dirty = Dirty()
         self.new_memories = []
@@ -271,6 +276,60 @@ class World:
         self.clock.tick = 0
         self._restore(snap)
         self.stale = False
+
+    async def reset(
+        self, town: TownFiles, presets: list[AgentPreset], presets_file: str, keep_meta: dict[str, Any]
+    ) -> None:
+        """Wipe everything stored and found the town anew from `town` and `presets`, keeping
+        `keep_meta` (e.g. a generated admin token). The files are tried on a scratch town first: a
+        mistake raises TownFileError and changes nothing. The tick in flight finishes (and commits
+        to the old town) first; a run of ticks sees `epoch` change and stops."""
+        World(
+            town,
+            self.repo,
+            self.plugins,
+            seed=self.seed,
+            max_agents=self.max_agents,
+            sight=self.sight,
+            llm_names=self.llm_names,
+        ).found(presets, presets_file)
+        self.epoch += 1
+        async with self.step_lock, self.lock:
+            await self.repo.wipe()
+            self.town = town
+            self.rng.seed(self.seed)
+            await self.reload()  # an empty database: an empty town at tick 0
+            self.dirty.meta.update(keep_meta)
+            await self.start(presets, presets_file)
+
+    def record_failure(self, agent_id: str, error: str) -> None:
+        """Count a failed step or refused action on the agent (if it still exists)."""
+        a = self.agents.get(agent_id)
+        if a is not None:
+            a.failures += 1
+            a.last_error = error
+            self.dirty.agents.add(agent_id)
+
+    def book_calls(self, calls: Iterable[CallRecord]) -> None:
+        """Book metered LLM calls for the next commit, as rows of the llm_calls table at the
+        current tick."""
+        tick = self.clock.tick
+        self.dirty.llm_calls.extend(
+            {
+                "tick": tick,
+                "agent_id": c.agent_id,
+                "kind": c.kind[:32],
+                "model": c.model[:128],
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+                "latency_ms": c.latency_s * 1000,
+                "ok": c.ok,
+                "cached": c.cached,
+                "cost_usd": c.cost_usd,
+                "prefix_tokens": c.prefix_tokens,
+            }
+            for c in calls
+        )
 
     @staticmethod
     def _building_row(b: Building) -> dict[str, Any]:
@@ -290,10 +349,24 @@ class World:
         return {"id": e.id, "building_id": e.building_id, "spec": e.spec.name, "users": json.dumps(e.users)}
 
     def event(
-        self, kind: str, text: str, agent_id: str | None = None, other_id: str | None = None
+        self,
+        kind: str,
+        text: str,
+        agent_id: str | None = None,
+        other_id: str | None = None,
+        *,
+        conversation: str | None = None,
     ) -> dict[str, Any]:
-        """Record an event (chat line, use, hire...) for the events table and the next delta."""
-        ev = {"tick": self.clock.tick, "kind": kind, "agent_id": agent_id, "other_id": other_id, "text": text}
+        """Record an event (chat line, use, hire...) for the events table and the next delta;
+        a chat line names its `conversation`."""
+        ev = {
+            "tick": self.clock.tick,
+            "kind": kind,
+            "agent_id": agent_id,
+            "other_id": other_id,
+            "text": text,
+            "conversation_id": conversation,
+        }
         self.dirty.events.append(ev)
         return ev
 
@@ -395,16 +468,11 @@ class World:
         if any(a.name.lower() == name.lower() for a in self.agents.values()):
             raise Conflict(f"an agent named {name!r} exists")
         if plan not in self.plugins.planner_names():
-            raise GameError(
-                f"unknown plan module {plan!r}; valid: {self.plugins.planner_names()}", code="unknown_plugin"
-            )
+            raise NoSuchPlugin(f"unknown plan module {plan!r}; valid: {self.plugins.planner_names()}")
         if memory not in self.plugins.memory_names():
-            raise GameError(
-                f"unknown memory module {memory!r}; valid: {self.plugins.memory_names()}",
-                code="unknown_plugin",
-            )
+            raise NoSuchPlugin(f"unknown memory module {memory!r}; valid: {self.plugins.memory_names()}")
         if llm not in self.llm_names:
-            raise GameError(f"unknown llm {llm!r}; valid: {self.llm_names}", code="unknown_llm")
+            raise NoSuchLLM(f"unknown llm {llm!r}; valid: {self.llm_names}")
         if at is None:
             at = self._spawn_point()
         elif not self.grid.walkable(*at):
@@ -425,7 +493,8 @@ class World:
             owner=owner,
             created_tick=self.clock.tick,
             facts=list(facts or []),
-            home=home,
+            home=home if home is not None else self._home_for(at),  # housing's bed, else the nearest home
+            news=list(facts or [])[-5:],
         )
         self._attach_plugins(a)
         self.agents[aid] = a
@@ -438,6 +507,13 @@ class World:
             self.new_memories.append(MemoryRecord(aid, "observation", fact, self.clock.tick, importance=8.0))
         return a
 
+    def _home_for(self, at: tuple[int, int]) -> str | None:
+        """A home for an agent without one: the home building nearest to where it starts."""
+        homes = [b for b in self.buildings.values() if b.template.kind == "home"]
+        if not homes:
+            return None
+        return min(homes, key=lambda b: (abs(b.entrance[0] - at[0]) + abs(b.entrance[1] - at[1]), b.id)).id
+
     def _spawn_point(self) -> tuple[int, int]:
         walk = [
             (x, y)
@@ -448,12 +524,6 @@ class World:
         if not walk:
             raise Conflict("the map has no walkable tile")
         return self.rng.choice(walk)
-
-    def board(self) -> Any:
-        """The mayor-mode task board; raises `no_task_board` when this town has none."""
-        if self.task_board is None:
-            raise GameError("this town has no task board", code="no_task_board")
-        return self.task_board
 
     def agent(self, agent_id: str) -> AgentRecord:
         a = self.agents.get(agent_id)
@@ -469,6 +539,8 @@ class World:
         if a.using and a.using in self.equipment:
             self.equipment[a.using].users.remove(a.id)
             self.dirty.equipment.add(a.using)
+        if a.conversation in self.conversations:
+            close_conversation(self, self.conversations[a.conversation], "partner gone")
         del self.agents[agent_id]
         self.jobs.pop(agent_id, None)
         self.dirty.agents.discard(agent_id)
@@ -523,6 +595,3 @@ class World:
                 for t in self.town.templates.values()
             ],
         }
-
-    def is_state(self, a: AgentRecord, *states: ActorState) -> bool:
-        return a.state in states
