@@ -12,7 +12,6 @@ from typing import Any
 import openai
 import pytest
 
-from agent.prompts.schemas import ANSWER_MODELS, ActDecision, HourlySchedule, TaskDecision
 from agent.interfaces import LLMError, LLMRequest, LLMResult, Message
 from agent.llm.embedders import HashingEmbedder
 from agent.llm.factory import ModelPool
@@ -21,6 +20,7 @@ from agent.llm.structured import wire_schema
 from agent.llm.wrappers import CallRecord, LimitedModel, Limiter, MeteredModel
 from agent.mind import AgentMind, parse_answer
 from agent.prompts import PromptBook, default_book
+from agent.prompts.schemas import ANSWER_MODELS, ActDecision, HourlySchedule, TaskDecision
 from config.settings import ConfigError, LLMLimits, LLMProfile, Settings, load_settings
 from tests.fakes.openai_server import FakeOpenAIServer, format_mode, strict_schema_errors
 from tests.fakes.town_responder import town_responder
