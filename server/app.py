@@ -28,6 +28,7 @@ from agent.brain import Brain, build_plugins
 from config.settings import ROOT, ConfigError, Settings, load_settings
 from server.context import Services
 from server.db.repository import Repository
+from server.http import GuardedHTTPServer, WebFiles
 from server.hub import Hub
 from server.report import build_report
 from server.report.html import render as render_report
@@ -79,9 +80,7 @@ def make_app(services: Services) -> tornado.web.Application:
         (r"/report\.json", ReportHandler, {"services": services, "fmt": "json"}),
     ]
     routes.extend(services.extras.get("routes", []))
-    routes.append(
-        (r"/(.*)", tornado.web.StaticFileHandler, {"path": str(WEB_ROOT), "default_filename": "index.html"})
-    )
+    routes.append((r"/(.*)", WebFiles, {"path": str(WEB_ROOT), "default_filename": "index.html"}))
     return tornado.web.Application(
         routes, websocket_max_message_size=max(lim.max_frame_bytes * 16, 1 << 20), websocket_ping_interval=20
     )
@@ -133,7 +132,7 @@ async def run_town(settings: Settings) -> AsyncIterator[Running]:
         stack.push_async_callback(brain.aclose)
         services.brain = brain
         app = make_app(services)
-        server = tornado.httpserver.HTTPServer(app, xheaders=False)
+        server = GuardedHTTPServer(app, limits=settings.limits, xheaders=False)
         sockets = tornado.netutil.bind_sockets(settings.port, settings.host)
         server.add_sockets(sockets)
         stack.callback(server.stop)

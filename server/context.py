@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from config.settings import Settings
 from server.hub import Hub
-from server.session import Session
+from server.session import Session, TokenBucket
 from server.world.world import World
 
 if TYPE_CHECKING:
@@ -30,6 +30,11 @@ class Services:
     paused: bool = False  # ticking paused by an admin: `tick` answers "paused"
     tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one tick at a time, whoever sends it
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def admin_rate(self) -> TokenBucket:
+        """The command rate limit of an admin's connection (`limits.admin_commands_per_second`)."""
+        lim = self.settings.limits
+        return TokenBucket(lim.admin_commands_per_second, lim.admin_command_burst)
 
 
 @dataclass(eq=False, slots=True)

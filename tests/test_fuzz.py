@@ -23,7 +23,7 @@ VALID: dict[str, dict[str, Any]] = {
     "info": {},
     "subscribe": {"on": True},
     "get_agent": {"agent_id": "alice-chen", "memories": 5, "ledger": 5},
-    "login": {"player": "fuzzer"},
+    "login": {"player": "fuzzer", "secret": "fuzzer-secret"},
     "register": {"name": "Fuzz Agent", "bio": "b", "goal": "g", "cash": 10, "home": "cafe"},
     "chat_with_npc": {"agent_id": "carmen-diaz", "text": "hello"},
     "create_building": {"template": "house", "x": 3, "y": 3, "payer": "fuzz-agent"},
@@ -140,7 +140,11 @@ def test_fuzzed_frames_never_hurt_the_server(tmp_path: Path) -> None:
 
     clients = {
         role: loop.run_until_complete(connect(login))
-        for role, login in (("viewer", None), ("player", {"player": "fuzzer"}), ("admin", {"token": ADMIN}))
+        for role, login in (
+            ("viewer", None),
+            ("player", {"player": "fuzzer", "secret": "fuzzer-secret"}),
+            ("admin", {"token": ADMIN}),
+        )
     }
     stats = {"ok": 0, "refused": 0}
 

@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from agent.interfaces import MemoryRecord
 from server.db import schema as t
-from server.errors import Unavailable
+from server.errors import GameError, Unavailable
 from server.world.economy import Entry
+from server.world.names import name_key
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Changes:
     jobs: list[dict[str, Any]] = field(default_factory=list)
     jobs_removed: list[str] = field(default_factory=list)
     agents_removed: list[str] = field(default_factory=list)
+    agent_ids: list[dict[str, Any]] = field(default_factory=list)  # ids given out or retired
     tick_row: dict[str, Any] | None = None
 
     def empty(self) -> bool:
@@ -64,6 +66,7 @@ class Changes:
                 self.jobs,
                 self.jobs_removed,
                 self.agents_removed,
+                self.agent_ids,
                 self.tick_row,
             )
         )
@@ -81,6 +84,7 @@ class Snapshot:
     memories: list[MemoryRecord]
     tasks: list[dict[str, Any]]
     jobs: list[dict[str, Any]]
+    agent_ids: set[str] = field(default_factory=set)  # every agent id ever given out
 
 
 def engine_url(url: str, root: Path | None = None) -> str:
@@ -261,7 +265,10 @@ class Repository:
             row = (await conn.execute(sa.select(t.meta.c.value).where(t.meta.c.key == "commit_id"))).first()
             return row is not None and json.loads(row[0]) == marker
 
-        await self._with_retry(lambda conn: self._write(conn, ch), applied=applied)
+        try:
+            await self._with_retry(lambda conn: self._write(conn, ch), applied=applied)
+        except exc.DataError as e:  # a value the columns cannot hold: refused, not an internal error
+            raise Unstorable(f"the database refused a value, nothing was stored: {e.orig}") from e
         self._start_checkpoint()
 
     async def _write(self, conn: AsyncConnection, ch: Changes) -> None:
@@ -283,7 +290,8 @@ class Repository:
             await bulk.flush()
             await conn.execute(sa.delete(t.agents).where(t.agents.c.id.in_(ch.agents_removed)))
             await conn.execute(sa.delete(t.jobs).where(t.jobs.c.agent_id.in_(ch.agents_removed)))
-        await _replace(bulk, t.agents, "id", ch.agents)
+        await _replace(bulk, t.agents, "id", [{**r, "name_key": _key(r["name"])} for r in ch.agents])
+        await _replace(bulk, t.agent_ids, "id", list({r["id"]: r for r in ch.agent_ids}.values()))
         await _replace(bulk, t.buildings, "id", ch.buildings)
         await _replace(bulk, t.equipment, "id", ch.equipment)
         await _replace(bulk, t.tasks, "id", ch.tasks)
@@ -365,7 +373,8 @@ class Repository:
         ]
         tasks = [dict(r._mapping) for r in await conn.execute(sa.select(t.tasks).order_by(t.tasks.c.id))]
         jobs = [dict(r._mapping) for r in await conn.execute(sa.select(t.jobs).order_by(t.jobs.c.agent_id))]
-        return Snapshot(meta, agents, buildings, equipment, balances, memories, tasks, jobs)
+        ids = {r[0] for r in await conn.execute(sa.select(t.agent_ids.c.id))}
+        return Snapshot(meta, agents, buildings, equipment, balances, memories, tasks, jobs, ids)
 
     async def ledger_entries(self, account: str | None = None, last: int | None = None) -> list[Entry]:
         """Ledger entries, oldest first; those touching `account` when given; only the `last` N
@@ -462,16 +471,54 @@ class Repository:
             return int((await conn.execute(sa.select(sa.func.count()).select_from(tb))).scalar_one())
 
     async def wipe(self) -> None:
-        """Delete the whole town (admin reset)."""
+        """Delete the whole town (admin reset). Claimed player names are kept."""
 
         async def work(conn: AsyncConnection) -> None:
             for tb in reversed(t.metadata.sorted_tables):
+                if tb is t.players:
+                    continue
                 if tb is t.meta:
                     await conn.execute(sa.delete(tb).where(tb.c.key != "schema_version"))
                 else:
                     await conn.execute(sa.delete(tb))
 
         await self._with_retry(work)
+
+    # ---------------------------------------------------------------- players
+
+    async def player(self, key: str) -> dict[str, Any] | None:
+        """The claim of the player whose name has `key`, or None."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(t.players).where(t.players.c.key == key))).first()
+        return None if row is None else dict(row._mapping)
+
+    async def claim_player(self, key: str, name: str, secret_hash: str, tick: int) -> bool:
+        """Claim a player name; False when it is claimed already (by a concurrent login)."""
+
+        async def work(conn: AsyncConnection) -> bool:
+            if (await conn.execute(sa.select(t.players.c.key).where(t.players.c.key == key))).first():
+                return False
+            await conn.execute(
+                sa.insert(t.players).values(key=key, name=name, secret_hash=secret_hash, created_tick=tick)
+            )
+            return True
+
+        try:
+            return bool(await self._with_retry(work))
+        except exc.IntegrityError:
+            return False
+
+
+@functools.lru_cache(maxsize=65536)
+def _key(name: str) -> str:
+    """`name_key`, cached: every changed agent's row carries it, every tick."""
+    return name_key(name)
+
+
+class Unstorable(GameError):
+    """The database refused a value (a text its columns cannot hold); nothing was stored."""
+
+    code = "unstorable"
 
 
 async def _migrate(conn: AsyncConnection, version: int) -> None:
@@ -490,6 +537,53 @@ async def _migrate(conn: AsyncConnection, version: int) -> None:
                 if ix["column_names"] == [column] and not ix.get("unique") and ix["name"]:
                     on = f" ON {table}" if conn.dialect.name == "mysql" else ""
                     await conn.exec_driver_sql(f"DROP INDEX {ix['name']}{on}")
+    if version < 5:
+        await _migrate_identity(conn)
+
+
+async def _migrate_identity(conn: AsyncConnection) -> None:
+    """Schema 5 (issue 13): what "the same name" and "the same id" mean, in the database too.
+
+    On MySQL every table is converted to utf8mb4 with the binary collation (tables made before
+    took the server's default: latin1 refused emoji, utf8mb4_general_ci saw "Café" and "Cafe" as
+    one key). `agents.name_key` is added, filled and made unique (a name whose key clashes with
+    an earlier agent's gets the agent id appended to its key, so the migration never fails); the
+    old unique index on `agents.name` stays, now binary, and is implied by the new one. The
+    `agent_ids` table (made by `create_all`) is filled with every agent id the history names."""
+    mysql_db = conn.dialect.name == "mysql"
+    if mysql_db:
+        for tb in t.metadata.sorted_tables:
+            await conn.exec_driver_sql(
+                f"ALTER TABLE `{tb.name}` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            )
+    columns = await conn.run_sync(lambda c: {col["name"] for col in sa.inspect(c).get_columns("agents")})
+    if "name_key" not in columns:
+        kind = "VARCHAR(64) COLLATE utf8mb4_bin" if mysql_db else "VARCHAR(64)"
+        await conn.exec_driver_sql(f"ALTER TABLE agents ADD COLUMN name_key {kind} NOT NULL DEFAULT ''")
+        seen: set[str] = set()
+        for aid, name in (
+            await conn.execute(sa.select(t.agents.c.id, t.agents.c.name).order_by(t.agents.c.id))
+        ).all():
+            key = name_key(name)[:64]
+            if key in seen:
+                key = f"{key[:30]}#{aid}"[:64]
+            seen.add(key)
+            await conn.execute(sa.update(t.agents).where(t.agents.c.id == aid).values(name_key=key))
+        await conn.exec_driver_sql("CREATE UNIQUE INDEX ix_agents_name_key ON agents (name_key)")
+    ids: set[str] = set()
+    for col in (t.agents.c.id, t.memories.c.agent_id, t.events.c.agent_id, t.events.c.other_id):
+        ids.update(r[0] for r in await conn.execute(sa.select(col).distinct()) if r[0])
+    for col in (t.ledger.c.src, t.ledger.c.dst):
+        ids.update(
+            r[0][6:] for r in await conn.execute(sa.select(col).distinct()) if r[0].startswith("agent:")
+        )
+    live = {r[0] for r in await conn.execute(sa.select(t.agents.c.id))}
+    ids -= {r[0] for r in await conn.execute(sa.select(t.agent_ids.c.id))}
+    if ids:
+        await conn.execute(
+            sa.insert(t.agent_ids),
+            [{"id": i, "created_tick": 0, "removed_tick": None if i in live else 0} for i in sorted(ids)],
+        )
 
 
 def _indexes_of(sync_conn: Any, table: str) -> list[Any]:

@@ -25,6 +25,7 @@ from server.errors import Conflict, GameError, LimitReached, NotFound
 from server.world.clock import Clock
 from server.world.economy import Ledger
 from server.world.grid import Grid
+from server.world.names import check_name, name_key
 from server.world.things import Building, Equipment
 from server.world.town import TILE_CHARS, AgentPreset, TownFileError, TownFiles
 
@@ -89,6 +90,7 @@ class World:
         self.buildings: dict[str, Building] = {}
         self.equipment: dict[str, Equipment] = {}
         self.agents: dict[str, AgentRecord] = {}
+        self.agent_ids: set[str] = set()  # every agent id ever given out: none is given twice
         self.ledger = Ledger()
         self.lock = asyncio.Lock()  # held while the world changes and commits
         self.dirty = Dirty()
@@ -180,6 +182,7 @@ class World:
             a.mem.load(by_agent.get(a.id, []))
             self.agents[a.id] = a
         self.jobs = {row["agent_id"]: row["building_id"] for row in snap.jobs}
+        self.agent_ids = set(snap.agent_ids) | set(self.agents)
         if self.task_board is not None:
             self.task_board.restore(self, snap)
 
@@ -228,6 +231,7 @@ class World:
             ch.jobs.extend(extra.jobs)
             ch.jobs_removed.extend(extra.jobs_removed)
             ch.agents_removed.extend(extra.agents_removed)
+            ch.agent_ids.extend(extra.agent_ids)
         self.dirty = Dirty()
         self.new_memories = []
         return ch
@@ -238,8 +242,11 @@ class World:
         ch = self.collect(tick_row)
         try:
             await self.repo.commit(ch)
-        except BaseException:
-            log.exception("commit failed; reloading the town as of the last committed tick")
+        except BaseException as e:
+            if isinstance(e, GameError):  # the database refused a value: the client is told
+                log.warning("commit refused (%s); reloading the town as of the last commit", e.message)
+            else:
+                log.exception("commit failed; reloading the town as of the last committed tick")
             try:
                 await self.reload()
             except Exception:  # noqa: BLE001 - the database is still away; try again before the next command
@@ -262,6 +269,7 @@ class World:
         self.buildings.clear()
         self.equipment.clear()
         self.agents.clear()
+        self.agent_ids = set()
         self.ledger = Ledger()
         self.dirty = Dirty()
         self.new_memories = []
@@ -343,7 +351,7 @@ class World:
             self.grid.set_walkable(tx, ty, (tx, ty) == b.entrance)
 
     @staticmethod
-    def _free_id(base: str, taken: dict[str, Any]) -> str:
+    def _free_id(base: str, taken: dict[str, Any] | set[str]) -> str:
         if base not in taken:
             return base
         n = 2
@@ -378,8 +386,10 @@ class World:
         """Create an agent with its starting cash granted through the ledger."""
         if len(self.agents) >= self.max_agents:
             raise LimitReached(f"the town has its maximum of {self.max_agents} agents")
-        if any(a.name.lower() == name.lower() for a in self.agents.values()):
-            raise Conflict(f"an agent named {name!r} exists")
+        name = check_name(name, "agent name")
+        key = name_key(name)
+        if any(name_key(a.name) == key for a in self.agents.values()):
+            raise Conflict(f"an agent named {name!r} exists (names are compared ignoring case and spacing)")
         if plan not in self.plugins.planner_names():
             raise GameError(
                 f"unknown plan module {plan!r}; valid: {self.plugins.planner_names()}", code="unknown_plugin"
@@ -395,7 +405,7 @@ class World:
             at = self._spawn_point()
         elif not self.grid.walkable(*at):
             raise Conflict(f"tile {at} is not walkable")
-        aid = self._free_id(slug(name), self.agents)
+        aid = self._free_id(slug(name), self.agent_ids)
         a = AgentRecord(
             aid,
             name,
@@ -413,6 +423,10 @@ class World:
         )
         self._attach_plugins(a)
         self.agents[aid] = a
+        self.agent_ids.add(aid)
+        self.dirty.extra.append(
+            Changes(agent_ids=[{"id": aid, "created_tick": self.clock.tick, "removed_tick": None}])
+        )
         if cash > 0:
             self.pay("source:grant", f"agent:{aid}", cash, "starting cash")
         self.dirty.agents.add(aid)
@@ -456,7 +470,12 @@ class World:
         del self.agents[agent_id]
         self.jobs.pop(agent_id, None)
         self.dirty.agents.discard(agent_id)
-        self.dirty.extra.append(Changes(agents_removed=[agent_id]))
+        self.dirty.extra.append(
+            Changes(
+                agents_removed=[agent_id],
+                agent_ids=[{"id": agent_id, "created_tick": a.created_tick, "removed_tick": self.clock.tick}],
+            )
+        )
 
     # --------------------------------------------------------------- money
 
