@@ -4,6 +4,7 @@ on SQLite and on a real MariaDB (one of them with a latin1 default database)."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from server.app import run_town
 from server.client import CommandError, TownClient
 from tests.conftest import ADMIN, fresh_mysql_url, make_settings, mysql_available, table_counts
 
-AGENT = {"bio": "b", "goal": "g", "cash": 7}
+AGENT: dict[str, Any] = {"bio": "b", "goal": "g", "cash": 7}
 
 
 async def _refused(c: TownClient, command: str, **data: object) -> CommandError:
