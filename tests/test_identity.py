@@ -16,7 +16,7 @@ from tests.conftest import ADMIN, fresh_mysql_url, make_settings, mysql_availabl
 AGENT: dict[str, Any] = {"bio": "b", "goal": "g", "cash": 7}
 
 
-async def _refused(c: TownClient, command: str, **data: object) -> CommandError:
+async def _refused(c: TownClient, command: str, **data: Any) -> CommandError:
     with pytest.raises(CommandError) as e:
         await c.call(command, **data)
     return e.value
