@@ -8,7 +8,6 @@ from typing import Any
 
 from server.context import Context
 from server.protocol import Model
-from server.report import build_report
 
 PERMISSION = "viewer"
 
@@ -24,4 +23,4 @@ class Response(Model):
 
 
 async def handle(ctx: Context, req: Request) -> Response:
-    return Response(report=await build_report(ctx.world))
+    return Response(report=await ctx.services.reports.report())

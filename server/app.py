@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import json
 import logging
 import secrets
 import signal
@@ -30,7 +29,6 @@ from server.context import Services
 from server.db.repository import Repository
 from server.http import GuardedHTTPServer, WebFiles
 from server.hub import Hub
-from server.report import build_report
 from server.report.html import render as render_report
 from server.router import Router, discover
 from server.world.tasks import TaskBoard
@@ -61,13 +59,13 @@ class ReportHandler(tornado.web.RequestHandler):
         self.fmt = fmt
 
     async def get(self) -> None:
-        rep = await build_report(self.services.world)
+        reports = self.services.reports
         if self.fmt == "json":
             self.set_header("Content-Type", "application/json; charset=UTF-8")
-            self.write(json.dumps(rep))
+            self.write(await reports.encoded("json"))
         else:
             self.set_header("Content-Type", "text/html; charset=UTF-8")
-            self.write(render_report(rep))
+            self.write(await reports.encoded("html", render_report))
 
 
 def make_app(services: Services) -> tornado.web.Application:

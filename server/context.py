@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from config.settings import Settings
 from server.hub import Hub
+from server.report.build import Reports
 from server.session import Session, TokenBucket
 from server.world.world import World
 
@@ -30,6 +31,10 @@ class Services:
     paused: bool = False  # ticking paused by an admin: `tick` answers "paused"
     tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one tick at a time, whoever sends it
     extras: dict[str, Any] = field(default_factory=dict)
+    reports: Reports = field(init=False)  # the run report, kept up to date as ticks commit
+
+    def __post_init__(self) -> None:
+        self.reports = Reports(self.world)
 
     def admin_rate(self) -> TokenBucket:
         """The command rate limit of an admin's connection (`limits.admin_commands_per_second`)."""

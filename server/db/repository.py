@@ -411,14 +411,18 @@ class Repository:
         order: str = "id",
         limit: int = 100_000,
         columns: Sequence[str] | None = None,
+        after: Any = None,
     ) -> list[dict[str, Any]]:
-        """Plain rows of a table (reports, inspection); only `columns` when given."""
+        """Plain rows of a table (reports, inspection); only `columns` when given; only rows whose
+        `order` column is greater than `after` when given."""
         tb = t.metadata.tables[table]
         q = (
             (sa.select(*(tb.c[c] for c in columns)) if columns else sa.select(tb))
             .order_by(tb.c[order])
             .limit(limit)
         )
+        if after is not None:
+            q = q.where(tb.c[order] > after)
         for k, v in (where or {}).items():
             q = q.where(tb.c[k] == v)
         async with self.engine.connect() as conn:

@@ -99,6 +99,8 @@ class World:
         # memories they make belong to that tick's transaction, not to a command committed meanwhile
         self.stepping: frozenset[str] = frozenset()
         self.stale = False  # a commit failed and so did the reload: memory holds unsaved changes
+        self.commits = 0  # successful commits so far: what was read of the database is current
+        self.epoch = 0  # reloads so far (a reset, a failed commit): what was read may be gone
 
     # ------------------------------------------------------------ lifecycle
 
@@ -242,6 +244,7 @@ class World:
         ch = self.collect(tick_row)
         try:
             await self.repo.commit(ch)
+            self.commits += 1
         except BaseException as e:
             if isinstance(e, GameError):  # the database refused a value: the client is told
                 log.warning("commit refused (%s); reloading the town as of the last commit", e.message)
@@ -275,6 +278,7 @@ class World:
         self.new_memories = []
         self.grid = Grid.from_rows(self.town.map.tiles, TILE_CHARS)
         self.clock.tick = 0
+        self.epoch += 1
         self._restore(snap)
         self.stale = False
 

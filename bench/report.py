@@ -1,0 +1,198 @@
+"""The run report (`GET /report.json`) at a small and at a big history, and what polling it costs
+the ticking (issue 13 item 8).
+
+One town of N agents (scripted model, SQLite). Small: a few real ticks. Big: the same town with a
+long history written into its database (a tick row per tick, ledger transfers, memories, LLM calls
+and chat events at the rates the issue saw: 2,100 ticks, 81k memories for 106 agents), then
+restarted. In each, the report is fetched once (the server reads the history it has not seen),
+then `rounds` times after one more tick each: the figure is the median of those. Then, on the big
+town, the admin's tick round trip with no one polling the report and with four client processes
+fetching `/report.json` in a loop.
+
+Targets: the report after a tick at the big history costs at most twice (plus 20 ms) what it costs
+at the small one, and four pollers raise the median tick round trip by at most half.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import sqlite3
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench._common import ADMIN, emit, main_async, median_ms, now, scratch, settings
+
+POLLER = """
+import sys, urllib.request
+url, n = sys.argv[1], 0
+try:
+    while True:
+        urllib.request.urlopen(url, timeout=60).read()
+        n += 1
+except KeyboardInterrupt:
+    pass
+finally:
+    print(n, flush=True)
+"""
+
+WORDS = "bread market river garden school music coffee paint harbor festival library clock".split()
+
+
+def _history(db: Path, ticks: int, memories: int, agents: list[str]) -> None:
+    """Write a long synthetic history into the town's database (the town is stopped)."""
+    rng = random.Random(7)
+    c = sqlite3.connect(db)
+    start = c.execute("SELECT COALESCE(MAX(tick), 0) FROM ticks").fetchone()[0] + 1
+    summary = {"stepped": 5, "llm_calls": 8, "tokens": 900, "cost_usd": 0.0, "failures": 0, "wall_ms": 120}
+    c.executemany(
+        "INSERT INTO ticks (tick, game_seconds, summary) VALUES (?, ?, ?)",
+        [(t, t * 10, json.dumps({"tick": t, **summary})) for t in range(start, start + ticks)],
+    )
+    ledger = []
+    for t in range(start, start + ticks):
+        for _ in range(10):  # paired transfers: every balance stays as it is
+            a, b = rng.sample(agents, 2)
+            amount = rng.randint(1, 5)
+            ledger += [
+                (t, f"agent:{a}", f"agent:{b}", amount, "trade"),
+                (t, f"agent:{b}", f"agent:{a}", amount, "trade"),
+            ]
+    c.executemany("INSERT INTO ledger (tick, src, dst, amount, reason) VALUES (?, ?, ?, ?, ?)", ledger)
+    c.executemany(
+        "INSERT INTO memories (agent_id, kind, text, tick, importance, subject) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                rng.choice(agents),
+                "observation",
+                " ".join(rng.choices(WORDS, k=12)),
+                start + i * ticks // memories,
+                3.0,
+                None,
+            )
+            for i in range(memories)
+        ],
+    )
+    c.executemany(
+        "INSERT INTO llm_calls (tick, agent_id, kind, model, prompt_tokens, completion_tokens, latency_ms, ok, cached, cost_usd)"
+        " VALUES (?, ?, ?, 'scripted', 800, 100, 1.0, 1, 0, 0)",
+        [
+            (t, rng.choice(agents), rng.choice(["plan", "act", "chat"]))
+            for t in range(start, start + ticks)
+            for _ in range(8)
+        ],
+    )
+    c.executemany(
+        "INSERT INTO events (tick, kind, agent_id, other_id, text) VALUES (?, 'chat', ?, ?, 'hello')",
+        [(t, *rng.sample(agents, 2)) for t in range(start, start + ticks) for _ in range(4)],
+    )
+    last = start + ticks - 1
+    c.execute("UPDATE meta SET value = ? WHERE key = 'tick'", (json.dumps(last),))
+    c.commit()
+    c.close()
+
+
+async def _report_times(url: str, admin: Any, rounds: int) -> tuple[float, list[float]]:
+    """The first report's time, and the report's time after each of `rounds` ticks."""
+    import tornado.httpclient
+
+    http = tornado.httpclient.AsyncHTTPClient()
+    t0 = now()
+    await http.fetch(url)
+    first = now() - t0
+    times = []
+    for _ in range(rounds):
+        await admin.call("tick")
+        t0 = now()
+        await http.fetch(url)
+        times.append(now() - t0)
+    return first, times
+
+
+async def _tick_times(admin: Any, ticks: int) -> list[float]:
+    out = []
+    for _ in range(ticks):
+        t0 = now()
+        await admin.call("tick")
+        out.append(now() - t0)
+    return out
+
+
+async def _phase(
+    tmp: Path, n: int, rounds: int, history: tuple[int, int] | None, ticks: int
+) -> dict[str, Any]:
+    from server.app import run_town
+    from server.client import TownClient
+
+    s = settings(tmp, n)
+    if history is not None:
+        async with run_town(s) as town:
+            agents = sorted(town.services.world.agents)
+        _history(tmp / "town.sqlite3", history[0], history[1], agents)
+    async with run_town(s) as town:
+        admin = await TownClient.connect(town.ws_url)
+        await admin.call("login", token=ADMIN)
+        await admin.call("tick")
+        url = town.url + "/report.json"
+        first, times = await _report_times(url, admin, rounds)
+        out: dict[str, Any] = {
+            "tick": town.services.world.clock.tick,
+            "first_report_ms": round(first * 1000, 1),
+            "report_after_tick_ms": median_ms(times),
+        }
+        if ticks:
+            quiet = await _tick_times(admin, ticks)
+            pollers = [
+                await asyncio.create_subprocess_exec(
+                    sys.executable, "-c", POLLER, url, stdout=asyncio.subprocess.PIPE
+                )
+                for _ in range(4)
+            ]
+            try:
+                await asyncio.sleep(1.0)  # the pollers are under way
+                busy = await _tick_times(admin, ticks)
+            finally:
+                fetched = 0
+                for p in pollers:
+                    p.send_signal(signal.SIGINT)
+                    printed, _ = await asyncio.wait_for(p.communicate(), 60)
+                    fetched += int(printed.decode().strip() or 0)
+                await _report_times(url, admin, 0)  # after the pollers' last requests, served in turn
+            out.update(
+                tick_ms_quiet=median_ms(quiet),
+                tick_ms_polled=median_ms(busy),
+                reports_fetched_while_polled=fetched,
+            )
+        admin.close()
+    return out
+
+
+async def run(quick: bool) -> None:
+    n, rounds, ticks = (20, 5, 10) if quick else (106, 15, 30)
+    big_history = (300, 5_000) if quick else (2_100, 81_000)
+    with scratch() as tmp:
+        small = await _phase(tmp, n, rounds, None, 0)
+    with scratch() as tmp:
+        big = await _phase(tmp, n, rounds, big_history, ticks)
+    report_ok = big["report_after_tick_ms"] <= 2 * small["report_after_tick_ms"] + 20
+    tick_ok = big["tick_ms_polled"] <= 1.5 * big["tick_ms_quiet"]
+    emit(
+        "report",
+        {"agents": n, "rounds": rounds, "history_ticks": big_history[0], "history_memories": big_history[1]},
+        {"small": small, "big": big},
+        "report after a tick at the big history <= 2x (+20 ms) the small one; "
+        "tick round trip with 4 clients polling /report.json <= 1.5x without",
+        report_ok and tick_ok,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    main_async(run, argv, __doc__ or "")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
