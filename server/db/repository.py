@@ -12,7 +12,7 @@ import json
 import logging
 import operator
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -411,22 +411,37 @@ class Repository:
         order: str = "id",
         limit: int = 100_000,
         columns: Sequence[str] | None = None,
-        after: Any = None,
     ) -> list[dict[str, Any]]:
-        """Plain rows of a table (reports, inspection); only `columns` when given; only rows whose
-        `order` column is greater than `after` when given."""
+        """Plain rows of a table (reports, inspection); only `columns` when given."""
         tb = t.metadata.tables[table]
         q = (
             (sa.select(*(tb.c[c] for c in columns)) if columns else sa.select(tb))
             .order_by(tb.c[order])
             .limit(limit)
         )
-        if after is not None:
-            q = q.where(tb.c[order] > after)
         for k, v in (where or {}).items():
             q = q.where(tb.c[k] == v)
         async with self.engine.connect() as conn:
             return [dict(r._mapping) for r in await conn.execute(q)]
+
+    async def rows_after(
+        self, wanted: Mapping[str, tuple[str, Any, Sequence[str]]], limit: int
+    ) -> dict[str, list[dict[str, Any]]]:
+        """For each table: its first `limit` rows whose `order` column is above `after`, in that
+        order, only `columns` (`wanted`: table -> (order, after, columns)). All are read in one
+        transaction, so they are one consistent snapshot of the database."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        async with self.engine.connect() as conn:
+            for table, (order, after, columns) in wanted.items():
+                tb = t.metadata.tables[table]
+                q = (
+                    sa.select(*(tb.c[c] for c in columns))
+                    .where(tb.c[order] > after)
+                    .order_by(tb.c[order])
+                    .limit(limit)
+                )
+                out[table] = [dict(r._mapping) for r in await conn.execute(q)]
+        return out
 
     async def llm_usage(self) -> list[dict[str, Any]]:
         """Metered calls summed in the database per (kind, agent_id): calls, failed, tokens,

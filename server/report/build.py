@@ -23,14 +23,21 @@ if TYPE_CHECKING:
     from server.world.world import World
 
 MAX_POINTS = 600  # per series; longer series keep evenly spaced points and the last one
-CHUNK = 20_000  # rows read per query while catching up
+CHUNK = 20_000  # rows read per table and query while catching up
+LEDGER_COLS = ("id", "tick", "src", "dst", "amount", "reason")
+LLM_COLS = ("id", "kind", "agent_id", "ok", "prompt_tokens", "completion_tokens", "cost_usd")
+MEMORY_COLS = ("id", "agent_id", "tick", "text")
+PER_TICK = ("tick", "stepped", "llm_calls", "tokens", "cost_usd", "failures", "wall_ms")
 
 
-def _thin(points: list[list[int]]) -> list[list[int]]:
+Point = tuple[int, int]  # (tick, value): immutable, so a thinned series shares them
+
+
+def _thin(points: list[Point]) -> list[Point]:
     if len(points) <= MAX_POINTS:
-        return [list(p) for p in points]
+        return list(points)
     step = len(points) / (MAX_POINTS - 1)
-    return [list(points[int(i * step)]) for i in range(MAX_POINTS - 1)] + [list(points[-1])]
+    return [points[int(i * step)] for i in range(MAX_POINTS - 1)] + [points[-1]]
 
 
 @dataclass
@@ -40,8 +47,9 @@ class _Totals:
     ledger_id: int = 0
     entries: int = 0
     balances: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    cash: dict[str, list[list[int]]] = field(default_factory=lambda: defaultdict(list))
-    total: list[list[int]] = field(default_factory=list)  # all agents' cash, per tick it changed
+    cash: dict[str, list[Point]] = field(default_factory=lambda: defaultdict(list))
+    thinned: dict[str, list[Point]] = field(default_factory=dict)  # of `cash`, kept until it changes
+    total: list[Point] = field(default_factory=list)  # all agents' cash, per tick it changed
     rewards: list[dict[str, Any]] = field(default_factory=list)
     last_tick: int = -1
     per_tick: list[dict[str, Any]] = field(default_factory=list)
@@ -96,62 +104,71 @@ class Reports:
     # ----------------------------------------------------------- catching up
 
     async def _catch_up(self) -> None:
+        """Read what was committed since the last report: every table in one read transaction
+        (one consistent snapshot), `CHUNK` rows a table at a time."""
         t = self._totals
-        repo = self.world.repo
-        async for rows in _chunks(
-            repo, "ledger", "id", t.ledger_id, ("id", "tick", "src", "dst", "amount", "reason")
-        ):
-            for e in rows:
-                self._entry(e)
-            t.ledger_id = rows[-1]["id"]
-        async for rows in _chunks(repo, "ticks", "tick", t.last_tick, ("tick", "summary")):
-            for r in rows:
-                s = r["summary"] if isinstance(r["summary"], dict) else orjson.loads(r["summary"])
-                t.per_tick.append(
-                    {
-                        k: s.get(k, 0)
-                        for k in ("tick", "stepped", "llm_calls", "tokens", "cost_usd", "failures", "wall_ms")
-                    }
-                )
-            del t.per_tick[:-MAX_POINTS]
-            t.last_tick = rows[-1]["tick"]
-        cols = ("id", "kind", "agent_id", "ok", "prompt_tokens", "completion_tokens", "cost_usd")
-        async for rows in _chunks(repo, "llm_calls", "id", t.llm_id, cols):
-            for c in rows:
-                u = t.usage.setdefault((c["kind"], c["agent_id"]), [0, 0, 0, 0.0])
-                u[0] += 1
-                u[1] += 0 if c["ok"] else 1
-                u[2] += c["prompt_tokens"] + c["completion_tokens"]
-                u[3] += c["cost_usd"] or 0.0
-            t.llm_id = rows[-1]["id"]
-        async for rows in _chunks(repo, "events", "id", t.event_id, ("id", "kind", "agent_id", "other_id")):
-            for ev in rows:
-                if ev["kind"] == "chat":
-                    t.chat_lines += 1
-                    if ev["agent_id"] and ev["other_id"]:
-                        a, b = sorted((ev["agent_id"], ev["other_id"]))
-                        t.pairs[(a, b)] += 1
-            t.event_id = rows[-1]["id"]
-        await self._diffusion_catch_up()
+        await self._new_facts()
+        while True:
+            wanted: dict[str, tuple[str, Any, tuple[str, ...]]] = {
+                "ledger": ("id", t.ledger_id, LEDGER_COLS),
+                "ticks": ("tick", t.last_tick, ("tick", "summary")),
+                "llm_calls": ("id", t.llm_id, LLM_COLS),
+                "events": ("id", t.event_id, ("id", "kind", "agent_id", "other_id")),
+            }
+            if t.fact_keys:
+                wanted["memories"] = ("id", t.memory_id, MEMORY_COLS)
+            got = await self.world.repo.rows_after(wanted, CHUNK)
+            if got["ledger"]:
+                for e in got["ledger"]:
+                    self._entry(e)
+                t.ledger_id = got["ledger"][-1]["id"]
+            if got["ticks"]:
+                for r in got["ticks"]:
+                    s = r["summary"] if isinstance(r["summary"], dict) else orjson.loads(r["summary"])
+                    t.per_tick.append({k: s.get(k, 0) for k in PER_TICK})
+                del t.per_tick[:-MAX_POINTS]
+                t.last_tick = got["ticks"][-1]["tick"]
+            if got["llm_calls"]:
+                for c in got["llm_calls"]:
+                    u = t.usage.setdefault((c["kind"], c["agent_id"]), [0, 0, 0, 0.0])
+                    u[0] += 1
+                    u[1] += 0 if c["ok"] else 1
+                    u[2] += c["prompt_tokens"] + c["completion_tokens"]
+                    u[3] += c["cost_usd"] or 0.0
+                t.llm_id = got["llm_calls"][-1]["id"]
+            if got["events"]:
+                for ev in got["events"]:
+                    if ev["kind"] == "chat":
+                        t.chat_lines += 1
+                        if ev["agent_id"] and ev["other_id"]:
+                            a, b = sorted((ev["agent_id"], ev["other_id"]))
+                            t.pairs[(a, b)] += 1
+                t.event_id = got["events"][-1]["id"]
+            if got.get("memories"):
+                self._match(got["memories"], t.fact_keys)
+                t.memory_id = got["memories"][-1]["id"]
+            if all(len(rows) < CHUNK for rows in got.values()):
+                return
+            await asyncio.sleep(0)  # a long history: let the town go on between chunks
 
     def _entry(self, e: dict[str, Any]) -> None:
         t = self._totals
         t.entries += 1
         tick = e["tick"]
         for acct, delta in ((e["src"], -e["amount"]), (e["dst"], e["amount"])):
-            before = t.balances[acct]
-            t.balances[acct] = before + delta
+            bal = t.balances[acct] = t.balances[acct] + delta
             pts = t.cash[acct]
             if pts and pts[-1][0] == tick:
-                pts[-1][1] = t.balances[acct]
+                pts[-1] = (tick, bal)
             else:
-                pts.append([tick, t.balances[acct]])
+                pts.append((tick, bal))
+            t.thinned.pop(acct, None)
             if acct.startswith("agent:"):
                 running = (t.total[-1][1] if t.total else 0) + delta
                 if t.total and t.total[-1][0] == tick:
-                    t.total[-1][1] = running
+                    t.total[-1] = (tick, running)
                 else:
-                    t.total.append([tick, running])
+                    t.total.append((tick, running))
         if e["reason"].startswith(("reward", "reward in escrow")):
             t.rewards.append({k: e[k] for k in ("tick", "src", "dst", "amount", "reason")})
 
@@ -177,7 +194,9 @@ class Reports:
             out[fact] = (seeded_by, frozenset(keys))
         return out
 
-    async def _diffusion_catch_up(self) -> None:
+    async def _new_facts(self) -> None:
+        """Start following the facts that appeared since the last report (a task posted, an agent
+        with facts registered): the memories read so far are searched for them alone."""
         t = self._totals
         wanted = {f: keys for f, (_, keys) in self._facts().items()}
         new = {f: k for f, k in wanted.items() if t.fact_keys.get(f) != k}
@@ -186,21 +205,18 @@ class Reports:
                 del t.fact_keys[f], t.first[f]
         for f, keys in new.items():
             t.fact_keys[f], t.first[f] = keys, {}
-        if new and t.memory_id > 0:  # facts not followed before: the memories read so far, for them
-            async for rows in _chunks(
-                self.world.repo, "memories", "id", 0, ("id", "agent_id", "tick", "text")
-            ):
-                upto = [m for m in rows if m["id"] <= t.memory_id]
-                self._match(upto, new)
-                if len(upto) < len(rows):
-                    break
-        if not t.fact_keys:
+        if not new or t.memory_id == 0:
             return
-        async for rows in _chunks(
-            self.world.repo, "memories", "id", t.memory_id, ("id", "agent_id", "tick", "text")
-        ):
-            self._match(rows, t.fact_keys)
-            t.memory_id = rows[-1]["id"]
+        after = 0
+        while after < t.memory_id:
+            rows = (await self.world.repo.rows_after({"memories": ("id", after, MEMORY_COLS)}, CHUNK))[
+                "memories"
+            ]
+            if not rows:
+                return
+            self._match([m for m in rows if m["id"] <= t.memory_id], new)
+            after = rows[-1]["id"]
+            await asyncio.sleep(0)
 
     def _match(self, rows: list[dict[str, Any]], facts: dict[str, frozenset[str]]) -> None:
         first = self._totals.first
@@ -251,9 +267,7 @@ class Reports:
                 "accounts": dict(sorted(accounts.items())),
                 "rewards": [dict(r) for r in t.rewards],
             },
-            "cash": {
-                acct[6:]: _thin(pts) for acct, pts in sorted(t.cash.items()) if acct.startswith("agent:")
-            },
+            "cash": {acct[6:]: self._thinned(acct) for acct in sorted(t.cash) if acct.startswith("agent:")},
             "cash_total": _thin(t.total),
             "llm": {
                 "calls": calls,
@@ -274,6 +288,13 @@ class Reports:
             },
             "diffusion": self._diffusion(),
         }
+
+    def _thinned(self, acct: str) -> list[Point]:
+        t = self._totals
+        pts = t.thinned.get(acct)
+        if pts is None:
+            pts = t.thinned[acct] = _thin(t.cash[acct])
+        return pts
 
     def _diffusion(self) -> list[dict[str, Any]]:
         t, now = self._totals, self.world.clock.tick
@@ -297,20 +318,6 @@ class Reports:
                 }
             )
         return out
-
-
-async def _chunks(repo: Any, table: str, order: str, after: Any, columns: tuple[str, ...]) -> Any:
-    """The rows of `table` after `after` by `order`, in chunks of `CHUNK`, yielding to the event
-    loop between chunks."""
-    while True:
-        rows = await repo.rows(table, order=order, limit=CHUNK, columns=columns, after=after)
-        if not rows:
-            return
-        yield rows
-        if len(rows) < CHUNK:
-            return
-        after = rows[-1][order]
-        await asyncio.sleep(0)
 
 
 async def build_report(world: World) -> dict[str, Any]:
