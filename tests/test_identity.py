@@ -216,3 +216,33 @@ async def test_player_agent_quota(sqlite_url: str) -> None:
         await admin.call("register", name="Town Agent", **AGENT)  # the admin has no quota
         c.close()
         admin.close()
+
+
+async def test_deleted_mayors_escrow_is_not_paid_to_a_stranger_of_the_same_name(sqlite_url: str) -> None:
+    """Item 5: a mayor agent's escrowed reward, returned when its task expires after the mayor was
+    deleted, goes to `sink:consumption`, not to a stranger who registered the mayor's name."""
+    async with run_town(make_settings(sqlite_url)) as r:
+        admin = await TownClient.connect(r.ws_url)
+        await admin.call("login", token=ADMIN)
+        await admin.call(
+            "post_task",
+            mayor="eva-novak",
+            task={
+                "title": "spread a rumour",
+                "reward": 30,
+                "deadline_ticks": 1,
+                "condition": {"type": "knows_fact", "fact": "the moon is made of green cheese", "count": 99},
+            },
+        )
+        await admin.call("delete_agent", agent_id="eva-novak")
+        stranger = await TownClient.connect(r.ws_url)
+        await stranger.call("login", player="Mallory", secret="Mallory-secret")
+        new = (await stranger.call("register", name="Eva Novak", **AGENT))["agent"]["id"]
+        await admin.call("tick", count=3)
+        (task,) = (await admin.call("list_tasks"))["tasks"]
+        assert task["status"] == "expired"
+        w = r.services.world
+        assert new != "eva-novak" and w.agents[new].cash == 7
+        assert w.ledger.balance(f"agent:{new}") == 7 and w.ledger.total() == 0
+        admin.close()
+        stranger.close()
