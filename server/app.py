@@ -57,15 +57,21 @@ class ReportHandler(tornado.web.RequestHandler):
     def initialize(self, services: Services, fmt: str) -> None:
         self.services = services
         self.fmt = fmt
+        self._etag: str | None = None
+
+    def compute_etag(self) -> str | None:
+        """The report's version (a client that sends it back gets 304), not a hash of the body."""
+        return self._etag
 
     async def get(self) -> None:
-        reports = self.services.reports
         if self.fmt == "json":
+            tag, text = await self.services.reports.encoded("json")
             self.set_header("Content-Type", "application/json; charset=UTF-8")
-            self.write(await reports.encoded("json"))
         else:
+            tag, text = await self.services.reports.encoded("html", render_report)
             self.set_header("Content-Type", "text/html; charset=UTF-8")
-            self.write(await reports.encoded("html", render_report))
+        self._etag = f'"{tag}"'
+        self.write(text)
 
 
 def make_app(services: Services) -> tornado.web.Application:

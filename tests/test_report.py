@@ -116,7 +116,15 @@ async def test_kept_report_equals_a_report_read_from_scratch(db_url: str) -> Non
         kept = await reports.report()
         assert kept is not first and kept["tick"] == 40
         assert kept == await build_report(w)
-        assert json.loads(await reports.encoded("json")) == json.loads(json.dumps(kept))
+        tag, text = await reports.encoded("json")
+        assert json.loads(text) == json.loads(json.dumps(kept))
+        http = tornado.httpclient.AsyncHTTPClient()
+        got = await http.fetch(town.url + "/report.json")
+        assert got.headers["Etag"] == f'"{tag}"' and json.loads(got.body) == json.loads(text)
+        again = await http.fetch(
+            town.url + "/report.json", headers={"If-None-Match": f'"{tag}"'}, raise_error=False
+        )
+        assert again.code == 304
         await admin.call("reset", confirm=True)
         await admin.call("tick", count=2)
         assert await reports.report() == await build_report(w)

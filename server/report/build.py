@@ -90,16 +90,19 @@ class Reports:
             self._cached = (version, rep)
             return rep
 
-    async def encoded(self, fmt: str, render: Any = None) -> str:
-        """The report as JSON text (`fmt` "json") or as `render(report)`, made once per commit."""
-        rep = await self.report()
-        version = (self.world.epoch, self.world.commits)
+    async def encoded(self, fmt: str, render: Any = None) -> tuple[str, str]:
+        """The report's version (an ETag) and the report as JSON text (`fmt` "json") or as
+        `render(report)`, made once per commit."""
+        await self.report()
+        assert self._cached is not None
+        version, rep = self._cached  # what report() just returned: nothing awaited since
+        tag = f"{version[0]}-{version[1]}-{fmt}"
         hit = self._encoded.get(fmt)
-        if hit is not None and hit[0] == version and self._cached is not None and self._cached[1] is rep:
-            return hit[1]
+        if hit is not None and hit[0] == version:
+            return tag, hit[1]
         text = orjson.dumps(rep).decode() if render is None else str(render(rep))
         self._encoded[fmt] = (version, text)
-        return text
+        return tag, text
 
     # ----------------------------------------------------------- catching up
 
