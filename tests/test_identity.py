@@ -246,3 +246,14 @@ async def test_deleted_mayors_escrow_is_not_paid_to_a_stranger_of_the_same_name(
         assert w.ledger.balance(f"agent:{new}") == 7 and w.ledger.total() == 0
         admin.close()
         stranger.close()
+
+
+def test_names_in_one_script_are_welcome() -> None:
+    """Item 1: the lookalike rules refuse mixed scripts, not other scripts: Japanese mixing Han
+    and kana, Korean, Greek, accents and apostrophes pass, tidied; their keys fold case and space."""
+    from server.world.names import check_name, name_key
+
+    for name in ("山田 太郎", "ラーメン 太郎", "김 철수", "Αλέξης", "Zoë O'Neil", "René  Dupont "):
+        assert check_name(name) == " ".join(name.split())
+    assert name_key(" Bob\tMARTIN ") == name_key("bob martin") != name_key("Bob Martín")
+    assert name_key("STRASSE") == name_key("straße")

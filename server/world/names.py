@@ -27,8 +27,9 @@ class InvalidName(GameError):
 
 _SPACE = re.compile(r"\s+")
 MAX_MARKS = 2  # combining marks on one letter (Vietnamese uses two)
-# scripts that one name may mix: Japanese writes Han, Hiragana and Katakana together
-_MIXABLE = frozenset({"CJK", "HIRAGANA", "KATAKANA"})
+# scripts that one name may mix: Japanese writes Han, Hiragana and Katakana together, Korean
+# Hangul with Han
+_MIXABLE = frozenset({"CJK", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA", "HANGUL"})
 
 
 def tidy(name: str) -> str:
