@@ -257,3 +257,23 @@ def test_names_in_one_script_are_welcome() -> None:
         assert check_name(name) == " ".join(name.split())
     assert name_key(" Bob\tMARTIN ") == name_key("bob martin") != name_key("Bob Martín")
     assert name_key("STRASSE") == name_key("straße")
+
+
+@pytest.mark.mysql
+async def test_text_the_database_cannot_take_is_a_clear_refusal() -> None:
+    """Item 6: should a table still refuse a text (here one an operator turned back to latin1),
+    the command is refused with `unstorable`, never `internal_error`, and nothing is stored."""
+    url = _mysql_latin1()
+    async with run_town(make_settings(url)) as r:
+        eng = sa.create_engine(url.replace("mysql://", "mysql+pymysql://"))
+        with eng.begin() as c:
+            c.execute(sa.text("ALTER TABLE agents CONVERT TO CHARACTER SET latin1"))
+        eng.dispose()
+        c2 = await TownClient.connect(r.ws_url)
+        await c2.call("login", token=ADMIN)
+        before = table_counts(url)
+        e = await _refused(c2, "register", name="Emoji Fan", bio="\U0001f600 \U0001d518", goal="g")
+        assert e.code == "unstorable", e
+        assert table_counts(url) == before and "emoji-fan" not in r.services.world.agents
+        assert (await c2.call("register", name="Plain Fan", bio="plain", goal="g"))["agent"]["id"]
+        c2.close()
