@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from agent.interfaces import Memory, MemoryRecord, Planner
 from agent.state import ActorState, AgentRecord
-from server.db.repository import Changes, Repository, Snapshot
+from server.db.repository import Changes, Repository, Snapshot, Unstorable
 from server.errors import Conflict, GameError, LimitReached, NotFound
 from server.world.clock import Clock
 from server.world.economy import Ledger
@@ -246,7 +246,7 @@ class World:
             await self.repo.commit(ch)
             self.commits += 1
         except BaseException as e:
-            if isinstance(e, GameError):  # the database refused a value: the client is told
+            if isinstance(e, Unstorable):  # the database refused a value: the client is told
                 log.warning("commit refused (%s); reloading the town as of the last commit", e.message)
             else:
                 log.exception("commit failed; reloading the town as of the last committed tick")
