@@ -69,7 +69,11 @@ async def _player(ctx: Context, name: str, secret: str | None, admin: bool) -> t
     if row is not None:
         if admin:
             return str(row["name"]), False
-        if secret is None or not await secret_matches(row["secret_hash"], secret):
+        if secret is None:
+            raise Forbidden(f"player name {row['name']!r} is claimed: log in with its secret")
+        async with ctx.services.secret_slots:
+            ok = await secret_matches(row["secret_hash"], secret)
+        if not ok:
             raise Forbidden(f"player name {row['name']!r} is claimed: log in with its secret")
         return str(row["name"]), False
     if secret is None or len(secret) < MIN_SECRET:
@@ -77,6 +81,8 @@ async def _player(ctx: Context, name: str, secret: str | None, admin: bool) -> t
             f"to claim the player name {name!r}, send a secret of at least {MIN_SECRET} characters "
             "with it; later logins as this player need the same secret"
         )
-    if not await repo.claim_player(key, name, await hash_secret(secret), ctx.world.clock.tick):
+    async with ctx.services.secret_slots:
+        hashed = await hash_secret(secret)
+    if not await repo.claim_player(key, name, hashed, ctx.world.clock.tick):
         raise Conflict(f"player name {name!r} was claimed just now by someone else")
     return name, True

@@ -30,6 +30,9 @@ class Services:
     connections: Counter[str] = field(default_factory=Counter)
     paused: bool = False  # ticking paused by an admin: `tick` answers "paused"
     tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one tick at a time, whoever sends it
+    # player secrets hashed or checked at once (each costs ~50 ms of CPU and 64 MiB by design):
+    # a flood of logins waits its turn instead of taking every core
+    secret_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     extras: dict[str, Any] = field(default_factory=dict)
     reports: Reports = field(init=False)  # the run report, kept up to date as ticks commit
 
