@@ -9,6 +9,11 @@ line per task every `--every` ticks, stops when every task is completed or expir
 `--max-ticks`), then prints the outcome and writes the run report (JSON and HTML) to
 `--report-dir`. Exits 0 when every task completed, 1 when some expired or were still open at the
 tick limit, 2 on a bad scenario file or a connection error, 130 when stopped by Ctrl-C.
+
+Like tick.py it needs only `townclient.py` beside it and the `websockets` and `pydantic` packages
+(docs/drivers.md): scenarios are checked against townclient's task models (the server's, mirrored
+and compared in the tests; the server checks each posted task again), and the report, JSON and
+HTML, comes from the server's `get_report`.
 """
 
 from __future__ import annotations
@@ -22,18 +27,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from server.client import CommandError, ConnectionLost, TownClient
-from server.protocol import Model
-from server.report.html import render
-from server.world.tasks import TaskSpec
-from server.world.town import TownFileError, read_json_model
-from tick import connect
+from townclient import CommandError, ConnectionLost, Report, TaskListing, TaskSpec, TownClient
 
 
-class Scenario(Model):
+class Scenario(BaseModel):
     """A mayor scenario file."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[\w.\-]+$")
     description: str = ""
@@ -49,12 +51,23 @@ class ScenarioError(Exception):
 def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario file."""
     try:
-        return read_json_model(path, Scenario)
-    except TownFileError as e:
-        raise ScenarioError(str(e)) from e
+        raw = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise ScenarioError(f"{path}: file not found") from e
+    except json.JSONDecodeError as e:
+        raise ScenarioError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from e
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as e:
+        lines = [f"{path}: {e.error_count()} problem(s)"]
+        for err in e.errors():
+            loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+            lines.append(f"  {path}: field {loc}: {err['msg']}")
+        raise ScenarioError("\n".join(lines)) from e
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line's options."""
     p = argparse.ArgumentParser(description="Run a mayor scenario against a running AI town server.")
     p.add_argument("scenario", help="scenario JSON file (see scenarios/)")
     p.add_argument(
@@ -79,6 +92,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _progress_lines(tick: int, tasks: list[dict[str, Any]]) -> list[str]:
+    """One line per task: its id, status, progress and title."""
     return [f"tick {tick:>6}  {t['id']:<4} {t['status']:<9} {t['progress']:<22} {t['title']}" for t in tasks]
 
 
@@ -92,7 +106,7 @@ async def drive(args: argparse.Namespace) -> int:
     max_ticks = args.max_ticks or sc.max_ticks
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    handled = []
+    handled: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, stop.set)
@@ -100,8 +114,8 @@ async def drive(args: argparse.Namespace) -> int:
         except (RuntimeError, ValueError):  # not the main thread (tests): no signal handling
             pass
     try:
-        c = await connect(args.url, args.connect_timeout)
-    except OSError as e:
+        c = await TownClient.connect(args.url, retry_for=args.connect_timeout, open_timeout=5)
+    except OSError as e:  # CannotConnect
         print(f"mayor.py: cannot reach {args.url}: {e}", file=sys.stderr)
         return 2
     try:
@@ -113,7 +127,7 @@ async def drive(args: argparse.Namespace) -> int:
         print(f"mayor.py: lost the server: {e!r}", file=sys.stderr)
         return 2
     finally:
-        c.close()
+        await c.close()
         for sig in handled:
             loop.remove_signal_handler(sig)
 
@@ -121,8 +135,9 @@ async def drive(args: argparse.Namespace) -> int:
 async def _run(
     c: TownClient, sc: Scenario, args: argparse.Namespace, max_ticks: int, stop: asyncio.Event
 ) -> int:
+    """Post the tasks, tick until they are done or the limit, print the outcome, write the report."""
     await c.call("login", token=args.token or "")
-    ids = []
+    ids: list[str] = []
     for spec in sc.tasks:
         try:
             t = (
@@ -141,9 +156,9 @@ async def _run(
                 flush=True,
             )
     ran = 0
-    listing = await c.call("list_tasks", ids=ids)
+    listing = TaskListing.model_validate(await c.call("list_tasks", ids=ids))
     last_print = -1
-    while ran < max_ticks and not stop.is_set() and any(t["status"] == "open" for t in listing["tasks"]):
+    while ran < max_ticks and not stop.is_set() and any(t["status"] == "open" for t in listing.tasks):
         n = max(1, min(args.step, max_ticks - ran))
         try:
             await c.call("tick", count=n)
@@ -153,15 +168,16 @@ async def _run(
                 continue
             raise
         ran += n
-        listing = await c.call("list_tasks", ids=ids)
+        listing = TaskListing.model_validate(await c.call("list_tasks", ids=ids))
         if not args.quiet and args.every and ran // args.every != last_print:
             last_print = ran // args.every
-            for line in _progress_lines(listing["tick"], listing["tasks"]):
+            for line in _progress_lines(listing.tick, listing.tasks):
                 print(line, flush=True)
-    rep = (await c.call("get_report", timeout=600))["report"]
-    tasks = listing["tasks"]
+    answer = Report.model_validate(await c.call("get_report", html=True, timeout=600))
+    rep, html = answer.report, answer.html
+    tasks = listing.tasks
     names = {a["id"]: a["name"] for a in rep["agents"]}
-    print(f"scenario {sc.name}: {ran} ticks run, now tick {listing['tick']}", flush=True)
+    print(f"scenario {sc.name}: {ran} ticks run, now tick {listing.tick}", flush=True)
     for t in tasks:
         who = ", ".join(names.get(a, a) for a in t["credited"]) or "-"
         when = f"at tick {t['completed_tick']}" if t["completed_tick"] is not None else f"({t['progress']})"
@@ -174,23 +190,28 @@ async def _run(
         flush=True,
     )
     rep["scenario"] = {"name": sc.name, "mayor": sc.mayor, "task_ids": ids, "ticks_run": ran}
-    path = await asyncio.to_thread(write_report, Path(args.report_dir), sc.name, rep)
+    path = await asyncio.to_thread(write_report, Path(args.report_dir), sc.name, rep, html)
     print(f"  report: {path} and .html", flush=True)
     if stop.is_set() and any(t["status"] == "open" for t in tasks):
         return 130
     return 0 if all(t["status"] == "completed" for t in tasks) else 1
 
 
-def write_report(out: Path, name: str, rep: dict[str, Any]) -> Path:
-    """Write `<name>.report.json` and `<name>.report.html` into `out`; the JSON file's path."""
+def write_report(out: Path, name: str, rep: dict[str, Any], html: str | None) -> Path:
+    """Write `<name>.report.json` and `<name>.report.html` (the server's page) into `out`; the JSON
+    file's path. A server too old to render the page for `get_report` leaves the HTML out."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.report.json"
     path.write_text(json.dumps(rep, indent=1))
-    (out / f"{name}.report.html").write_text(render(rep))
+    if html is None:
+        print("mayor.py: the server sent no HTML report (an older server?)", file=sys.stderr)
+    else:
+        (out / f"{name}.report.html").write_text(html, encoding="utf-8")
     return path
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run mayor.py with these arguments (default: the command line); its exit code."""
     return asyncio.run(drive(parse_args(argv)))
 
 

@@ -6,6 +6,9 @@
 Ctrl-C stops cleanly after the tick in flight. While an admin has paused ticking, it waits.
 Exits 0 when done, 1 on a fatal error (server unreachable, wrong token, server error), 130 when
 stopped by Ctrl-C.
+
+It needs only `townclient.py` beside it and the `websockets` and `pydantic` packages, so it runs
+on any machine that reaches the server (docs/drivers.md).
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ import signal
 import sys
 import time
 
-from server.client import CommandError, ConnectionLost, TownClient
+from townclient import CommandError, ConnectionLost, TickSummary, TownClient
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line's options."""
     p = argparse.ArgumentParser(description="Send ticks to a running AI town server.")
     p.add_argument(
         "--url", default=os.environ.get("TOWN_URL", "ws://127.0.0.1:8000/ws"), help="server websocket URL"
@@ -39,26 +43,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-async def connect(url: str, within: float) -> TownClient:
-    """Connect, retrying until `within` seconds have passed (the server may still be starting)."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            return await TownClient.connect(url, timeout=5)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.25)
-
-
 async def drive(args: argparse.Namespace) -> int:
+    """Send the ticks; the exit code as described in the module docstring."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        c = await connect(args.url, args.connect_timeout)
-    except OSError as e:
+        c = await TownClient.connect(args.url, retry_for=args.connect_timeout, open_timeout=5)
+    except OSError as e:  # CannotConnect
         print(f"tick.py: cannot reach {args.url}: {e}", file=sys.stderr)
         return 1
     totals: dict[str, float] = {"ticks": 0, "llm_calls": 0, "tokens": 0, "cost_usd": 0.0, "failures": 0}
@@ -69,7 +62,7 @@ async def drive(args: argparse.Namespace) -> int:
         while not stop.is_set() and (args.ticks == 0 or totals["ticks"] < args.ticks):
             started = time.monotonic()
             try:
-                s = await c.call("tick")
+                s = TickSummary.model_validate(await c.call("tick"))
             except CommandError as e:
                 if e.code == "paused":
                     if not waiting:
@@ -80,16 +73,18 @@ async def drive(args: argparse.Namespace) -> int:
                 raise
             waiting = False
             totals["ticks"] += 1
-            for k in ("llm_calls", "tokens", "cost_usd", "failures"):
-                totals[k] += s[k]
+            totals["llm_calls"] += s.llm_calls
+            totals["tokens"] += s.tokens
+            totals["cost_usd"] += s.cost_usd
+            totals["failures"] += s.failures
             if not args.quiet:
                 print(
-                    f"tick {s['tick']:>6}  {s['clock']}  stepped {s['stepped']:>4}  moved {s['moved']:>4}  "
-                    f"llm {s['llm_calls']:>4}  tokens {s['tokens']:>7}  failures {s['failures']:>3}  "
-                    f"{s['wall_ms']:8.1f} ms",
+                    f"tick {s.tick:>6}  {s.clock}  stepped {s.stepped:>4}  moved {s.moved:>4}  "
+                    f"llm {s.llm_calls:>4}  tokens {s.tokens:>7}  failures {s.failures:>3}  "
+                    f"{s.wall_ms:8.1f} ms",
                     flush=True,
                 )
-                for err in s["errors"][:3]:
+                for err in s.errors[:3]:
                     print(f"      ! {err['agent']}: {err['error']}", flush=True)
             if args.interval > 0:
                 await _wait(stop, args.interval - (time.monotonic() - started))
@@ -100,7 +95,7 @@ async def drive(args: argparse.Namespace) -> int:
         print(f"tick.py: lost the server: {e}", file=sys.stderr)
         return 1
     finally:
-        c.close()
+        await c.close()
     el = time.monotonic() - t_start
     cost = f" (${totals['cost_usd']:.4f})" if totals["cost_usd"] else ""
     print(
@@ -112,6 +107,7 @@ async def drive(args: argparse.Namespace) -> int:
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stop` is set meanwhile."""
     if seconds <= 0:
         return
     try:
@@ -121,6 +117,7 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run tick.py with these arguments (default: the command line); its exit code."""
     return asyncio.run(drive(parse_args(argv)))
 
 

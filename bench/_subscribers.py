@@ -9,6 +9,9 @@ The slow client is a bare socket with a 4 KB receive buffer set before it connec
 link: with loopback's autotuned buffers (megabytes on each side) the kernel would absorb every
 delta of the run and the server would never see the client lag. It sends a User-Agent of its own
 so that the bench can shrink the server's send buffer on that connection only.
+
+The N clients are `townclient.TownClient`s, as a researcher's would be: each stamps a push as it
+reads it off its socket (`RawPush.received`), before any decoding.
 """
 
 from __future__ import annotations
@@ -20,12 +23,11 @@ import os
 import re
 import socket
 import sys
-import time
 from urllib.parse import urlparse
 
-from server.client import TownClient
+from townclient import TownClient
 
-TICK_HEAD = re.compile(r'\{"type":"tick","data":\{"tick":(\d+),')
+TICK_HEAD = re.compile(rb'\{"type":"tick","data":\{"tick":(\d+),')
 SLOW_AGENT = "bench-slow-client"  # the slow client's User-Agent: the bench shrinks only its send buffer
 
 
@@ -60,32 +62,27 @@ async def slow_client(url: str) -> socket.socket:
 async def main(url: str, n: int, ticks: int, slow: bool) -> None:
     clients = [await TownClient.connect(url) for _ in range(n)]
     for c in clients:
-        await c.call("subscribe")
+        await c.subscribe()
     lazy: socket.socket | None = None
     got: dict[int, list[float]] = {}
     loop = asyncio.get_running_loop()
 
     async def read(c: TownClient) -> None:
-        # Stamp a frame when it is received, before any decoding: the clients share one process
-        # (and the server's two cores), so decoding 200 deltas here would be counted as latency.
-        # The tick number is read from the frame's head; anything else is decoded in full.
+        # The client stamps a frame when it reads it, before any decoding: the clients share one
+        # process (and the server's two cores), so decoding 200 deltas here would be counted as
+        # latency. The tick number is read from the frame's head; anything else is decoded in full.
         n = 0
         while n < ticks:
-            msg = await c.conn.read_message()
-            stamp = time.monotonic()
-            if msg is None:
-                raise ConnectionError(
-                    f"subscriber lost its connection ({c.conn.close_code} {c.conn.close_reason})"
-                )
-            head = TICK_HEAD.match(msg if isinstance(msg, str) else msg.decode())
+            p = await c.next_raw_push(timeout=None)
+            head = TICK_HEAD.match(p.data)
             if head is not None:
                 tick = int(head.group(1))
             else:
-                frame = json.loads(msg)
-                if frame.get("type") != "tick":
+                frame = p.decode()
+                if frame.type != "tick":
                     continue
-                tick = frame["data"]["tick"]
-            got.setdefault(tick, []).append(stamp)
+                tick = frame.data["tick"]
+            got.setdefault(tick, []).append(p.received)
             n += 1
 
     async def open_slow() -> None:
@@ -99,8 +96,7 @@ async def main(url: str, n: int, ticks: int, slow: bool) -> None:
     await asyncio.gather(*(read(c) for c in clients), *([open_slow()] if slow else []))
     print(json.dumps({str(k): v for k, v in got.items()}), flush=True)
     await loop.run_in_executor(None, sys.stdin.readline)  # hold the slow client open until the bench is done
-    for c in clients:
-        c.close()
+    await asyncio.gather(*(c.close() for c in clients))
     if lazy is not None:
         lazy.close()
 

@@ -45,8 +45,8 @@ def _phase(lat: Sequence[float]) -> dict[str, Any]:
 
 async def run(quick: bool) -> None:
     from server.app import run_town, tune_gc
-    from server.client import TownClient
     from server.protocol import encode, push
+    from townclient import TownClient
 
     agents, clients, baseline, ticks, queue = (100, 20, 3, 30, 2) if quick else (1000, 200, 30, 80, 16)
     published: dict[int, float] = {}

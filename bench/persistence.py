@@ -213,7 +213,7 @@ async def _real_ticks(db: str, n: int, ticks: int) -> dict[str, Any]:
     """Tick a town of `n` stream-memory agents on the scripted model; its commits as the tick
     answers report them."""
     from server.app import run_town, tune_gc
-    from server.client import TownClient
+    from townclient import TownClient
 
     with scratch() as tmp:
         async with run_town(settings(tmp, n, memory="stream", db=db)) as town:

@@ -39,7 +39,7 @@ WARM_FROM = 4
 async def run_town_ticks(n: int, fake: FakeLLM, concurrency: int, ticks: int) -> dict[int, dict[str, Any]]:
     """Tick a fresh town of `n` agents `ticks` times; the figures of every tick with LLM calls."""
     from server.app import run_town, tune_gc
-    from server.client import TownClient
+    from townclient import TownClient
 
     out: dict[int, dict[str, Any]] = {}
     with scratch() as tmp:

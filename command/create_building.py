@@ -4,14 +4,13 @@ becomes blocked except the entrance. The new building is pushed to subscribers."
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from server.context import Context
 from server.errors import Forbidden, InsufficientFunds
 from server.protocol import Model
 from server.session import Role
+from server.views import BuildingInfo
 
 PERMISSION = "player"
 
@@ -29,7 +28,7 @@ class Request(Model):
 class Response(Model):
     """The new building."""
 
-    building: dict[str, Any]
+    building: BuildingInfo
     paid: int
 
 
@@ -54,4 +53,4 @@ async def handle(ctx: Context, req: Request) -> Response:
         w.event("build", f"{b.name} was built", payer.id if payer else None)
         await w.commit()
     ctx.services.hub.publish("building_added", {"building": b.public()})
-    return Response(building=b.public(), paid=price if payer else 0)
+    return Response(building=BuildingInfo.model_validate(b.public()), paid=price if payer else 0)

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from server.context import Context
 from server.protocol import Model
+from server.views import AgentInfo, ChatLine, LedgerLine, MemoryInfo
 
 PERMISSION = "viewer"
 
@@ -24,11 +23,11 @@ class Request(Model):
 class Response(Model):
     """The agent, its plan, memories and cash history."""
 
-    agent: dict[str, Any]
+    agent: AgentInfo
     plan: str
-    memories: list[dict[str, Any]]
-    chats: list[dict[str, Any]]
-    ledger: list[dict[str, Any]]
+    memories: list[MemoryInfo]
+    chats: list[ChatLine]
+    ledger: list[LedgerLine]
 
 
 async def handle(ctx: Context, req: Request) -> Response:
@@ -41,15 +40,15 @@ async def handle(ctx: Context, req: Request) -> Response:
     ]
     chats = await w.repo.chats_of(a.id, 20)
     return Response(
-        agent=a.public(),
+        agent=AgentInfo.model_validate(a.public()),
         plan=a.planner.describe() if a.planner is not None else "",
         memories=[
-            {"kind": m.kind, "text": m.text, "tick": m.tick, "importance": m.importance, "subject": m.subject}
+            MemoryInfo(kind=m.kind, text=m.text, tick=m.tick, importance=m.importance, subject=m.subject)
             for m in mems
         ],
-        chats=chats,
+        chats=[ChatLine.model_validate(c) for c in chats],
         ledger=[
-            {"tick": e.tick, "src": e.src, "dst": e.dst, "amount": e.amount, "reason": e.reason}
+            LedgerLine(tick=e.tick, src=e.src, dst=e.dst, amount=e.amount, reason=e.reason)
             for e in entries[-req.ledger :]
         ]
         if req.ledger

@@ -1,26 +1,35 @@
 """The run report as JSON: cash per agent over time, LLM calls, tokens and cost per tick, task progress,
 who talked with whom, and the diffusion of seeded facts through agents' memories. The same report
-is served as HTML with plots at GET /report (JSON at /report.json). Open to everyone."""
+is served as HTML with plots at GET /report (JSON at /report.json); `html` true adds that page to
+the answer (what mayor.py writes beside the JSON). Open to everyone."""
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import Field
 
 from server.context import Context
 from server.protocol import Model
+from server.report.html import render
+from server.report.model import Report
 
 PERMISSION = "viewer"
 
 
 class Request(Model):
-    """No fields."""
+    """`html` true: the report's HTML page too."""
+
+    html: bool = False
 
 
 class Response(Model):
-    """The report (see README: Run report)."""
+    """The report (see docs/mayor.md: Run report)."""
 
-    report: dict[str, Any]
+    report: Report
+    html: str | None = Field(default=None, description="the page GET /report serves, when asked for")
 
 
 async def handle(ctx: Context, req: Request) -> Response:
-    return Response(report=await ctx.services.reports.report())
+    reports = ctx.services.reports
+    rep = await reports.report()
+    html = (await reports.encoded("html", render))[1] if req.html else None
+    return Response(report=Report.model_validate(rep), html=html)

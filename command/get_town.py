@@ -3,10 +3,9 @@ game clock. Open to everyone."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from server.context import Context
 from server.protocol import Model
+from server.views import AgentInfo, BuildingInfo, TemplateInfo
 
 PERMISSION = "viewer"
 
@@ -24,9 +23,9 @@ class Response(Model):
     tiles: list[str]
     tick: int
     clock: str
-    buildings: list[dict[str, Any]]
-    agents: list[dict[str, Any]]
-    templates: list[dict[str, Any]]
+    buildings: list[BuildingInfo]
+    agents: list[AgentInfo]
+    templates: list[TemplateInfo]
 
 
 async def handle(ctx: Context, req: Request) -> Response:

@@ -1,16 +1,15 @@
 """Employ an agent at a building (admin): the job title comes from the building's equipment `job`
 (cook, barista, clerk, nurse, craftsman). An employee working at its workplace's job equipment
-earns the income plus a bonus (see README: Mayor mode). Replaces any earlier job."""
+earns the income plus a bonus (see docs/mayor.md). Replaces any earlier job."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from pydantic import Field
 
 from server.context import Context
 from server.errors import NotFound
 from server.protocol import Model
+from server.views import JobInfo
 
 PERMISSION = "admin"
 
@@ -26,7 +25,7 @@ class Request(Model):
 class Response(Model):
     """The jobs-table row."""
 
-    job: dict[str, Any]
+    job: JobInfo
 
 
 async def handle(ctx: Context, req: Request) -> Response:

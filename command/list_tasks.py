@@ -3,12 +3,11 @@ credited and the reward payments; and who holds which job. Open to everyone."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from server.context import Context
 from server.protocol import Model
+from server.views import JobInfo, TaskInfo
 
 PERMISSION = "viewer"
 
@@ -24,8 +23,8 @@ class Response(Model):
     """Tasks, jobs (agent id -> row) and the current tick."""
 
     tick: int
-    tasks: list[dict[str, Any]]
-    jobs: dict[str, dict[str, Any]]
+    tasks: list[TaskInfo]
+    jobs: dict[str, JobInfo] = Field(description="agent id -> job")
 
 
 async def handle(ctx: Context, req: Request) -> Response:

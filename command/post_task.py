@@ -5,12 +5,11 @@ or "player" (the reward is paid from `source:reward`). Agents see the task in th
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from server.context import Context
 from server.protocol import Model
+from server.views import TaskInfo
 from server.world.tasks import TaskSpec
 
 PERMISSION = "admin"
@@ -26,7 +25,7 @@ class Request(Model):
 class Response(Model):
     """The posted task, with its id and progress."""
 
-    task: dict[str, Any]
+    task: TaskInfo
 
 
 async def handle(ctx: Context, req: Request) -> Response:

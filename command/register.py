@@ -4,14 +4,13 @@ starting cash above `max_player_cash` needs the admin. The new agent is pushed t
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from server.context import Context
 from server.errors import Forbidden, LimitReached, NotFound
 from server.protocol import Model
 from server.session import Role
+from server.views import AgentInfo
 from server.world.names import name_key
 
 PERMISSION = "player"
@@ -35,7 +34,7 @@ class Request(Model):
 class Response(Model):
     """The created agent."""
 
-    agent: dict[str, Any]
+    agent: AgentInfo
 
 
 async def handle(ctx: Context, req: Request) -> Response:
@@ -70,4 +69,4 @@ async def handle(ctx: Context, req: Request) -> Response:
         w.event("register", f"{a.name} arrived in town", a.id)
         await w.commit()
     ctx.services.hub.publish("agent_added", {"agent": a.public()})
-    return Response(agent=a.public())
+    return Response(agent=AgentInfo.model_validate(a.public()))

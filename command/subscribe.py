@@ -1,5 +1,8 @@
 """Receive state pushes on this connection: `tick` deltas (agents moved, chats, events),
-`agent_added`, `building_added`, `chat` lines and `paused`. Open to everyone."""
+`agent_added`, `agent_removed`, `building_added`, `chat` lines, `paused` and `reset`. Open to
+everyone. With `compact`, tick deltas come as `tick_compact` pushes instead (positions as flat
+arrays, strings sent once; see docs/protocol.md, "Compact tick pushes"), and the answer carries
+the string table so far."""
 
 from __future__ import annotations
 
@@ -10,23 +13,32 @@ PERMISSION = "viewer"
 
 
 class Request(Model):
-    """`on` false unsubscribes."""
+    """`on` false unsubscribes; `compact` chooses `tick_compact` over `tick` pushes."""
 
     on: bool = True
+    compact: bool = False
 
 
 class Response(Model):
-    """Whether this session now receives pushes, and the tick it starts from."""
+    """Whether this session now receives pushes, and the tick it starts from; with `compact`,
+    the string table's entries so far (index = position), which later pushes extend."""
 
     subscribed: bool
     tick: int
+    strings: list[str] | None = None
 
 
 async def handle(ctx: Context, req: Request) -> Response:
     s = ctx.session
+    hub = ctx.services.hub
     if req.on:
-        ctx.services.hub.add(s)
+        hub.add(s)
     else:
-        ctx.services.hub.remove(s)
+        hub.remove(s)
     s.subscribed = req.on
-    return Response(subscribed=req.on, tick=ctx.world.clock.tick)
+    s.compact = req.on and req.compact
+    return Response(
+        subscribed=req.on,
+        tick=ctx.world.clock.tick,
+        strings=hub.strings.snapshot() if s.compact else None,
+    )

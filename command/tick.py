@@ -20,6 +20,7 @@ from agent.interfaces import Perception
 from server.context import Context
 from server.errors import GameError
 from server.protocol import Model
+from server.views import AgentError
 from server.world import rules
 from server.world.world import World
 
@@ -48,7 +49,7 @@ class Response(Model):
     tokens: int
     cost_usd: float  # of this tick's calls, at the LLM profiles' prices (0 when unpriced)
     failures: int  # agents whose step failed (timeout, model error, invalid answer)
-    errors: list[dict[str, Any]]
+    errors: list[AgentError]
     wall_ms: float  # from the tick's start until its commit begins (stored with the tick's summary)
     # where the tick's time went, in ms: perceive, think (the agents' concurrent steps), apply
     # (walks, actions, task checks), commit (the one transaction), publish (queueing the delta)

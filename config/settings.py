@@ -74,7 +74,7 @@ class LLMLimits(BaseModel):
 
 
 class Settings(BaseSettings):
-    """Server settings. See the README's configuration table for every key."""
+    """Server settings. See the configuration table of docs/operations.md for every key."""
 
     model_config = SettingsConfigDict(env_prefix="TOWN_", env_nested_delimiter="__", extra="forbid")
 

@@ -10,7 +10,9 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import json
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -75,13 +77,16 @@ class ReportHandler(tornado.web.RequestHandler):
 
 
 def make_app(services: Services) -> tornado.web.Application:
-    """The tornado application: /ws, /healthz, /report, /report.json and the static browser client."""
+    """The tornado application: /ws, /healthz, /report, /report.json, /favicon.ico and the static
+    browser client."""
     lim = services.settings.limits
     routes: list[Any] = [
         (r"/ws", TownSocket, {"services": services}),
         (r"/healthz", InfoHandler, {"services": services}),
         (r"/report", ReportHandler, {"services": services, "fmt": "html"}),
         (r"/report\.json", ReportHandler, {"services": services, "fmt": "json"}),
+        # pages without an icon link (the report, JSON in a browser tab) ask for /favicon.ico
+        (r"/favicon\.ico", tornado.web.RedirectHandler, {"url": "/favicon.svg"}),
     ]
     routes.extend(services.extras.get("routes", []))
     routes.append((r"/(.*)", WebFiles, {"path": str(WEB_ROOT), "default_filename": "index.html"}))
@@ -162,14 +167,18 @@ async def _admin_token(settings: Settings, world: World) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m server", description="Run the AI town game server.")
-    p.add_argument("--config", help="JSON config file (see README: Configuration)")
+    p.add_argument("--config", help="JSON config file (see docs/operations.md: Configuration)")
     p.add_argument("--db", help="sqlite:///path or mysql://user:pass@host:port/db")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="HTTP and websocket port (default 8000; 0 picks a free one)")
     p.add_argument("--town", help="town map JSON (default buildings/town.json)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--admin-token")
+    p.add_argument("--seed", type=int, help="the world's random seed (default 42)")
+    p.add_argument("--admin-token", help="the admin token (default: the one kept in the database)")
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--ready-file",
+        help="once serving, write the address and the admin token here as JSON (mode 0600; for ./town run)",
+    )
     return p.parse_args(argv)
 
 
@@ -208,14 +217,34 @@ def tune_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, g1, g2)
 
 
-async def serve(settings: Settings) -> None:
+def write_ready_file(path: str, running: Running, host: str) -> None:
+    """Tell a launcher where the town listens and its admin token: `{"url", "ws_url", "port",
+    "admin_token"}`, written whole (a temporary file renamed) and readable by the owner only."""
+    reach = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    reach = f"[{reach}]" if ":" in reach else reach
+    info = {
+        "url": f"http://{reach}:{running.port}",
+        "ws_url": f"ws://{reach}:{running.port}/ws",
+        "port": running.port,
+        "admin_token": running.services.admin_token,
+    }
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        json.dump(info, f)
+    os.replace(tmp, target)
+
+
+async def serve(settings: Settings, ready_file: str | None = None) -> None:
     """Run until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with run_town(settings):
+    async with run_town(settings) as running:
         tune_gc()
+        if ready_file:
+            write_ready_file(ready_file, running, settings.host)
         await stop.wait()
         log.info("shutting down")
 
@@ -238,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, args.ready_file))
     except TownFileError as e:
         print(f"error: the town files are invalid:\n{e}", file=sys.stderr)
         return 2

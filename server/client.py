@@ -1,4 +1,5 @@
-"""A small websocket client of the town protocol, used by tick.py, mayor.py, benchmarks and tests.
+"""A small tornado websocket client of the town protocol, for the tests (it also sends raw and
+malformed frames). The drivers and the benchmarks use `townclient.py` (on `websockets`) instead.
 
 async with await TownClient.connect("ws://127.0.0.1:8000/ws") as c:
     town = await c.call("get_town")

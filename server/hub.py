@@ -1,4 +1,5 @@
-"""Broadcast of pushes to subscribed sessions. A frame is encoded once; a slow client is dropped,
+"""Broadcast of pushes to subscribed sessions. A frame is encoded once per form (a `tick` push has
+a compact form for sessions that asked for it, see `server.push`); a slow client is dropped,
 never waited for."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from server.protocol import encode, push
+from server.push import StringTable, compact_tick
 from server.session import Session
 
 _MISSING = object()  # no previous value: always different
@@ -19,6 +21,7 @@ class Hub:
         self.sessions: set[Session] = set()
         self.on_drop: Callable[[Session], None] | None = None
         self._sent: dict[str, dict[str, Any]] = {}  # id -> fields as the last `changes` call saw them
+        self.strings = StringTable()  # the compact pushes' string table, shared by their subscribers
 
     def changes(self, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each item (a dict with an `id`) cut down to `id` plus the fields that differ from the
@@ -56,9 +59,17 @@ class Hub:
         """Queue a push to every subscriber; returns how many got it."""
         if not self.sessions:
             return 0
-        text = encode(push(kind, data))
+        full = compact = None
         sent = 0
         for s in list(self.sessions):
+            if s.compact and kind == "tick":
+                if compact is None:
+                    compact = encode(push("tick_compact", compact_tick(data, self.strings)))
+                text = compact
+            else:
+                if full is None:
+                    full = encode(push(kind, data))
+                text = full
             if s.offer(text):
                 sent += 1
             else:

@@ -58,6 +58,7 @@ class Session:
     role: Role = Role.VIEWER
     player: str | None = None
     subscribed: bool = False
+    compact: bool = False  # takes `tick` pushes in their compact form (`server.push`)
     dropped: bool = False
     on_drop: Callable[[], None] | None = None  # the socket closes the connection when dropped
     queue: asyncio.Queue[str] = field(init=False)

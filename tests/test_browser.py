@@ -137,7 +137,9 @@ async def test_page_loads_and_draws_the_town(browser: Browser, town: Running) ->
     await expect(p.get_by_role("link", name="Run report")).to_have_attribute("href", "/report")
 
     # The canvas is drawn at device pixels, with many colours (tiles, buildings, agents), not blank.
-    await v.until("t.frames > 2")
+    # (It is drawn again only when something changed, so two animation frames are enough.)
+    await v.until("t.frames > 0")
+    await p.evaluate("() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)))")
     pix = await p.evaluate("""() => {
         const c = document.getElementById('map');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -174,11 +176,16 @@ async def test_page_loads_and_draws_the_town(browser: Browser, town: Running) ->
     assert round(c1["ox"] - c0["ox"]) == 60 and round(c1["oy"] - c0["oy"]) == 40
     assert await v.state("selected") is None  # a drag is not a click
 
-    # Clicking an agent on the map inspects it.
+    # Clicking an agent on the map inspects it (agents sharing its tile are one marker: a click
+    # on it lists them, and choosing one inspects it).
     agent = next(iter(town.services.world.agents.values()))
     await p.get_by_role("button", name="Fit the whole town").click()
     pt = await p.evaluate("([x, y]) => window.__town.tileToClient(x, y)", [agent.x, agent.y])
     await p.mouse.click(pt["x"], pt["y"])
+    await v.until("(t.selected && t.selected.kind === 'agent') || t.picking")
+    if await v.state("picking"):
+        await p.locator("#picker-list button").first.click()
+        assert not await v.state("picking")
     await v.until("t.selected && t.selected.kind === 'agent'")
     sel = await v.state("selected")
     assert town.services.world.agents[sel["id"]].x == agent.x  # one of the agents on that tile

@@ -128,3 +128,12 @@ async def test_kept_report_equals_a_report_read_from_scratch(db_url: str) -> Non
         await admin.call("reset", confirm=True)
         await admin.call("tick", count=2)
         assert await reports.report() == await build_report(w)
+
+
+async def test_favicon_ico_is_served_for_pages_without_an_icon_link(town: Running) -> None:
+    """/report has no icon link (it is also saved as a file), so browsers ask for /favicon.ico."""
+    http = tornado.httpclient.AsyncHTTPClient()
+    icon = await http.fetch(town.url + "/favicon.ico")  # follows the redirect
+    assert icon.code == 200 and icon.effective_url.endswith("/favicon.svg")
+    assert icon.headers["Content-Type"].startswith("image/svg+xml")
+    assert icon.body.lstrip().startswith(b"<svg")

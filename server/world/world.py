@@ -329,6 +329,7 @@ class World:
         seq = max((x.seq for x in self.buildings.values()), default=0) + 1
         b = Building(bid, tpl, name or tpl.name, x, y, owner, self.clock.tick, seq)
         occupied = {(a.x, a.y) for a in self.agents.values()}
+        doors = {o.entrance: o for o in self.buildings.values()}  # walkable, but not to build on
         for tx, ty in b.tiles():
             if not self.grid.inside(tx, ty):
                 raise Conflict(
@@ -338,6 +339,8 @@ class World:
                 raise Conflict(
                     f"tile ({tx},{ty}) is not free: {tpl.name} needs {tpl.footprint.w}x{tpl.footprint.h} free tiles at ({x},{y})"
                 )
+            if (tx, ty) in doors:
+                raise Conflict(f"tile ({tx},{ty}) is the entrance of {doors[(tx, ty)].name}")
             if (tx, ty) in occupied and (tx, ty) != b.entrance:
                 raise Conflict(f"tile ({tx},{ty}) has an agent standing on it")
         self._block(b)

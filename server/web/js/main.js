@@ -1,17 +1,24 @@
-// The page's entry point: builds the store, the connection, the map, the panel and the forms,
-// and runs the connection's life cycle: on every (re)connect it fetches `info`, logs in again
-// with the credentials the person gave, subscribes to pushes and re-fetches the whole town.
-// While the connection is down a banner says so and counts down to the next attempt.
+// The page's entry point: builds the store, the connection, the map, the agent list, the panel,
+// the sheet (phones) and the forms, and runs the connection's life cycle: on every (re)connect
+// it fetches `info`, logs in again with the credentials the person gave, subscribes to pushes
+// (tick deltas in their compact form) and re-fetches the whole town. While the connection is
+// down a banner says so and counts down to the next attempt.
 
 import { Connection } from './net.js';
 import { TownStore } from './store.js';
 import { MapView } from './map.js';
 import { Panel } from './panel.js';
+import { AgentList } from './agentlist.js';
+import { Picker } from './picker.js';
+import { Sheet } from './sheet.js';
+import { CompactDecoder } from './push.js';
 import { Forms } from './forms.js';
+import { SiteHighlight } from './sites.js';
 import { $ } from './dom.js';
 
 const store = new TownStore();
 const conn = new Connection();
+const decoder = new CompactDecoder();
 const session = { role: 'viewer', player: null, creds: null, info: null };
 let syncs = 0;          // completed (re)synchronisations with the server, for tests and status
 let everConnected = false;
@@ -19,28 +26,60 @@ let everConnected = false;
 const map = new MapView($('map'), store, {
   onSelectAgent: (id) => selectAgent(id),
   onSelectBuilding: (id) => selectBuilding(id),
-  onPlace: (x, y) => forms.place(x, y),
+  onPlace: async (x, y) => {
+    await forms.place(x, y);
+    if (sheet.phone) sheet.show('play');  // the outcome is said in the Play card
+  },
   onCancelPlace: () => forms.stopPlacing(),
+  onPickCluster: (ids, at) => picker.show(ids, at),
+  onFollow: (id) => panel.setFollowing(id),
 });
-const panel = new Panel(store, conn, { onSelect: (id) => selectAgent(id) });
+const sheet = new Sheet({ onResize: (px) => { map.insetBottom = px; } });
+map.cover = sheet.phone;  // a phone's first view fills the screen with the town
+const list = new AgentList(store, { onSelect: (id) => selectAgent(id) });
+const picker = new Picker(store, { onSelect: (id) => selectAgent(id) });
+const panel = new Panel(store, conn, { onSelect: (id) => selectAgent(id), onFollow: (id) => map.follow(id) });
+const sites = new SiteHighlight(conn, store, $('place-sites'));  // where a building fits, while placing
+map.layers.push(sites);
 const forms = new Forms({ store, conn, map, panel, session });
+
+// On a phone the sheet folds while a building is being placed, so the map can be seen.
+$('build-form').addEventListener('submit', () => { if (sheet.phone) sheet.setState('peek'); });
 
 function selectAgent(id) {
   map.selected = id;
+  list.select(id);
   forms.onSelectAgent(id);
   panel.showAgent(id);
+  inspectorTab();
+  if (sheet.phone) {
+    sheet.show('inspector');
+    map.reveal(id);  // above the sheet
+  }
 }
 
 function selectBuilding(id) {
   map.selected = null;
+  list.select(null);
   $('chat-form').hidden = true;
   panel.showBuilding(id);
+  inspectorTab();
+  if (sheet.phone) sheet.show('inspector');
 }
+
+/** The sheet's Inspector tab shows once there is something to inspect. */
+function inspectorTab() {
+  document.querySelector('#sheet-tabs [data-tab="inspector"]').hidden = !panel.selected;
+}
+inspectorTab();
 
 // ----- pushes -----
 
 conn.on('push:tick', (d) => store.applyTick(d));
+conn.on('push:tick_compact', (d) => store.applyTick(decoder.decode(d)));
 conn.on('push:agent_added', (d) => { if (!store.agents.has(d.agent.id)) store.addAgent(d.agent); });
+conn.on('push:agent_removed', (d) => store.removeAgent(d.agent_id));
+conn.on('push:reset', () => { if (conn.connected) sync(); });
 conn.on('push:building_added', (d) => { if (!store.buildings.has(d.building.id)) store.addBuilding(d.building); });
 conn.on('push:chat', (d) => store.playerChat(d));
 conn.on('push:paused', (d) => store.setPaused(d.paused));
@@ -71,7 +110,8 @@ async function sync() {
       forms.renderSession();
     }
     // Subscribe first: pushes that arrive before the town are overwritten by it, none are missed.
-    await conn.request('subscribe', { on: true });
+    const sub = await conn.request('subscribe', { on: true, compact: true });
+    decoder.reset(sub.strings);
     const town = await conn.request('get_town');
     store.load(town);
     store.setPaused(session.info.paused);
@@ -135,7 +175,7 @@ function showOnline() {
 
 $('zoom-in').addEventListener('click', () => map.zoomAt(1.25));
 $('zoom-out').addEventListener('click', () => map.zoomAt(0.8));
-$('zoom-fit').addEventListener('click', () => map.fit());
+$('zoom-fit').addEventListener('click', () => { map.unfollow(); map.fit(); });
 
 // ----- a read-only view for tests and the curious (window.__town) -----
 
@@ -150,9 +190,13 @@ Object.defineProperty(window, '__town', {
     get role() { return session.role; },
     get player() { return session.player; },
     get frames() { return map.frames; },
+    get followed() { return map.followed; },
+    get sheet() { return sheet.phone ? { tab: sheet.tab, state: sheet.state } : null; },
+    get picking() { return picker.open; },
     get selected() { return panel.selected ? { ...panel.selected } : null; },
     get placing() { return map.placing ? map.placing.name : null; },
     get preview() { return map.preview ? { ...map.preview } : null; },
+    get sites() { return { template: sites.template, loaded: sites.loaded, count: sites.sites.length, frames: sites.frames, list: sites.sites.map((s) => [s.x, s.y]) }; },
     get camera() { return { scale: map.scale, ox: map.ox, oy: map.oy, width: map.cssW, height: map.cssH, dpr: map.dpr }; },
     agents() {
       const now = performance.now();
@@ -168,8 +212,12 @@ Object.defineProperty(window, '__town', {
       return [...store.liveBubbles().entries()].map(([id, b]) => ({ agent_id: id, text: b.text }));
     },
     tileToClient(x, y) { return map.tileToClient(x, y); },
+    labels() { return map.labelRects(); },
   }),
 });
+
+/** The rectangles (CSS px in the canvas) of the labels drawn in the last frame. */
+Object.defineProperty(window, '__labels', { value: () => map.labelRects() });
 
 setStatus('connecting', 'connecting…');
 conn.connect();

@@ -39,8 +39,8 @@ export function roundRect(g, x, y, w, h, r) {
   g.closePath();
 }
 
-export function pill(g, text, cx, top, fontPx, bg, fg) {
-  const w = g.measureText(text).width + 8;
+/** A rounded label centred on `cx` with its top at `top`; `w` is its width if already measured. */
+export function pill(g, text, cx, top, fontPx, bg, fg, w = g.measureText(text).width + 8) {
   g.fillStyle = bg;
   roundRect(g, cx - w / 2, top - 1, w, fontPx + 4, 4);
   g.fill();
@@ -88,16 +88,22 @@ export function wrap(g, text, maxW, maxLines) {
   return lines.map((l) => clip(l, 40));
 }
 
-/** A speech bubble whose tail points at (cx, cy), in screen pixels. */
-export function drawBubble(g, text, cx, cy) {
-  const c = { x: cx, y: cy };
+/** The size of a speech bubble for `text`: up to 3 lines of at most 200 px. */
+export function bubbleBox(g, text) {
   const fontPx = 12;
   g.font = `${fontPx}px system-ui, sans-serif`;
   const lines = wrap(g, text, 200, 3);
   const w = Math.max(...lines.map((l) => g.measureText(l).width)) + 14;
   const h = lines.length * (fontPx + 3) + 10;
-  const x = c.x - w / 2;
-  const y = c.y - h - 12;
+  return { lines, w, h, fontPx, tail: 8 };
+}
+
+/** Draw a bubble sized by `bubbleBox` with its tail's tip at (cx, cy), in screen pixels. */
+export function drawBubbleAt(g, box, cx, cy) {
+  const { lines, w, h, fontPx } = box;
+  const x = cx - w / 2;
+  const y = cy - h - box.tail;
+  g.font = `${fontPx}px system-ui, sans-serif`;
   g.fillStyle = '#fffdf5';
   g.strokeStyle = '#5b5147';
   g.lineWidth = 1;
@@ -105,15 +111,15 @@ export function drawBubble(g, text, cx, cy) {
   g.fill();
   g.stroke();
   g.beginPath();  // the tail
-  g.moveTo(c.x - 5, y + h);
-  g.lineTo(c.x, y + h + 8);
-  g.lineTo(c.x + 5, y + h);
+  g.moveTo(cx - 5, y + h);
+  g.lineTo(cx, y + h + box.tail);
+  g.lineTo(cx + 5, y + h);
   g.closePath();
   g.fill();
   g.beginPath();
-  g.moveTo(c.x - 5, y + h);
-  g.lineTo(c.x, y + h + 8);
-  g.lineTo(c.x + 5, y + h);
+  g.moveTo(cx - 5, y + h);
+  g.lineTo(cx, y + h + box.tail);
+  g.lineTo(cx + 5, y + h);
   g.stroke();
   g.fillStyle = '#1d232a';
   g.textAlign = 'left';

@@ -1,5 +1,6 @@
-// The side panel's read-only parts: the agent list, the inspector (an agent's bio, goal, plan,
-// memories, chats and cash history, or a building's equipment) and the activity feed.
+// The side panel's read-only parts: the header, the inspector (an agent's bio, goal, plan,
+// memories, chats and cash history, or a building's equipment) and the activity feed. The agent
+// list is agentlist.js.
 
 import { $, el, money } from './dom.js';
 import { spriteColor } from './paint.js';
@@ -10,7 +11,7 @@ export class Panel {
   /**
    * @param {import('./store.js').TownStore} store
    * @param {import('./net.js').Connection} conn
-   * @param {{onSelect(id)}} handlers
+   * @param {{onSelect(id), onFollow(id)}} handlers
    */
   constructor(store, conn, handlers) {
     this.store = store;
@@ -33,7 +34,6 @@ export class Panel {
     requestAnimationFrame(() => {
       this.renderQueued = false;
       this.renderHeader();
-      this.renderList();
       this.renderFeed();
     });
   }
@@ -47,61 +47,11 @@ export class Panel {
     $('paused-badge').hidden = !s.paused;
   }
 
-  /** The agent list, updated in place (rows keyed by agent id) so a click is never lost to a re-render. */
-  renderList() {
-    const list = $('agent-list');
-    const agents = [...this.store.agents.values()].sort((a, b) => a.name.localeCompare(b.name));
-    $('agent-count').textContent = `(${agents.length})`;
-    const rows = this.rows || (this.rows = new Map());
-    const seen = new Set();
-    agents.forEach((a, i) => {
-      seen.add(a.id);
-      let row = rows.get(a.id);
-      if (!row) {
-        row = this.makeRow(a.id);
-        rows.set(a.id, row);
-      }
-      const sel = this.selected?.kind === 'agent' && this.selected.id === a.id;
-      row.button.className = 'agent-item' + (sel ? ' selected' : '');
-      row.button.setAttribute('aria-pressed', sel ? 'true' : 'false');
-      row.swatch.style.background = spriteColor(a.sprite, a.id);
-      setText(row.name, a.name);
-      setText(row.doing, a.label || '');
-      setText(row.purpose, a.purpose || '');
-      row.purpose.title = a.purpose || '';
-      row.purpose.hidden = !a.purpose;
-      setText(row.state, a.state);
-      row.state.className = `state state-${a.state}`;
-      setText(row.cash, money(a.cash));
-      if (list.children[i] !== row.li) list.insertBefore(row.li, list.children[i] || null);
-    });
-    for (const [id, row] of rows) {
-      if (!seen.has(id)) {
-        row.li.remove();
-        rows.delete(id);
-      }
-    }
-  }
-
-  makeRow(id) {
-    const r = {
-      swatch: el('span', { class: 'swatch', 'aria-hidden': 'true' }),
-      name: el('span', { class: 'agent-name' }),
-      doing: el('span', { class: 'agent-doing' }),
-      purpose: el('span', { class: 'agent-purpose' }),
-      state: el('span', { class: 'state' }),
-      cash: el('span', { class: 'cash' }),
-    };
-    r.button = el('button', { type: 'button', class: 'agent-item', dataset: { agentId: id },
-      onclick: () => this.handlers.onSelect(id) },
-    r.swatch, el('span', { class: 'agent-main' }, r.name, r.doing, r.purpose),
-    el('span', { class: 'agent-side' }, r.state, r.cash));
-    r.li = el('li', {}, r.button);
-    return r;
-  }
-
   renderFeed() {
     const feed = $('feed');
+    const last = this.store.feed[this.store.feed.length - 1];
+    if (last && last === this.lastFed) return;  // nothing new
+    this.lastFed = last;
     const items = this.store.feed.slice(-25).reverse();
     feed.replaceChildren(...items.map((f) => el('li', {}, el('span', { class: 'feed-tick' }, `#${f.tick}`), ' ', f.text)));
     if (!items.length) feed.replaceChildren(el('li', { class: 'hint' }, 'No events since this page opened.'));
@@ -176,10 +126,11 @@ export class Panel {
     const parts = [
       el('div', { class: 'inspect-head' },
         el('span', { class: 'swatch big', style: `background:${spriteColor(a.sprite, a.id)}`, 'aria-hidden': 'true' }),
-        el('div', {},
+        el('div', { class: 'inspect-what' },
           el('div', { class: 'doing' }, a.label || ''),
           el('div', { class: 'meta' }, `${a.state} · ${money(a.cash)} · (${a.x}, ${a.y})`,
-            a.owner ? ` · player ${a.owner}` : '', ` · ${a.plan}/${a.memory} · ${a.llm}`))),
+            a.owner ? ` · player ${a.owner}` : '', ` · ${a.plan}/${a.memory} · ${a.llm}`)),
+        this.followButton(a.id)),
       field('Bio', a.bio),
       field('Goal', a.goal),
     ];
@@ -204,6 +155,24 @@ export class Panel {
       parts.push(el('p', { class: 'hint' }, 'Loading…'));
     }
     body.replaceChildren(...parts);
+  }
+
+  /** "Follow": the map keeps this agent in the middle of the view (pressed again, stops). */
+  followButton(id) {
+    const on = this.following === id;
+    return el('button', { type: 'button', class: 'follow', 'aria-pressed': on ? 'true' : 'false',
+      onclick: () => this.handlers.onFollow(this.following === id ? null : id) }, on ? 'Following' : 'Follow');
+  }
+
+  /** The map's followed agent changed (a drag stops following): update the button. */
+  setFollowing(id) {
+    this.following = id;
+    const b = document.querySelector('#inspector .follow');
+    if (b) {
+      const on = this.selected?.id === id && id !== null;
+      b.setAttribute('aria-pressed', on ? 'true' : 'false');
+      b.textContent = on ? 'Following' : 'Follow';
+    }
   }
 
   /** The cash history: a sparkline of the balance and a table of the latest entries. */
@@ -260,10 +229,6 @@ export class Panel {
           el('td', {}, money(q.price)), el('td', {}, money(q.income)),
           el('td', {}, `${q.users.length}/${q.capacity}`))))));
   }
-}
-
-function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
 }
 
 function field(label, value, cls = '') {
