@@ -132,12 +132,12 @@ async def _tick_times(admin: Any, ticks: int) -> list[float]:
 
 
 async def _polled(
-    admin: Any, ticks: int, poll_url: str, report_url: str
+    admin: Any, ticks: int, poll_url: str, report_url: str, pause: float
 ) -> tuple[list[float], list[float], int]:
     """Tick round trips with four client processes fetching `poll_url` in a loop, and without:
     the two alternate, tick by tick (the pollers are stopped with SIGSTOP and resumed with
-    SIGCONT), so a change in the machine's load falls on both alike. Also how many fetches the
-    pollers made."""
+    SIGCONT, `pause` seconds given to each change), so a change in the machine's load falls on
+    both alike. Also how many fetches the pollers made."""
     pollers = [
         await asyncio.create_subprocess_exec(
             sys.executable, "-c", POLLER, poll_url, stdout=asyncio.subprocess.PIPE
@@ -147,16 +147,16 @@ async def _polled(
     quiet: list[float] = []
     polled: list[float] = []
     try:
-        await asyncio.sleep(0.5)  # the pollers are under way
+        await asyncio.sleep(5 * pause)  # the pollers are under way
         for _ in range(ticks):
             polled += await _tick_times(admin, 1)
             for p in pollers:
                 p.send_signal(signal.SIGSTOP)
-            await asyncio.sleep(0.1)  # requests in flight are answered
+            await asyncio.sleep(pause)  # requests in flight are answered
             quiet += await _tick_times(admin, 1)
             for p in pollers:
                 p.send_signal(signal.SIGCONT)
-            await asyncio.sleep(0.1)  # the pollers are back at it
+            await asyncio.sleep(pause)  # the pollers are back at it
     finally:
         fetched = 0
         for p in pollers:
@@ -192,8 +192,9 @@ async def _phase(
             "report_after_tick_ms": median_ms(times),
         }
         if ticks:
-            quiet, busy, fetched = await _polled(admin, ticks, url, url)
-            hq, hbusy, hfetched = await _polled(admin, ticks, town.url + "/healthz", url)
+            pause = 0.1 if ticks > 5 else 0.03  # --quick: a smoke run
+            quiet, busy, fetched = await _polled(admin, ticks, url, url, pause)
+            hq, hbusy, hfetched = await _polled(admin, ticks, town.url + "/healthz", url, pause)
             out.update(
                 tick_ms_quiet=median_ms(quiet),
                 tick_ms_polling_report=median_ms(busy),
@@ -207,7 +208,7 @@ async def _phase(
 
 
 async def run(quick: bool) -> None:
-    n, rounds, ticks = (10, 3, 3) if quick else (106, 15, 30)
+    n, rounds, ticks = (10, 3, 2) if quick else (106, 15, 30)
     big_history = (200, 2_000) if quick else (2_100, 81_000)
     mid_history = (big_history[0] // 2, big_history[1] // 2)
     with scratch() as tmp:
