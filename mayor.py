@@ -4,7 +4,7 @@
     python mayor.py scenarios/company.json --max-ticks 500 --report-dir var/reports
 
 It reads a scenario (who the mayor is, the tasks with rewards, deadlines and completion
-conditions), posts the tasks (`post_task`, admin), sends ticks like tick.py, prints one progress
+conditions, or a goal a mayor agent pursues with `mayor_think`), posts the tasks (`post_task`, admin), sends ticks like tick.py, prints one progress
 line per task every `--every` ticks, stops when every task is completed or expired (or at
 `--max-ticks`), then prints the outcome and writes the run report (JSON and HTML) to
 `--report-dir`. Exits 0 when every task completed, 1 when some expired or were still open at the
@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from townclient import CommandError, ConnectionLost, Report, TaskListing, TaskSpec, TownClient
 
@@ -41,7 +41,17 @@ class Scenario(BaseModel):
     description: str = ""
     mayor: str = Field(default="player", description='an agent id of the town, or "player"')
     max_ticks: int = Field(default=300, ge=1, le=1_000_000)
-    tasks: list[TaskSpec] = Field(min_length=1, max_length=100)
+    tasks: list[TaskSpec] = Field(default_factory=list, max_length=100)
+    goal: str | None = Field(default=None, min_length=1, max_length=500, description="a mayor agent's goal")
+    think_every: int = Field(default=25, ge=1, description="ticks between the mayor agent's thinking")
+
+    @model_validator(mode="after")
+    def _tasks_or_goal(self) -> Scenario:
+        if not self.tasks and self.goal is None:
+            raise ValueError("give tasks, or a goal for a mayor agent to pursue")
+        if self.goal is not None and self.mayor == "player":
+            raise ValueError("a goal needs a mayor agent (an agent id as mayor), not the player")
+        return self
 
 
 class ScenarioError(Exception):
@@ -156,6 +166,8 @@ async def _run(
                 flush=True,
             )
     ran = 0
+    if sc.goal is not None:
+        ids += await _think(c, sc, args)
     listing = TaskListing.model_validate(await c.call("list_tasks", ids=ids))
     last_print = -1
     while ran < max_ticks and not stop.is_set() and any(t["status"] == "open" for t in listing.tasks):
@@ -168,6 +180,8 @@ async def _run(
                 continue
             raise
         ran += n
+        if sc.goal is not None and (ran // sc.think_every > (ran - n) // sc.think_every):
+            ids += await _think(c, sc, args)  # the mayor follows its tasks up
         listing = TaskListing.model_validate(await c.call("list_tasks", ids=ids))
         if not args.quiet and args.every and ran // args.every != last_print:
             last_print = ran // args.every
@@ -194,7 +208,18 @@ async def _run(
     print(f"  report: {path} and .html", flush=True)
     if stop.is_set() and any(t["status"] == "open" for t in tasks):
         return 130
-    return 0 if all(t["status"] == "completed" for t in tasks) else 1
+    return 0 if tasks and all(t["status"] == "completed" for t in tasks) else 1
+
+
+async def _think(c: TownClient, sc: Scenario, args: argparse.Namespace) -> list[str]:
+    """The mayor agent's round of thinking toward the goal; the ids of the tasks it posted."""
+    out = await c.call("mayor_think", mayor=sc.mayor, goal=sc.goal, timeout=600)
+    if not args.quiet:
+        for t in out["posted"]:
+            print(f"mayor {sc.mayor} posted {t['id']}: {t['title']} (reward {t['reward']})", flush=True)
+        for why in out["skipped"]:
+            print(f"mayor {sc.mayor} skipped {why}", flush=True)
+    return [str(t["id"]) for t in out["posted"]]
 
 
 def write_report(out: Path, name: str, rep: dict[str, Any], html: str | None) -> Path:

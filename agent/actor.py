@@ -39,6 +39,7 @@ class Action:
     target: str | None = None
     text: str = ""
     task_id: str | None = None
+    items: tuple[tuple[str, int], ...] = ()  # a menu order for "use": (item, quantity)
 
 
 def wants_step(a: AgentRecord) -> bool:
@@ -106,7 +107,15 @@ async def _act(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
     if d is None:  # the model failed twice: the safe fallback is to finish the visit
         return await _leave(a, mind, p, "could not decide what to do")
     if d.action == "use" and d.equipment:
-        return [Action("use", equipment_id=d.equipment, operation=d.operation or "", purpose=a.purpose)]
+        return [
+            Action(
+                "use",
+                equipment_id=d.equipment,
+                operation=d.operation or "",
+                purpose=a.purpose,
+                items=tuple(d.order.items()),
+            )
+        ]
     if d.action == "chat" and d.target:
         partner = next((n for n in p.nearby if n.id == d.target), None)
         heard = [e for e in p.events if partner is not None and partner.name in e][-4:]

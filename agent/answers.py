@@ -121,6 +121,11 @@ class ActDecision(Answer):
     equipment: OptionalId = None  # equipment id, for "use"
     operation: OptionalId = None  # one of the equipment's operations, for "use"
     target: OptionalId = None  # agent id, for "chat"
+    order: Annotated[
+        dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[int, Field(ge=1, le=99)]],
+        BeforeValidator(lambda v: {} if v is None else v),
+        Field(max_length=12),
+    ] = Field(default_factory=dict)  # menu item -> quantity, for "use" of an equipment with a menu
     reason: Text = ""
 
     @field_validator("action", mode="before")
@@ -178,6 +183,24 @@ class TaskDecision(Answer):
     reason: Text = ""
 
 
+class MayorTask(Answer):
+    """One task a mayor agent proposes: the server validates `condition` as a task condition."""
+
+    title: Line
+    description: Text = ""
+    reward: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    building: OptionalId = None
+    deadline_ticks: Annotated[int | None, Field(ge=1, le=100_000)] = None
+    condition: dict[str, Any]
+
+
+class MayorPlan(Answer):
+    """mayor_plan: the tasks a mayor agent posts now toward its town goal (none: wait)."""
+
+    tasks: Annotated[list[MayorTask], _trim_list(3)] = Field(default_factory=list)
+    reason: Text = ""
+
+
 ANSWER_MODELS: MappingProxyType[str, type[Answer]] = MappingProxyType(
     {
         model.__name__: model
@@ -196,6 +219,7 @@ ANSWER_MODELS: MappingProxyType[str, type[Answer]] = MappingProxyType(
             ImpressionAnswer,
             ExperienceAnswer,
             TaskDecision,
+            MayorPlan,
         )
     }
 )

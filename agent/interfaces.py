@@ -110,6 +110,8 @@ class EquipmentView:
     income: int  # cash an agent earns per use (a job)
     capacity: int
     in_use: int
+    functions: tuple[tuple[str, int, int, bool], ...] = ()  # (operation, cost, earn, owner_only)
+    menu: tuple[tuple[str, int], ...] = ()  # (item, price per unit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from agent.interfaces import (
     AgentBrief,
     BuildingView,
     Embedder,
+    EquipmentView,
     LanguageModel,
     LLMError,
     LLMRequest,
@@ -161,10 +162,24 @@ def building_context(b: BuildingView) -> dict[str, Any]:
                 "price": e.price,
                 "income": e.income,
                 "free": max(0, e.capacity - e.in_use),
+                **_prices(e),
             }
             for e in b.equipment
         ],
     }
+
+
+def _prices(e: EquipmentView) -> dict[str, Any]:
+    """Per-operation prices and the menu, for equipment that has them."""
+    out: dict[str, Any] = {}
+    if e.functions:
+        out["prices"] = {
+            name: {"cost": cost, "earn": earn, **({"staff_only": True} if staff else {})}
+            for name, cost, earn, staff in e.functions
+        }
+    if e.menu:
+        out["menu"] = dict(e.menu)
+    return out
 
 
 def _brief(a: AgentBrief) -> dict[str, Any]:

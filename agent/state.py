@@ -84,6 +84,7 @@ class AgentRecord:
     use_left: int = 0
     label: str = "just arrived in town"  # a short "what am I doing" line for the client
     owner: str | None = None  # the player who created it, if any
+    home: str | None = None  # the building it lives in (see server/world/housing.py)
     created_tick: int = 0
     failures: int = 0
     last_error: str | None = None
@@ -107,6 +108,7 @@ class AgentRecord:
         "use_left",
         "label",
         "owner",
+        "home",
         "created_tick",
         "failures",
         "last_error",
@@ -164,6 +166,7 @@ class AgentRecord:
             "using": self.using,
             "label": self.label,
             "owner": self.owner,
+            "home": self.home,
             "failures": self.failures,
             "last_error": self.last_error,
         }

@@ -28,7 +28,11 @@ class Request(Model):
     llm: str = Field(default="default", max_length=64)
     plan: str = Field(default="qa", max_length=32)
     memory: str = Field(default="long_term", max_length=32)
-    home: str | None = Field(default=None, max_length=64)
+    home: str | None = Field(
+        default=None,
+        max_length=64,
+        description="building id to start at; in a town with beds, the home to live in",
+    )
 
 
 class Response(Model):
@@ -65,6 +69,7 @@ async def handle(ctx: Context, req: Request) -> Response:
             memory=req.memory,
             at=at,
             owner=owner,
+            home=req.home,
         )
         w.event("register", f"{a.name} arrived in town", a.id)
         await w.commit()

@@ -22,6 +22,15 @@ class Tile(Model):
     y: int
 
 
+class OperationInfo(Model):
+    """An operation of an equipment with its own price."""
+
+    name: str
+    cost: int = Field(description="paid by the user")
+    earn: int = Field(description="paid to the user")
+    owner_only: bool = Field(description="only for the building's owner and employees")
+
+
 class EquipmentInfo(Model):
     """A piece of equipment in a building."""
 
@@ -34,6 +43,12 @@ class EquipmentInfo(Model):
     capacity: int = Field(description="how many agents may use it at once")
     job: str | None = Field(description="the job title it employs, if any")
     users: list[str] = Field(description="ids of the agents using it now")
+    label: str = Field(description="the name shown (several equipment types may share one)")
+    functions: list[OperationInfo] = Field(
+        description="operations with their own prices (empty: `price`/`income` apply)"
+    )
+    menu: dict[str, int] = Field(description="items and their prices, when it has a menu")
+    beds: int = Field(description="beds for residents (a building with beds is a home)")
 
 
 class BuildingInfo(Model):
@@ -85,6 +100,7 @@ class AgentInfo(Model):
     using: str | None = Field(description="the equipment id it is using")
     label: str = Field(description="a short line of what it is doing")
     owner: str | None = Field(description="the player who created it, if a player did")
+    home: str | None = Field(description="the building it lives in (or starts at, in a town without beds)")
     failures: int = Field(description="failed steps and refused actions so far")
     last_error: str | None = Field(description="the latest of them")
 
@@ -161,6 +177,16 @@ class TaskInfo(Model):
     baseline: int = Field(description="ledger_total: the agents' total cash when it was posted")
     payments: list[Payment]
     history: list[list[int]] = Field(description="[tick, done] whenever progress changed")
+
+
+class HomeInfo(Model):
+    """A home: a building with beds, and who lives there."""
+
+    id: str
+    name: str
+    beds: int
+    residents: list[str] = Field(description="ids of the agents living there")
+    free: int = Field(description="beds not taken")
 
 
 class AgentError(Model):

@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agent.interfaces import LLMRequest, LLMResult, Usage
+from agent.llm.scripted_mayor import mayor_plan
 
 _STOP = frozenset(
     "the and for with that this from into your you are was were have has had but not what which who "
@@ -138,6 +139,34 @@ def _news(memories: Sequence[str]) -> str:
     return ""
 
 
+def _affordable_operation(e: Mapping[str, Any], cash: int) -> tuple[str, int]:
+    """The first operation open to everyone that `cash` pays for, with its cost (equipment with
+    per-operation prices); else the first operation at the equipment's price."""
+    operations = _strs(e, "operations") or ["use"]
+    prices = e.get("prices")
+    if isinstance(prices, Mapping):
+        for op in operations:
+            p = prices.get(op)
+            if isinstance(p, Mapping) and not p.get("staff_only") and _int(p, "cost") <= cash:
+                return op, _int(p, "cost")
+    return operations[0], _int(e, "price")
+
+
+def _menu_order(menu: Mapping[str, Any], budget: int, roll: int) -> dict[str, int]:
+    """One or two menu items, a quantity of each, within `budget` (empty when nothing fits)."""
+    items = sorted((str(k), int(v)) for k, v in menu.items() if isinstance(v, int) and v > 0)
+    order: dict[str, int] = {}
+    for i in range(len(items)):
+        name, price = items[(roll + i) % len(items)]
+        if price <= budget:
+            n = min(1 + (roll >> 3) % 2, budget // price)
+            order[name] = n
+            budget -= n * price
+            if len(order) == 2:
+                break
+    return order
+
+
 def _overlap(a: str, b: str) -> int:
     return len(word_set(a) & word_set(b))
 
@@ -165,6 +194,7 @@ class ScriptedModel:
             "impression": self._impression,
             "experience": self._experience,
             "task_decide": self._task_decide,
+            "mayor_plan": mayor_plan,
         }
 
     async def complete(self, request: LLMRequest) -> LLMResult:
@@ -301,13 +331,17 @@ class ScriptedModel:
                 )
             )
             chosen = usable[0]
-            operations = _strs(chosen, "operations") or ["use"]
-            return {
+            operation, cost = _affordable_operation(chosen, cash)
+            answer: dict[str, Any] = {
                 "action": "use",
                 "equipment": _str(chosen, "id"),
-                "operation": operations[0],
+                "operation": operation,
                 "reason": f"{_str(chosen, 'name', 'it')} fits what I came for",
             }
+            menu = chosen.get("menu")
+            if isinstance(menu, Mapping) and menu:
+                answer["order"] = _menu_order(menu, cash - cost, roll)
+            return answer
         if nearby:
             return {"action": "chat", "target": _str(nearby[0], "id"), "reason": "nothing here I can use"}
         return {"action": "leave", "reason": "nothing here I can use"}

@@ -14,6 +14,7 @@ from agent.actor import Action
 from agent.interfaces import AgentBrief, BuildingView, EquipmentView, Perception
 from agent.state import ActorState, AgentRecord
 from server.errors import GameError
+from server.world import market
 
 if TYPE_CHECKING:
     from server.world.world import World
@@ -44,13 +45,14 @@ class Snapshot:
                 tuple(
                     EquipmentView(
                         e.id,
-                        e.spec.name,
+                        e.spec.shown,
                         e.spec.description,
                         tuple(e.spec.operations),
-                        e.spec.price,
-                        e.spec.income,
+                        *market.view_prices(e.spec),
                         e.spec.capacity,
                         len(e.users),
+                        functions=tuple((f.name, f.cost, f.earn, f.owner_only) for f in e.spec.functions),
+                        menu=tuple(e.spec.menu.items()),
                     )
                     for e in b.equipment
                 ),
@@ -244,24 +246,25 @@ def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
     here = world.building_at(a.x, a.y)
     if eq is None or here is None or eq.building_id != here.id:
         raise Refused(f"no equipment {action.equipment_id!r} in the building {a.name} stands in")
-    op = action.operation or eq.spec.operations[0]
-    if op not in eq.spec.operations:
-        op_l = op.lower()
-        match = next((o for o in eq.spec.operations if o.lower() == op_l), None)
-        if match is None:
-            raise Refused(f"{eq.spec.name} does not support {op!r}; it supports {eq.spec.operations}")
-        op = match
+    found = market.operation(eq.spec, action.operation)
+    if isinstance(found, str):
+        raise Refused(found)
+    op = found.name
     if eq.full:
-        raise Refused(f"{eq.spec.name} is full ({eq.spec.capacity} in use)")
+        raise Refused(f"{eq.spec.shown} is full ({eq.spec.capacity} in use)")
     board = getattr(world, "task_board", None)
     veto = board.allow_use(world, a, eq, op) if board is not None else None
+    veto = veto or market.refusal(world, a, here, eq.spec, found)
     if veto:
         raise Refused(veto)
-    if eq.spec.price > a.cash:
-        raise Refused(f"{a.name} has {a.cash} coins; {op} at {eq.spec.name} costs {eq.spec.price}")
-    if eq.spec.price:
-        world.pay(f"agent:{a.id}", "town", eq.spec.price, f"{op} at {here.name}")
-    income = eq.spec.income
+    lines = market.order_lines(eq.spec, action.items)
+    if isinstance(lines, str):
+        raise Refused(lines)
+    cost = found.cost + sum(ln.total for ln in lines)
+    if cost > a.cash:
+        raise Refused(f"{a.name} has {a.cash} coins; {op} at {eq.spec.shown} costs {cost}")
+    market.charge(world, a, here, found, lines)
+    income = found.earn
     if board is not None:
         income = board.wage(world, a, eq, income)
     if income:
@@ -273,7 +276,8 @@ def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
     a.plan_state["acts_here"] = a.plan_state.get("acts_here", 0) + 1
     if board is not None:
         board.on_use(world, a, eq, op)
-    return world.event("use", f"{a.name}: {op} at {here.name}", a.id)
+    bought = ", ".join(f"{ln.quantity} x {ln.item}" for ln in lines)
+    return world.event("use", f"{a.name}: {op} at {here.name}" + (f" ({bought})" if bought else ""), a.id)
 
 
 def _chat(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:

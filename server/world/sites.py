@@ -1,5 +1,5 @@
 """Where a building template fits: every top-left position at which `World.place_building` would
-put it up (each footprint tile inside the map, walkable, not another building's entrance, and no
+put it up (each footprint tile inside the map, walkable, not another building's entrance or open inner cell, and no
 agent standing on it except on the new entrance). Used by the `find_site` command, and so by the
 browser client's placement preview."""
 
@@ -41,9 +41,9 @@ def free_sites(
     blocked = 1 - np.frombuffer(bytes(grid.walk), dtype=np.uint8).reshape(grid.height, grid.width).astype(
         np.int64
     )
-    for b in world.buildings.values():
-        ex, ey = b.entrance
-        blocked[ey, ex] = 1
+    for b in world.buildings.values():  # entrances and open inner cells: walkable, not to build on
+        for ex, ey in b.open_tiles():
+            blocked[ey, ex] = 1
     agents = np.zeros_like(blocked)
     for a in world.agents.values():
         if grid.inside(a.x, a.y):

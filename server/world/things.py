@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from server.world.town import BuildingTemplate, EquipmentSpec
+from server.world.town import BuildingTemplate, EquipmentSpec, InnerGrid
+
+
+def inner_open(inner: InnerGrid) -> list[tuple[int, int]]:
+    """The open cells of an inner grid as (dx, dy)."""
+    return [(dx, dy) for dy, row in enumerate(inner.rows) for dx, c in enumerate(row) if c == "."]
+
+
+def extras(s: EquipmentSpec) -> dict[str, object]:
+    """The economy fields of an equipment, for clients."""
+    return {"functions": [f.model_dump() for f in s.functions], "menu": dict(s.menu), "beds": s.beds}
 
 
 @dataclass(slots=True)
@@ -25,6 +35,7 @@ class Equipment:
         return {
             "id": self.id,
             "name": s.name,
+            "label": s.shown,
             "description": s.description,
             "operations": list(s.operations),
             "price": s.price,
@@ -32,6 +43,7 @@ class Equipment:
             "capacity": s.capacity,
             "job": s.job,
             "users": list(self.users),
+            **extras(s),
         }
 
 
@@ -52,6 +64,14 @@ class Building:
     @property
     def entrance(self) -> tuple[int, int]:
         return (self.x + self.template.entrance.dx, self.y + self.template.entrance.dy)
+
+    def open_tiles(self) -> set[tuple[int, int]]:
+        """The walkable tiles of the footprint: the entrance, and the inner grid's open cells."""
+        inner = self.template.inner
+        out = {self.entrance}
+        if inner is not None:
+            out.update((self.x + dx, self.y + dy) for dx, dy in inner_open(inner))
+        return out
 
     def tiles(self) -> list[tuple[int, int]]:
         f = self.template.footprint

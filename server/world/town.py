@@ -27,16 +27,74 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class EquipmentSpec(_Strict):
-    """An equipment type: what it does, what it costs to use, what it pays."""
+class Operation(_Strict):
+    """One thing an equipment offers, with its own price: `cost` is paid by the user, `earn` paid
+    to the user; `owner_only` operations are for the building's owner and employees."""
 
     name: str = Field(min_length=1, max_length=64)
+    cost: int = Field(default=0, ge=0)
+    earn: int = Field(default=0, ge=0)
+    owner_only: bool = False
+
+
+class EquipmentSpec(_Strict):
+    """An equipment type: what it does, what it costs to use, what it pays.
+
+    Either plain `operations` sharing one `price`/`income`, or `functions` each with its own cost
+    and earning (then `operations` lists the functions' names). A `menu` lists items with prices
+    a user buys in quantities; `beds` make the building a home with that many beds."""
+
+    name: str = Field(min_length=1, max_length=64)
+    label: str | None = Field(default=None, max_length=64)  # shown name; several specs may share it
     description: str = ""
     operations: list[str] = Field(min_length=1)
     price: int = Field(default=0, ge=0)  # paid by the user per use
     income: int = Field(default=0, ge=0)  # paid to the user per use (work)
     capacity: int = Field(default=1, ge=1)
     job: str | None = None  # the job title this equipment employs, e.g. "cook"
+    functions: list[Operation] = Field(default_factory=list)
+    menu: dict[str, int] = Field(default_factory=dict)  # item -> price per unit
+    beds: int = Field(default=0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _operations_from_functions(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("functions") and "operations" not in data:
+            fs = data["functions"]
+            data = {**data, "operations": [f.get("name") if isinstance(f, dict) else f.name for f in fs]}
+        return data
+
+    @model_validator(mode="after")
+    def _functions_match(self) -> EquipmentSpec:
+        if self.functions:
+            names = [f.name for f in self.functions]
+            if len(set(names)) != len(names):
+                raise ValueError(f"functions have duplicate names: {names}")
+            if self.operations != names:
+                raise ValueError(f"operations {self.operations} must list the functions' names {names}")
+            if self.price or self.income:
+                raise ValueError("give each function its cost and earn instead of price/income")
+        for item, p in self.menu.items():
+            if not item.strip() or len(item) > 64:
+                raise ValueError(f"menu item {item!r} needs a name of 1 to 64 characters")
+            if p < 1:
+                raise ValueError(f"menu item {item!r} costs {p}; prices are at least 1")
+        return self
+
+    @property
+    def shown(self) -> str:
+        """The name users see: the label when there is one."""
+        return self.label or self.name
+
+    def operation(self, name: str) -> Operation:
+        """The operation called `name` (case-insensitive) with its price; KeyError if none."""
+        for f in self.functions:
+            if f.name.lower() == name.lower():
+                return f
+        for o in self.operations:
+            if o.lower() == name.lower():
+                return Operation(name=o, cost=self.price, earn=self.income)
+        raise KeyError(name)
 
 
 class Offset(_Strict):
@@ -53,8 +111,36 @@ class Size(_Strict):
     h: int = Field(ge=1, le=64)
 
 
+class Placement(_Strict):
+    """Where one of a template's equipment stands in its inner grid (top-left cell)."""
+
+    equipment: str
+    dx: int = Field(ge=0)
+    dy: int = Field(ge=0)
+
+
+class InnerGrid(_Strict):
+    """The inside of a building: one row per footprint row, '.' open (walkable), '#' blocked."""
+
+    rows: list[str] = Field(min_length=1)
+    places: list[Placement] = Field(default_factory=list)
+
+    @field_validator("rows")
+    @classmethod
+    def _cells(cls, rows: list[str]) -> list[str]:
+        for i, row in enumerate(rows):
+            bad = set(row) - {WALKABLE, BLOCKED}
+            if bad:
+                raise ValueError(f"row {i} has {sorted(bad)}; inner cells are '.' (open) or '#' (blocked)")
+        return rows
+
+    def open(self, dx: int, dy: int) -> bool:
+        return self.rows[dy][dx] == WALKABLE
+
+
 class BuildingTemplate(_Strict):
-    """A building type players and the town can put up."""
+    """A building type players and the town can put up. Without `inner` the whole footprint
+    blocks walking except the entrance; with it, its open cells are walkable too."""
 
     name: str = Field(min_length=1, max_length=64)
     kind: str = Field(min_length=1)
@@ -63,12 +149,26 @@ class BuildingTemplate(_Strict):
     entrance: Offset
     price: int = Field(default=0, ge=0)
     equipment: list[str] = Field(default_factory=list)
+    inner: InnerGrid | None = None
 
     @model_validator(mode="after")
     def _entrance_on_edge(self) -> BuildingTemplate:
         e, f = self.entrance, self.footprint
         if e.dx >= f.w or e.dy >= f.h:
             raise ValueError(f"entrance ({e.dx},{e.dy}) lies outside the {f.w}x{f.h} footprint")
+        if self.inner is not None:
+            g = self.inner
+            if len(g.rows) != f.h or any(len(r) != f.w for r in g.rows):
+                raise ValueError(f"inner.rows must be {f.h} rows of {f.w} cells, the footprint's size")
+            if not g.open(e.dx, e.dy):
+                raise ValueError(f"entrance ({e.dx},{e.dy}) is a blocked cell of inner.rows")
+            for i, pl in enumerate(g.places):
+                if pl.dx >= f.w or pl.dy >= f.h:
+                    raise ValueError(f"inner.places.{i} ({pl.dx},{pl.dy}) lies outside the footprint")
+                if pl.equipment not in self.equipment:
+                    raise ValueError(
+                        f"inner.places.{i} places {pl.equipment!r}, which is not in equipment {self.equipment}"
+                    )
         return self
 
 
@@ -175,7 +275,12 @@ class TownFiles:
 
     def __init__(self, town_path: Path):
         self.path = town_path
-        self.map = read_json_model(town_path, TownMap)
+        if town_path.suffix == ".tmj":  # a map drawn in Tiled
+            from server.world.tiled import read_tiled
+
+            self.map = read_tiled(town_path)
+        else:
+            self.map = read_json_model(town_path, TownMap)
         tdir = town_path.parent
         tl = read_json_model(tdir / self.map.templates, _TemplateList)
         el = read_json_model(tdir / self.map.equipment, _EquipmentList)

@@ -22,6 +22,7 @@ from agent.interfaces import Memory, MemoryRecord, Planner
 from agent.state import ActorState, AgentRecord
 from server.db.repository import Changes, Repository, Snapshot, Unstorable
 from server.errors import Conflict, GameError, LimitReached, NotFound
+from server.world import housing
 from server.world.clock import Clock
 from server.world.economy import Ledger
 from server.world.grid import Grid
@@ -147,6 +148,7 @@ class World:
                     memory=p.memory,
                     at=self.buildings[p.home].entrance if p.home else None,
                     facts=p.facts,
+                    home=p.home,
                 )
             except GameError as e:
                 raise TownFileError(f"{presets_file}: field agents.{i}: {e.message}") from None
@@ -329,7 +331,8 @@ class World:
         seq = max((x.seq for x in self.buildings.values()), default=0) + 1
         b = Building(bid, tpl, name or tpl.name, x, y, owner, self.clock.tick, seq)
         occupied = {(a.x, a.y) for a in self.agents.values()}
-        doors = {o.entrance: o for o in self.buildings.values()}  # walkable, but not to build on
+        # walkable, but not to build on: entrances and the open cells inside other buildings
+        doors = {t: o for o in self.buildings.values() for t in o.open_tiles()}
         for tx, ty in b.tiles():
             if not self.grid.inside(tx, ty):
                 raise Conflict(
@@ -340,7 +343,12 @@ class World:
                     f"tile ({tx},{ty}) is not free: {tpl.name} needs {tpl.footprint.w}x{tpl.footprint.h} free tiles at ({x},{y})"
                 )
             if (tx, ty) in doors:
-                raise Conflict(f"tile ({tx},{ty}) is the entrance of {doors[(tx, ty)].name}")
+                o = doors[(tx, ty)]
+                raise Conflict(
+                    f"tile ({tx},{ty}) is the entrance of {o.name}"
+                    if (tx, ty) == o.entrance
+                    else f"tile ({tx},{ty}) is inside {o.name}"
+                )
             if (tx, ty) in occupied and (tx, ty) != b.entrance:
                 raise Conflict(f"tile ({tx},{ty}) has an agent standing on it")
         self._block(b)
@@ -354,8 +362,9 @@ class World:
         return b
 
     def _block(self, b: Building) -> None:
+        open_tiles = b.open_tiles()
         for tx, ty in b.tiles():
-            self.grid.set_walkable(tx, ty, (tx, ty) == b.entrance)
+            self.grid.set_walkable(tx, ty, (tx, ty) in open_tiles)
 
     @staticmethod
     def _free_id(base: str, taken: dict[str, Any] | set[str]) -> str:
@@ -389,8 +398,10 @@ class World:
         at: tuple[int, int] | None = None,
         owner: str | None = None,
         facts: list[str] | None = None,
+        home: str | None = None,
     ) -> AgentRecord:
-        """Create an agent with its starting cash granted through the ledger."""
+        """Create an agent with its starting cash granted through the ledger. In a town with
+        housing it gets a bed (`home` if given) or is refused (see server/world/housing.py)."""
         if len(self.agents) >= self.max_agents:
             raise LimitReached(f"the town has its maximum of {self.max_agents} agents")
         name = check_name(name, "agent name")
@@ -412,6 +423,7 @@ class World:
             at = self._spawn_point()
         elif not self.grid.walkable(*at):
             raise Conflict(f"tile {at} is not walkable")
+        home = housing.bed_for(self, home)
         aid = self._free_id(slug(name), self.agent_ids)
         a = AgentRecord(
             aid,
@@ -427,6 +439,7 @@ class World:
             owner=owner,
             created_tick=self.clock.tick,
             facts=list(facts or []),
+            home=home,
         )
         self._attach_plugins(a)
         self.agents[aid] = a

@@ -225,10 +225,19 @@ export class Panel {
       el('table', { class: 'ledger' },
         el('thead', {}, el('tr', {}, ['Name', 'Does', 'Price', 'Pays', 'In use'].map((h) => el('th', { scope: 'col' }, h)))),
         el('tbody', {}, b.equipment.map((q) => el('tr', {},
-          el('td', { title: q.description }, q.name), el('td', {}, q.operations.join(', ')),
+          el('td', { title: q.description }, q.label || q.name), el('td', {}, does(q)),
           el('td', {}, money(q.price)), el('td', {}, money(q.income)),
           el('td', {}, `${q.users.length}/${q.capacity}`))))));
   }
+}
+
+/** An equipment's operations, with their own prices and its menu when it has them. */
+function does(q) {
+  const ops = (q.functions || []).length
+    ? q.functions.map((f) => `${f.name}${f.cost ? ' −' + money(f.cost) : ''}${f.earn ? ' +' + money(f.earn) : ''}${f.owner_only ? ' (staff)' : ''}`)
+    : q.operations;
+  const menu = Object.entries(q.menu || {}).map(([item, price]) => `${item} ${money(price)}`);
+  return ops.join(', ') + (menu.length ? `; menu: ${menu.join(', ')}` : '') + (q.beds ? `; ${q.beds} beds` : '');
 }
 
 function field(label, value, cls = '') {

@@ -1,0 +1,1 @@
+"""Command-line tools that work on town files (not part of the running server)."""
