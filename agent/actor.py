@@ -14,32 +14,12 @@ State machine (see `agent.state.ActorState`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
-from agent.answers import ActDecision, TaskDecision, Utterance
-from agent.interfaces import Mind, Perception, PlanDecision
-from agent.mind import building_context, perception_context, persona_context
+from agent.interfaces import Action, Mind, Perception, PlanDecision
+from agent.prompts.context import building_context, perception_context, persona_context
+from agent.prompts.schemas import ActDecision, TaskDecision, Utterance
 from agent.state import ActorState, AgentRecord
 
 MAX_ACTS_PER_VISIT = 3
-
-ActionKind = Literal["move", "use", "chat", "leave", "wait", "take_task"]
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """A proposed action. The world decides whether it happens."""
-
-    kind: ActionKind
-    building_id: str | None = None
-    purpose: str = ""
-    equipment_id: str | None = None
-    operation: str | None = None
-    target: str | None = None
-    text: str = ""
-    task_id: str | None = None
-    items: tuple[tuple[str, int], ...] = ()  # a menu order for "use": (item, quantity)
 
 
 def wants_step(a: AgentRecord) -> bool:
@@ -70,7 +50,7 @@ async def _plan(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
     assert a.mem is not None and a.planner is not None
     actions: list[Action] = []
     open_tasks = [t for t in p.tasks if a.id not in t.holder_ids and t.mayor_id != a.id]
-    if open_tasks and p.job is None and not a.plan_state.get("declined_tasks_at") == p.day:
+    if open_tasks and p.job is None:
         ctx = perception_context(p)
         ctx["tasks"] = [t for t in ctx["tasks"] if t["id"] in {o.id for o in open_tasks}]
         d = await mind.ask("task_decide", ctx, TaskDecision)
@@ -82,11 +62,7 @@ async def _plan(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
                     Action("move", building_id=task.building_id, purpose=f"work on the task: {task.title}")
                 )
                 return actions
-    if (
-        p.job is not None
-        and a.plan_state.get("last_target") != p.job
-        and any(b.id == p.job for b in p.buildings)
-    ):
+    if p.job is not None and a.last_target != p.job and any(b.id == p.job for b in p.buildings):
         # an employee goes back to work between the errands its plan chooses
         return actions + [Action("move", building_id=p.job, purpose="work my shift")]
     decision: PlanDecision = await a.planner.plan(mind, p, a.mem)
@@ -97,7 +73,7 @@ async def _plan(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
 async def _act(a: AgentRecord, mind: Mind, p: Perception) -> list[Action]:
     assert a.mem is not None
     here = next((b for b in p.buildings if b.id == p.building_id), None)
-    if here is None or a.plan_state.get("acts_here", 0) >= MAX_ACTS_PER_VISIT:
+    if here is None or a.acts_here >= MAX_ACTS_PER_VISIT:
         return await _leave(a, mind, p, "done here")
     memories = await a.mem.retrieve(mind, p, a.purpose or a.goal, k=5)
     ctx = perception_context(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 import numpy as np
 from pydantic import BaseModel
@@ -192,6 +192,24 @@ class Mind(Protocol):
     async def say(self, kind: str, context: Mapping[str, Any]) -> str | None: ...
 
 
+ActionKind = Literal["move", "use", "chat", "leave", "wait", "take_task"]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A proposed action. The world decides whether it happens."""
+
+    kind: ActionKind
+    building_id: str | None = None
+    purpose: str = ""
+    equipment_id: str | None = None
+    operation: str | None = None
+    target: str | None = None
+    text: str = ""
+    task_id: str | None = None
+    items: tuple[tuple[str, int], ...] = ()  # a menu order for "use": (item, quantity)
+
+
 @dataclass(frozen=True, slots=True)
 class PlanDecision:
     """Where an agent goes next and why."""
@@ -250,3 +268,16 @@ class Planner(Protocol):
     def load(self, state: Mapping[str, Any]) -> None: ...
 
     def describe(self) -> str: ...
+
+
+class PluginRegistry(Protocol):
+    """The plan and memory plug-ins by name (built once at start-up); the world makes each
+    agent's plug-ins from it and refuses an unknown name with the valid ones."""
+
+    def make_planner(self, name: str) -> Planner: ...
+
+    def make_memory(self, name: str) -> Memory: ...
+
+    def planner_names(self) -> tuple[str, ...]: ...
+
+    def memory_names(self) -> tuple[str, ...]: ...

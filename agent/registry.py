@@ -1,12 +1,15 @@
 """The plug-in registry: plan and memory modules by name, built once at start-up.
 
-`plugin_registry()` returns an immutable `Registry`; the server builds it once and hands it down.
+`plugin_registry()` returns an immutable `Registry`; the server builds it once and hands it down,
+with the resources plug-ins share (a thread pool for the stream memory's big products).
 An unknown name raises `UnknownPlugin`, whose message lists the valid names.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -73,6 +76,13 @@ _MEMORIES: Mapping[str, Callable[..., Memory]] = MappingProxyType(
 )
 
 
-def plugin_registry() -> Registry:
-    """The registry of every built-in plan and memory module."""
-    return Registry(planners=_PLANNERS, memories=_MEMORIES)
+def plugin_registry(matvec_pool: Executor | None = None) -> Registry:
+    """The registry of every built-in plan and memory module. `matvec_pool` (owned by the caller)
+    is handed to every stream memory; without it, retrieval runs on the calling thread."""
+    if matvec_pool is None:
+        return Registry(planners=_PLANNERS, memories=_MEMORIES)
+    memories: dict[str, Callable[..., Memory]] = {
+        **_MEMORIES,
+        StreamMemory.name: functools.partial(StreamMemory, pool=matvec_pool),
+    }
+    return Registry(planners=_PLANNERS, memories=MappingProxyType(memories))

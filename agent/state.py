@@ -14,11 +14,11 @@ from agent.interfaces import Memory, Planner
 class ActorState(enum.StrEnum):
     """Where an agent is in its step cycle.
 
-    inited -> planning -> moving -> (arrived) -> using | chatting -> idle -> planning ...
+    inited -> moving -> (arrived) -> using | chatting -> idle -> moving ... (an agent plans
+    within one step, so no state stands for planning)
     """
 
     INITED = "inited"
-    PLANNING = "planning"
     MOVING = "moving"
     USING = "using"
     CHATTING = "chatting"
@@ -90,7 +90,10 @@ class AgentRecord:
     last_error: str | None = None
     inbox: list[str] = field(default_factory=list)  # events heard since the last step
     facts: list[str] = field(default_factory=list)
-    plan_state: dict[str, Any] = field(default_factory=dict)
+    # the world's rules own these two (see server/world/rules.py); the actor reads them
+    acts_here: int = 0  # actions taken in the building since arriving (a visit ends at a cap)
+    last_target: str | None = None  # the building the agent last set out for
+    plan_state: dict[str, Any] = field(default_factory=dict)  # the planner's own, from its dump()
     planner: Planner | None = field(default=None, repr=False, compare=False)
     mem: Memory | None = field(default=None, repr=False, compare=False)
 
@@ -114,6 +117,8 @@ class AgentRecord:
         "last_error",
         "inbox",
         "facts",
+        "acts_here",
+        "last_target",
     )
 
     def to_row(self) -> dict[str, Any]:

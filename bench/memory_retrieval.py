@@ -23,7 +23,7 @@ import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,13 +71,21 @@ EVICT_BYTES = 1 << 30
 
 
 async def _measure(n: int, reps: int, embedder: Any, cold: bool = False) -> dict[str, Any]:
-    from agent.memory.stream import StreamMemory
+    from agent.memory.stream import StreamMemory, matvec_pool
+
+    with matvec_pool() as pool:  # as the server hands every stream memory its pool
+        return await _measure_with(lambda: StreamMemory(pool=pool), n, reps, embedder, cold)
+
+
+async def _measure_with(
+    make_memory: Callable[[], Any], n: int, reps: int, embedder: Any, cold: bool
+) -> dict[str, Any]:
 
     rng = random.Random(n)
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    mem = StreamMemory()
+    mem = make_memory()
     records = _records(n, rng, embedder)
     mem.load(records)
     gc.collect()

@@ -36,8 +36,7 @@ MYSQL = "mysql://root@127.0.0.1:3306"
 
 def _batch(agents: list[Any], tick: int, embed: bool = True) -> Any:
     from agent.interfaces import MemoryRecord
-    from server.db.repository import Changes
-    from server.world.economy import Entry
+    from server.records import Changes, Entry
 
     rng = np.random.default_rng(tick)
     vecs = rng.standard_normal((len(agents), 256)).astype(np.float32)
@@ -108,12 +107,12 @@ class _Recorder:
 
 async def _statements(repo: Any, ch: Any) -> list[bytes]:
     """The statements `repo.commit(ch)` sends to MySQL, built by the same code."""
-    from server.db.repository import _PipelinedMySQL
+    from server.db.mysql_literals import PipelinedMySQL
 
     async with repo.engine.connect() as conn:
         raw = await conn.get_raw_connection()
         recorder = _Recorder(raw.driver_connection)
-        bulk = _PipelinedMySQL(conn, recorder)
+        bulk = PipelinedMySQL(conn, recorder)
         await repo._write_rows(bulk, ch)
         await bulk.flush()
     return recorder.sql
@@ -162,7 +161,7 @@ async def _backend(
 ) -> dict[str, Any]:
     """Found `n` agents and time `ticks` commits; with `twin` (a MySQL database name), also the
     server-alone baseline of each tick."""
-    from agent.brain import build_plugins
+    from agent.registry import plugin_registry
     from config.settings import ROOT
     from server.db.repository import Repository
     from server.world.town import TownFiles
@@ -171,7 +170,7 @@ async def _backend(
     repo = await Repository.open(url, ROOT)
     try:
         world = World(
-            TownFiles(ROOT / "buildings" / "town.json"), repo, build_plugins(), max_agents=max(2000, n)
+            TownFiles(ROOT / "buildings" / "town.json"), repo, plugin_registry(), max_agents=max(2000, n)
         )
         await world.start([])
         for i in range(n):

@@ -38,6 +38,7 @@ WARM_FROM = 4
 
 async def run_town_ticks(n: int, fake: FakeLLM, concurrency: int, ticks: int) -> dict[int, dict[str, Any]]:
     """Tick a fresh town of `n` agents `ticks` times; the figures of every tick with LLM calls."""
+    from agent.model_service import ModelService
     from server.app import run_town, tune_gc
     from townclient import TownClient
 
@@ -52,8 +53,10 @@ async def run_town_ticks(n: int, fake: FakeLLM, concurrency: int, ticks: int) ->
         )
         async with run_town(s) as town:
             tune_gc()  # as `python -m server` does once the town is loaded
+            models = town.services.models
+            assert isinstance(models, ModelService)
             t0 = now()
-            town.services.brain.pool.model(None)  # as start-up would; see the module docstring
+            models.pool.model(None)  # as start-up would; see the module docstring
             pool_build = now() - t0
             async with await TownClient.connect(town.ws_url) as c:
                 await c.call("login", token=ADMIN)

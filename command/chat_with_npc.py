@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from agent.answers import Utterance
-from agent.mind import persona_context
+from agent.prompts.context import persona_context
+from agent.prompts.schemas import Utterance
 from server.context import Context
 from server.protocol import Model
-from server.world.rules import Snapshot
+from server.world.rules import Scene
 
 PERMISSION = "player"
 
@@ -34,10 +34,10 @@ async def handle(ctx: Context, req: Request) -> Response:
     w = ctx.world
     a = w.agent(req.agent_id)
     player = ctx.session.player or "a visitor"
-    mind = ctx.services.brain.mind(a)
-    p = Snapshot(w).perceive(a)
+    mind = ctx.services.models.mind(a)
+    p = Scene(w).perceive(a)
     assert a.mem is not None
-    with ctx.services.brain.metering() as meter:  # a tick running meanwhile keeps its own calls
+    with ctx.services.models.metering() as meter:  # a tick running meanwhile keeps its own calls
         memories = await a.mem.retrieve(mind, p, req.text, k=8)
         ans = await mind.ask(
             "reply_player",
@@ -51,12 +51,11 @@ async def handle(ctx: Context, req: Request) -> Response:
         )
         await a.mem.observe(mind, p, "chat", f"{player} (a player) said to me: {req.text}")
         await a.mem.observe(mind, p, "chat", f"I answered {player}: {reply}")
-    calls = meter.calls
     async with w.lock:
-        if req.agent_id in w.agents:
+        if w.agents.get(a.id) is a:  # not deleted (nor the town reset) while it thought
             w.event("player_chat", f"{player}: {req.text}", None, a.id)
             w.event("player_chat", reply, a.id, None)
-            w.dirty.llm_calls.extend(ctx.services.brain.call_rows(w.clock.tick, calls))
+            w.book_calls(meter.calls)
             await w.commit()
     ctx.services.hub.publish(
         "chat", {"from": player, "to": a.id, "text": req.text, "reply": reply, "agent": a.name}

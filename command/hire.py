@@ -30,11 +30,11 @@ class Response(Model):
 
 async def handle(ctx: Context, req: Request) -> Response:
     w = ctx.world
-    board = w.board()
+    board = w.task_board
     async with w.lock:
         a = w.agent(req.agent_id)
         if req.building_id not in w.buildings:
             raise NotFound(f"no building {req.building_id!r}")
         row = board.hire(w, a, req.building_id, req.title)
         await w.commit()
-    return Response(job=row)
+    return Response(job=JobInfo.model_validate(row))

@@ -44,7 +44,7 @@ async def handle(ctx: Context, req: Request) -> Response:
         paused=ctx.services.paused,
         role=ctx.session.role.name.lower(),
         commands=sorted(ctx.services.router.commands),
-        plan_modules=w.plugins.planner_names(),
-        memory_modules=w.plugins.memory_names(),
+        plan_modules=list(w.plugins.planner_names()),
+        memory_modules=list(w.plugins.memory_names()),
         llms=w.llm_names,
     )

@@ -30,10 +30,13 @@ class Response(Model):
 async def handle(ctx: Context, req: Request) -> Response:
     w = ctx.world
     board = w.task_board
-    tasks = board.listing() if board is not None else []
+    tasks = board.listing()
     if req.status is not None:
         tasks = [t for t in tasks if t["status"] == req.status]
     if req.ids is not None:
         tasks = [t for t in tasks if t["id"] in req.ids]
-    jobs = dict(board.job_info) if board is not None else {}
-    return Response(tick=w.clock.tick, tasks=tasks, jobs=jobs)
+    return Response(
+        tick=w.clock.tick,
+        tasks=[TaskInfo.model_validate(t) for t in tasks],
+        jobs={aid: JobInfo.model_validate(j) for aid, j in board.job_info.items()},
+    )

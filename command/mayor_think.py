@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from agent.answers import MayorPlan
+from agent.prompts.schemas import MayorPlan
 from server.context import Context
 from server.errors import NotFound
 from server.protocol import Model
@@ -34,22 +34,20 @@ class Response(Model):
 
 
 async def handle(ctx: Context, req: Request) -> Response:
-    w, brain = ctx.world, ctx.services.brain
-    w.board()
+    w, models = ctx.world, ctx.services.models
     async with w.lock:
         a = w.agent(req.mayor)
         prompt_context = mayor_mind.context(w, a, req.goal)
-    mind = brain.mind(a)
-    with brain.metering() as meter:  # a tick running meanwhile keeps its own calls
+    mind = models.mind(a)
+    with models.metering() as meter:  # a tick running meanwhile keeps its own calls
         plan = await mind.ask("mayor_plan", prompt_context, MayorPlan)
     async with w.lock:
-        if req.mayor not in w.agents:
+        if w.agents.get(req.mayor) is not a:  # deleted (or the town reset) while it thought
             raise NotFound(f"agent {req.mayor!r} left the town while thinking")
-        a = w.agents[req.mayor]
         out = mayor_mind.post(w, a, plan) if plan is not None else mayor_mind.Outcome()
         for t in out.posted:
             w.event("mayor", f"{a.name} (mayor) posted {t['id']}: {t['title']}", a.id)
-        w.dirty.llm_calls.extend(brain.call_rows(w.clock.tick, meter.calls))
+        w.book_calls(meter.calls)
         await w.commit()
     return Response(
         posted=[TaskInfo.model_validate(t) for t in out.posted],

@@ -30,8 +30,8 @@ class Response(Model):
 
 async def handle(ctx: Context, req: Request) -> Response:
     w = ctx.world
-    board = w.board()
+    board = w.task_board
     async with w.lock:
         t = board.post(w, req.task, req.mayor)
         await w.commit()
-    return Response(task=t.public())
+    return Response(task=TaskInfo.model_validate(t.public()))

@@ -26,7 +26,7 @@ class Response(Model):
 
 async def handle(ctx: Context, req: Request) -> Response:
     w = ctx.world
-    board = w.board()
+    board = w.task_board
     async with w.lock:
         a = w.agent(req.agent_id)
         if not ctx.session.may_act_as(a.owner):

@@ -2,6 +2,7 @@
 equipment and agent presets are read again from disk first, so a mistake in them refuses the
 reset (code `invalid_town`, naming the file and the field) and leaves the town as it was.
 Everything stored goes: agents, buildings, ledger, memories, events, ticks, tasks, LLM calls.
+A tick in flight finishes first; a run of ticks (`tick` with `count`) stops after it.
 The admin token and the paused flag are kept. Subscribers get a `reset` push."""
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ from __future__ import annotations
 import logging
 
 from server.context import Context
-from server.errors import GameError, InvalidRequest
+from server.errors import InvalidRequest, InvalidTown
 from server.protocol import Model
 from server.world.town import TownFileError, TownFiles, load_presets
-from server.world.world import World
 
 PERMISSION = "admin"
 log = logging.getLogger(__name__)
@@ -38,30 +38,15 @@ async def handle(ctx: Context, req: Request) -> Response:
     s = ctx.settings
     w = ctx.world
     presets_file = str(s.path(s.agents)) if s.agents else "agent presets"
+    # a generated admin token lives in the database: keep it
+    keep = {"admin_token": ctx.services.admin_token} if s.admin_token is None else {}
     try:
         town = TownFiles(s.path(s.town))
         presets = load_presets(s.path(s.agents)) if s.agents else []
-        # found a scratch town in memory first: a building that does not fit or a preset the world
-        # refuses stops the reset here, before anything is wiped
-        World(
-            town,
-            w.repo,
-            w.plugins,
-            seed=w.seed,
-            max_agents=w.max_agents,
-            sight=w.sight,
-            llm_names=w.llm_names,
-        ).found(presets, presets_file)
+        await w.reset(town, presets, presets_file, keep)
     except TownFileError as e:
-        raise GameError(f"the town files are invalid; nothing was reset: {e}", code="invalid_town") from None
-    async with w.lock:
-        await w.repo.wipe()
-        w.town = town
-        w.rng.seed(w.seed)
-        await w.reload()  # an empty database: an empty town at tick 0
-        if s.admin_token is None:  # a generated token lives in the database: keep it
-            w.dirty.meta["admin_token"] = ctx.services.admin_token
-        await w.start(presets, presets_file)
+        raise InvalidTown(f"the town files are invalid; nothing was reset: {e}") from None
+    ctx.services.models.drain()  # calls made outside a tick or chat belong to the old town
     log.warning(
         "town reset by session %d: %d agents, %d buildings", ctx.session.id, len(w.agents), len(w.buildings)
     )

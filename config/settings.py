@@ -31,6 +31,10 @@ class LLMProfile(BaseModel):
     max_retries: int = Field(default=4, ge=0, le=20)
     temperature: float = Field(default=0.0, ge=0, le=2)
     embedding_model: str | None = None  # set to use the OpenAI embeddings API for `stream` memory
+    # how a plain-http base_url is spoken to: "streams", our HTTP/1.1 over asyncio streams
+    # (agent/llm/http11.py, a fraction of the CPU per call), or "httpx", the SDK's own transport;
+    # https always goes over httpx
+    transport: Literal["streams", "httpx"] = "streams"
     # prices in US dollars per million tokens, for the cost figures (ticks, llm_calls, report);
     # 0 leaves calls unpriced. A call replayed from the cache costs nothing.
     prompt_usd_per_mtok: float = Field(default=0.0, ge=0)
@@ -81,6 +85,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     db: str = "sqlite:///var/town.sqlite3"
+    # MySQL batch writes quote values in our own code and overlap building a statement with the
+    # server running the one before (server/db/mysql_literals.py); false: the driver binds them
+    db_fast_literals: bool = True
     town: str = "buildings/town.json"
     agents: str | None = "config/agents.json"  # preset agents created in a new town; None = none
     seed: int = 42

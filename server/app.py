@@ -25,7 +25,9 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from agent.brain import Brain, build_plugins
+from agent.memory.stream import matvec_pool
+from agent.model_service import ModelService
+from agent.registry import plugin_registry
 from config.settings import ROOT, ConfigError, Settings, load_settings
 from server.context import Services
 from server.db.repository import Repository
@@ -33,7 +35,6 @@ from server.http import GuardedHTTPServer, WebFiles
 from server.hub import Hub
 from server.report.html import render as render_report
 from server.router import Router, discover
-from server.world.tasks import TaskBoard
 from server.world.town import TownFileError, TownFiles, load_presets
 from server.world.world import World
 from server.ws import TownSocket
@@ -118,12 +119,13 @@ async def run_town(settings: Settings) -> AsyncIterator[Running]:
     async with contextlib.AsyncExitStack() as stack:
         town = TownFiles(settings.path(settings.town))
         presets = load_presets(settings.path(settings.agents)) if settings.agents else []
-        repo = await Repository.open(settings.db, ROOT)
+        repo = await Repository.open(settings.db, ROOT, fast_literals=settings.db_fast_literals)
         stack.push_async_callback(repo.close)
+        pool = stack.enter_context(matvec_pool())  # the stream memories' threads, shut down on exit
         world = World(
             town,
             repo,
-            build_plugins(),
+            plugin_registry(pool),
             seed=settings.seed,
             tick_seconds=settings.tick_seconds,
             max_agents=settings.limits.agents_per_town,
@@ -131,15 +133,13 @@ async def run_town(settings: Settings) -> AsyncIterator[Running]:
             move_tiles=settings.move_tiles_per_tick,
             llm_names=settings.llm_names(),
         )
-        world.task_board = TaskBoard()  # mayor mode; installed before start so restore loads tasks and jobs
         await world.start(
             presets, str(settings.path(settings.agents)) if settings.agents else "agent presets"
         )
         token = await _admin_token(settings, world)
-        services = Services(settings, world, Hub(), Router(discover()), token)
-        brain = Brain(settings, world)
-        stack.push_async_callback(brain.aclose)
-        services.brain = brain
+        models = ModelService(settings)
+        stack.push_async_callback(models.aclose)
+        services = Services(settings, world, Hub(), Router(discover()), token, models)
         app = make_app(services)
         server = GuardedHTTPServer(app, limits=settings.limits, xheaders=False)
         sockets = tornado.netutil.bind_sockets(settings.port, settings.host)

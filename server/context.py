@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from config.settings import Settings
 from server.hub import Hub
+from server.protocols import Models
 from server.report.build import Reports
 from server.session import Session, TokenBucket
 from server.world.world import World
@@ -26,7 +27,7 @@ class Services:
     hub: Hub
     router: Router
     admin_token: str
-    brain: Any = None  # agent.brain.Brain once agents think (set by main)
+    models: Models  # the model service: minds for agents' steps, metering of their calls
     connections: Counter[str] = field(default_factory=Counter)
     paused: bool = False  # ticking paused by an admin: `tick` answers "paused"
     tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one tick at a time, whoever sends it

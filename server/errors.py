@@ -1,4 +1,7 @@
-"""Game errors: raised by commands and the world, turned into error frames by the socket."""
+"""Game errors: raised by commands and the world, turned into error frames by the socket.
+
+Each error code is one `GameError` subclass with a `code` class attribute; raise the subclass.
+(`internal_error`, for an unexpected exception, is the socket's own and has no class.)"""
 
 from __future__ import annotations
 
@@ -8,10 +11,8 @@ class GameError(Exception):
 
     code = "game_error"
 
-    def __init__(self, message: str, *, code: str | None = None):
+    def __init__(self, message: str):
         super().__init__(message)
-        if code is not None:
-            self.code = code
 
     @property
     def message(self) -> str:
@@ -82,3 +83,57 @@ class Unavailable(GameError):
     """A backing service (database) is unreachable right now; nothing was changed."""
 
     code = "unavailable"
+
+
+class Paused(GameError):
+    """Ticking is paused by an admin."""
+
+    code = "paused"
+
+
+class InvalidTown(GameError):
+    """The town files (map, templates, equipment, presets) are invalid."""
+
+    code = "invalid_town"
+
+
+class NoSuchPlugin(GameError):
+    """A plan or memory module name that is not registered."""
+
+    code = "unknown_plugin"
+
+
+class NoSuchLLM(GameError):
+    """An LLM profile name that is not configured."""
+
+    code = "unknown_llm"
+
+
+class NoSuchJob(GameError):
+    """A task asks for a job that no equipment of its building offers."""
+
+    code = "no_such_job"
+
+
+class InvalidAmount(GameError):
+    """A payment of a non-positive amount, or to oneself."""
+
+    code = "invalid_amount"
+
+
+class InvalidAccount(GameError):
+    """Money may not flow between these ledger accounts."""
+
+    code = "invalid_account"
+
+
+class ActionRefused(GameError):
+    """The world refused an action an agent proposed."""
+
+    code = "action_refused"
+
+
+class NoFreeBed(GameError):
+    """The town (or the home asked for) has no free bed for a new agent."""
+
+    code = "no_free_bed"

@@ -4,7 +4,7 @@ never waited for."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from server.protocol import encode, push
@@ -19,7 +19,6 @@ class Hub:
 
     def __init__(self) -> None:
         self.sessions: set[Session] = set()
-        self.on_drop: Callable[[Session], None] | None = None
         self._sent: dict[str, dict[str, Any]] = {}  # id -> fields as the last `changes` call saw them
         self.strings = StringTable()  # the compact pushes' string table, shared by their subscribers
 
@@ -74,6 +73,4 @@ class Hub:
                 sent += 1
             else:
                 self.sessions.discard(s)
-                if self.on_drop is not None:
-                    self.on_drop(s)
         return sent

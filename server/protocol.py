@@ -27,13 +27,6 @@ class RequestFrame(Model):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class ErrorBody(Model):
-    """What went wrong, for the client."""
-
-    code: str
-    message: str
-
-
 def encode(obj: Any) -> str:
     """Serialise a frame to JSON text."""
     return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()

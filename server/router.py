@@ -14,12 +14,15 @@ import pkgutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import MappingProxyType, ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from server.errors import InvalidRequest, UnknownCommand
 from server.session import Role
+
+if TYPE_CHECKING:
+    from server.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,7 @@ class CommandSpec:
     request: type[BaseModel]
     response: type[BaseModel]
     permission: Role
-    handle: Callable[[Any, Any], Awaitable[BaseModel]]
+    handle: Callable[[Context, Any], Awaitable[BaseModel]]
     doc: str
 
 
@@ -72,7 +75,7 @@ class Router:
             raise UnknownCommand(f"unknown command {name!r}; known: {', '.join(sorted(self.commands))}")
         return spec
 
-    async def dispatch(self, ctx: Any, name: str, data: dict[str, Any]) -> BaseModel:
+    async def dispatch(self, ctx: Context, name: str, data: dict[str, Any]) -> BaseModel:
         spec = self.lookup(name)
         ctx.session.require(spec.permission, name)
         try:

@@ -6,11 +6,10 @@ import asyncio
 import enum
 import itertools
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from server.errors import Forbidden, RateLimited
+from server.errors import Forbidden
 from server.world.names import name_key
 
 log = logging.getLogger(__name__)
@@ -85,10 +84,6 @@ class Session:
             and self.player is not None
             and name_key(owner) == name_key(self.player)
         )
-
-    def check_rate(self) -> None:
-        if not self.rate.take(time.monotonic()):
-            raise RateLimited(f"more than {self.rate.rate:g} commands per second on this connection")
 
     def offer(self, text: str) -> bool:
         """Queue a frame; False (and the session marked dropped) when the client is too far behind."""

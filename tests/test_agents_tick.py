@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from agent.actor import Action
+from agent.interfaces import Action
 from agent.state import ActorState
 from server.app import Running, run_town
 from server.client import TownClient
+from server.errors import ActionRefused
 from server.world import rules
 from tests.conftest import ADMIN, make_settings
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -102,25 +103,25 @@ async def test_world_refuses_invalid_actions(town: Running) -> None:
         Action("use", equipment_id="cafe/0-coffee-machine", operation="buy coffee"),  # not in the cafe
     ]
     for act in bad:
-        with pytest.raises(rules.Refused):
+        with pytest.raises(ActionRefused):
             rules.apply(w, alice, act)
     bob.x, bob.y = alice.x + w.sight + 3, alice.y
-    with pytest.raises(rules.Refused, match="out of reach"):
+    with pytest.raises(ActionRefused, match="out of reach"):
         rules.apply(w, alice, Action("chat", target=bob.id, text="hello"))
     # in the cafe with no cash: cannot buy
     cafe = w.buildings["cafe"]
     alice.x, alice.y = cafe.entrance
     w.pay(f"agent:{alice.id}", "sink:consumption", alice.cash, "test: spend everything")
     before = (w.ledger.accounts(), len(w.ledger.pending))
-    with pytest.raises(rules.Refused, match="costs"):
+    with pytest.raises(ActionRefused, match="costs"):
         rules.apply(w, alice, Action("use", equipment_id="cafe/0-coffee-machine", operation="buy coffee"))
-    with pytest.raises(rules.Refused, match="does not support"):
+    with pytest.raises(ActionRefused, match="does not support"):
         rules.apply(w, alice, Action("use", equipment_id="cafe/2-barista-counter", operation="rob the till"))
     assert (w.ledger.accounts(), len(w.ledger.pending)) == before
     # a full equipment refuses one more user
     counter = w.equipment["cafe/2-barista-counter"]
     counter.users.extend(["x1", "x2"])
-    with pytest.raises(rules.Refused, match="full"):
+    with pytest.raises(ActionRefused, match="full"):
         rules.apply(w, alice, Action("use", equipment_id=counter.id, operation="work shift"))
     assert alice.state is not ActorState.USING
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from agent.interfaces import AgentBrief, LLMRequest, MemoryRecord, PlanDecision
 from agent.llm.embedders import HashingEmbedder
@@ -103,15 +105,29 @@ async def test_stream_retrieval_over_100k_memories() -> None:
 def test_matvec_split_across_cores_matches_one_product() -> None:
     """Above `PARALLEL_ROWS` rows the relevance product is split across threads; every score is
     the product of its own row, for row counts that do not divide evenly."""
-    from agent.memory.stream import PARALLEL_ROWS, matvec
+    from agent.memory.stream import PARALLEL_ROWS, matvec, matvec_pool
 
     rng = np.random.default_rng(1)
-    for n in (PARALLEL_ROWS, PARALLEL_ROWS + 1, 3 * PARALLEL_ROWS + 61):
-        m = rng.standard_normal((n, 48)).astype(np.float32)
-        v = rng.standard_normal(48).astype(np.float32)
-        got = matvec(m, v)
-        assert got.dtype == np.float32 and got.shape == (n,)
-        assert np.allclose(got, m.astype(np.float64) @ v.astype(np.float64), rtol=1e-4, atol=1e-4)
+    with matvec_pool() as pool:
+        for n in (PARALLEL_ROWS, PARALLEL_ROWS + 1, 3 * PARALLEL_ROWS + 61):
+            m = rng.standard_normal((n, 48)).astype(np.float32)
+            v = rng.standard_normal(48).astype(np.float32)
+            for got in (matvec(m, v, pool), matvec(m, v)):
+                assert got.dtype == np.float32 and got.shape == (n,)
+                assert np.allclose(got, m.astype(np.float64) @ v.astype(np.float64), rtol=1e-4, atol=1e-4)
+
+
+async def test_the_server_owns_and_closes_the_stream_memories_thread_pool(tmp_path: Path) -> None:
+    """Stream memories share the thread pool the server opened, and closing the server shuts it."""
+    from server.app import run_town
+    from tests.conftest import make_settings
+
+    async with run_town(make_settings(f"sqlite:///{tmp_path / 't.sqlite3'}")) as r:
+        mem = r.services.world.plugins.make_memory("stream")
+        assert isinstance(mem, StreamMemory) and mem.pool is not None
+        pool = mem.pool
+    with pytest.raises(RuntimeError, match="shutdown"):
+        pool.submit(int)
 
 
 async def test_stream_loaded_without_embeddings_embeds_lazily() -> None:

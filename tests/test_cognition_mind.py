@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from agent.answers import QAChoice, Utterance
 from agent.interfaces import LLMRequest
 from agent.llm.embedders import HashingEmbedder
 from agent.memory.long_term import LongTermMemory
 from agent.mind import AgentMind, strip_fences
 from agent.plan.qa import QAPlanner
 from agent.prompts import PromptBook, UnknownPromptKind, default_book
+from agent.prompts.schemas import QAChoice, Utterance
 from tests.fakes.scripted_llm import RecordingModel, failing, sample_perception
 
 GOOD = json.dumps({"building": "bakery", "purpose": "bake bread"})

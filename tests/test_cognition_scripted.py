@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from agent.answers import ActDecision, QAChoice, TaskDecision, Utterance
 from agent.interfaces import AgentBrief, LLMRequest, TaskView
 from agent.llm.scripted import ScriptedModel
-from agent.mind import building_context, perception_context
 from agent.prompts import default_book
+from agent.prompts.context import building_context, perception_context
+from agent.prompts.schemas import ActDecision, QAChoice, TaskDecision, Utterance
 from tests.fakes.scripted_llm import sample_perception
 
 KINDS = default_book().kinds()

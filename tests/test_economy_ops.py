@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.actor import Action
-from agent.answers import ActDecision
-from agent.interfaces import LLMRequest
+from agent.interfaces import Action, LLMRequest
 from agent.llm.scripted import ScriptedModel
+from agent.prompts.schemas import ActDecision
 from server.app import run_town
 from server.errors import GameError
 from server.tools.import_agentsims import import_town

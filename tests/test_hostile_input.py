@@ -141,7 +141,9 @@ async def test_out_of_descriptors_backs_off_and_logs_once(tmp_path: Path) -> Non
         rest = await asyncio.wait_for(proc.stderr.read(), 60)
         await proc.wait()
     log = "".join(lines) + rest.decode()
-    assert log.count("cannot accept connections") == 1, log[-3000:]
+    # once per episode (a descriptor freed in between may end one and start another), not per accept
+    starts = log.count("cannot accept connections")
+    assert 1 <= starts <= 5 and starts - log.count("accepting connections again") in (0, 1), log[-3000:]
     assert "Errno 24" not in log and "Traceback" not in log, log[-3000:]
 
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 import mayor
-from agent.actor import Action
+from agent.interfaces import Action
 from server.app import Running, run_town
 from server.client import CommandError, TownClient
+from server.errors import ActionRefused
 from server.world import rules
 from tests.conftest import ADMIN, make_settings
 
@@ -298,7 +299,7 @@ async def test_tasks_jobs_and_companies_survive_a_restart(sqlite_url: str, tmp_p
 
 
 async def test_an_agent_registers_a_company_once(town: Running) -> None:
-    from agent.actor import Action
+    from agent.interfaces import Action
     from server.world import rules
 
     w = town.services.world
@@ -309,7 +310,7 @@ async def test_an_agent_registers_a_company_once(town: Running) -> None:
     rules.finish_use(w, carmen)
     desk.users.clear()
     cash = carmen.cash
-    with pytest.raises(rules.Refused, match="already registered"):
+    with pytest.raises(ActionRefused, match="already registered"):
         rules.apply(w, carmen, Action("use", equipment_id=desk.id, operation="register company"))
     assert carmen.cash == cash
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import mayor
-from agent.answers import MayorPlan
 from agent.llm.scripted_mayor import mayor_plan
 from agent.prompts import default_book
+from agent.prompts.schemas import MayorPlan
 from server.app import Running
 from server.client import CommandError, TownClient
 from tests.test_mayor import ROOT, run_scenario

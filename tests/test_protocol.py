@@ -76,3 +76,19 @@ async def test_login_roles(client: TownClient) -> None:
     assert e.value.code == "forbidden"
     assert (await client.call("login", player="Pat", secret="Pat-secret"))["role"] == "player"
     assert (await client.call("login", token="test-admin-token"))["role"] == "admin"
+
+
+def test_each_error_code_is_one_game_error_class() -> None:
+    """Error codes are defined one way: a GameError subclass per code, no two sharing one."""
+    import inspect
+
+    from server import errors
+
+    classes = [
+        c
+        for _, c in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(c, errors.GameError) and c is not errors.GameError
+    ]
+    codes = [c.code for c in classes]
+    assert len(codes) == len(set(codes)), sorted(codes)
+    assert {"unknown_plugin", "invalid_town", "paused", "action_refused"} <= set(codes)

@@ -203,9 +203,11 @@ async def test_client_that_never_reads_is_dropped_without_stalling_anyone(sqlite
             )
         else:
             raise AssertionError("the slow client was never dropped")
-        assert worst_push < 5 and worst_tick < 5000, (worst_push, worst_tick)
+        # no wall-time bound here (machines differ): a tick or push held up by the slow client
+        # would run into the calls' timeouts above; the figures are printed for the curious
         print(
-            f"slow client dropped at tick {dropped_at}, closed by tick {out['tick']}; worst push {worst_push:.3f}s"
+            f"slow client dropped at tick {dropped_at}, closed by tick {out['tick']}; "
+            f"worst push {worst_push:.3f}s, worst tick {worst_tick:.0f} ms"
         )
         # and everyone else carries on
         assert (await good.call("info"))["tick"] == out["tick"]

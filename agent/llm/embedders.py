@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import openai
@@ -78,11 +79,17 @@ class OpenAIEmbedder:
         dim: int | None = None,
         batch_size: int = 256,
         client: AsyncOpenAI | None = None,
+        transport: Literal["streams", "httpx"] = "streams",
     ) -> None:
         self.model = model
         self.dim = dim or 0
         self.batch_size = batch_size
-        self._client = client or make_client(base_url=base_url, api_key=api_key, timeout_s=timeout_s)
+        self._client = client or make_client(
+            base_url=base_url,
+            api_key=api_key,
+            timeout_s=timeout_s,
+            stream_transport=None if transport == "streams" else False,
+        )
 
     @classmethod
     def from_profile(cls, profile: LLMProfile) -> OpenAIEmbedder:
@@ -94,6 +101,7 @@ class OpenAIEmbedder:
             base_url=profile.base_url,
             api_key=profile.api_key,
             timeout_s=profile.timeout_s,
+            transport=profile.transport,
         )
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -14,7 +14,7 @@ import logging
 import math
 import ssl
 import time
-from typing import Any
+from typing import Any, Literal
 
 import openai
 import orjson
@@ -144,8 +144,9 @@ def _short(exc: BaseException, limit: int = 300) -> str:
 class OpenAIModel:
     """A `LanguageModel` over an OpenAI-compatible chat completions endpoint.
 
-    A plain-http `base_url` (a local server) is spoken to over `StreamTransport`, one client;
-    for https, `connections` is how many calls may be in flight (match the limiter's
+    A plain-http `base_url` (a local server) is spoken to over `StreamTransport`, one client,
+    unless `transport` is "httpx"; over httpx (https, or that setting), `connections` is how many
+    calls may be in flight (match the limiter's
     concurrency), spread round-robin over httpx clients of at most 64 connections each.
     `client` overrides all that.
     """
@@ -159,13 +160,23 @@ class OpenAIModel:
         timeout_s: float = 60.0,
         connections: int = 64,
         client: AsyncOpenAI | None = None,
+        transport: Literal["streams", "httpx"] = "streams",
     ) -> None:
         self.name = model
+        # what the requests go over: "streams" (StreamTransport), "httpx", or "given" (`client`)
+        self.transport = "given" if client is not None else "httpx"
         if client is not None:
             self._clients = [client]
-        elif plain_http(base_url):  # one pool: StreamTransport's cost does not grow with its size
+        elif plain_http(base_url) and transport == "streams":  # one pool: its cost does not grow with size
+            self.transport = "streams"
             self._clients = [
-                make_client(base_url=base_url, api_key=api_key, timeout_s=timeout_s, connections=connections)
+                make_client(
+                    base_url=base_url,
+                    api_key=api_key,
+                    timeout_s=timeout_s,
+                    connections=connections,
+                    stream_transport=True,
+                )
             ]
         else:
             shards = max(1, math.ceil(connections / _CONNECTIONS_PER_CLIENT))
@@ -173,7 +184,12 @@ class OpenAIModel:
             ctx = httpx.create_ssl_context()  # one CA bundle load for every shard
             self._clients = [
                 make_client(
-                    base_url=base_url, api_key=api_key, timeout_s=timeout_s, connections=per, ssl_context=ctx
+                    base_url=base_url,
+                    api_key=api_key,
+                    timeout_s=timeout_s,
+                    connections=per,
+                    ssl_context=ctx,
+                    stream_transport=False,
                 )
                 for _ in range(shards)
             ]
@@ -188,6 +204,7 @@ class OpenAIModel:
             api_key=profile.api_key,
             timeout_s=profile.timeout_s,
             connections=connections,
+            transport=profile.transport,
         )
 
     async def complete(self, request: LLMRequest) -> LLMResult:

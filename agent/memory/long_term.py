@@ -12,9 +12,9 @@ import logging
 from collections.abc import Sequence
 from typing import ClassVar
 
-from agent.answers import ExperienceAnswer, ImpressionAnswer
 from agent.interfaces import MemoryRecord, Mind, Perception, PlanDecision
-from agent.mind import persona_context, subject_name
+from agent.prompts.context import persona_context, subject_name
+from agent.prompts.schemas import ExperienceAnswer, ImpressionAnswer
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ Records loaded without an embedding are embedded in one batch before the next re
 
 The relevance product reads every embedding once (102 MB at 100k records of 256 floats), so it
 runs at the speed of memory; one core cannot draw all of a machine's memory bandwidth, so from
-`PARALLEL_ROWS` records on, `matvec` splits the rows across the machine's cores in threads (BLAS
-releases the GIL). The split is at multiples of 64 rows; with a single-threaded BLAS (as
+`PARALLEL_ROWS` records on, `matvec` splits the rows across the machine's cores in the threads of
+the pool the memory was given (BLAS releases the GIL; the server owns the pool, see
+`server.app.run_town`; without one, the product is one call). The split is at multiples of 64 rows; with a single-threaded BLAS (as
 `python -m server` and `./town` set it) every score is then the same as from one call, bit for
 bit. A multi-threaded BLAS splits rows its own way, which changes last bits either way.
 """
@@ -28,14 +29,14 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import ClassVar
 
 import numpy as np
 
-from agent.answers import Importance, Reflection
 from agent.interfaces import MemoryRecord, Mind, Perception, PlanDecision
-from agent.mind import persona_context
+from agent.prompts.context import persona_context
+from agent.prompts.schemas import Importance, Reflection
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ _DEFAULT_IMPORTANCE = 3.0
 # costs more than it saves).
 PARALLEL_ROWS = 32_768
 _ALIGN = 64
-_pool: ThreadPoolExecutor | None = None
+MAX_WORKERS = 4
 
 
 def _cores() -> int:
@@ -55,19 +56,28 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def matvec(m: np.ndarray, v: np.ndarray) -> np.ndarray:
+def matvec_workers() -> int:
+    """How many threads a `matvec` pool should have on this machine (at most `MAX_WORKERS`)."""
+    return min(MAX_WORKERS, _cores())
+
+
+def matvec_pool() -> ThreadPoolExecutor:
+    """A thread pool for `matvec`; its owner shuts it down (no thread starts until it is used)."""
+    return ThreadPoolExecutor(max_workers=matvec_workers(), thread_name_prefix="matvec")
+
+
+def matvec(m: np.ndarray, v: np.ndarray, pool: Executor | None = None) -> np.ndarray:
     """`m @ v` for a C-contiguous float32 matrix and vector; split by rows across the cores
-    (at most 4 threads) when `m` has `PARALLEL_ROWS` rows or more."""
-    global _pool
+    (at most `MAX_WORKERS` threads of `pool`) when `m` has `PARALLEL_ROWS` rows or more."""
     n = m.shape[0]
-    workers = min(4, _cores()) if n >= PARALLEL_ROWS else 1  # no syscall on the small, common path
+    if pool is None or n < PARALLEL_ROWS:  # no syscall on the small, common path
+        return m @ v
+    workers = matvec_workers()
     if workers < 2:
         return m @ v
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matvec")
     step = -(-n // workers // _ALIGN) * _ALIGN
     out = np.empty(n, dtype=np.float32)
-    jobs = [_pool.submit(np.dot, m[i : i + step], v, out[i : i + step]) for i in range(0, n, step)]
+    jobs = [pool.submit(np.dot, m[i : i + step], v, out[i : i + step]) for i in range(0, n, step)]
     for job in jobs:
         job.result()
     return out
@@ -98,6 +108,7 @@ class StreamMemory:
         reflection_importance: float = 8.0,
         weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
         capacity: int = 256,
+        pool: Executor | None = None,
     ) -> None:
         if not 0.0 < decay <= 1.0:
             raise ValueError("decay must be in (0, 1]")
@@ -106,6 +117,7 @@ class StreamMemory:
         self.reflect_window = reflect_window
         self.reflection_importance = reflection_importance
         self.weights = weights
+        self.pool = pool  # threads for big relevance products (see `matvec`); not owned
         self.records: list[MemoryRecord] = []
         self.reflections = 0
         self._since_reflect = 0.0
@@ -244,7 +256,7 @@ class StreamMemory:
         total *= np.float32(a)
         total += np.float32(b) * _minmax(self._imp[:n])
         if self._emb is not None and query_vector.shape[-1] == self._emb.shape[1]:
-            relevance = matvec(self._emb[:n], query_vector.astype(np.float32, copy=False))
+            relevance = matvec(self._emb[:n], query_vector.astype(np.float32, copy=False), self.pool)
             total += np.float32(c) * _minmax(relevance)
         return total
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agent.answers import Reaction
 from agent.interfaces import Mind, Perception, PlanDecision
-from agent.mind import perception_context
+from agent.prompts.context import perception_context
+from agent.prompts.schemas import Reaction
 
 
 async def wants_replan(mind: Mind, p: Perception, event: str, last: PlanDecision | None) -> bool:

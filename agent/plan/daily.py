@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from agent.answers import DailyPlan, Decomposition, HourlySchedule
 from agent.interfaces import Memory, Mind, Perception, PlanDecision
-from agent.mind import fallback_building, perception_context, resolve_building
 from agent.plan import wants_replan
+from agent.prompts.context import fallback_building, perception_context, resolve_building
+from agent.prompts.schemas import DailyPlan, Decomposition, HourlySchedule
 
 log = logging.getLogger(__name__)
 

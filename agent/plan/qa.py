@@ -11,10 +11,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from agent.answers import QAAnswers, QAChoice, QAQuestions
 from agent.interfaces import Memory, Mind, Perception, PlanDecision
-from agent.mind import fallback_building, perception_context, resolve_building
 from agent.plan import wants_replan
+from agent.prompts.context import fallback_building, perception_context, resolve_building
+from agent.prompts.schemas import QAAnswers, QAChoice, QAQuestions
 
 log = logging.getLogger(__name__)
 

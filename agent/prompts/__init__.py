@@ -2,7 +2,7 @@
 
 A `PromptBook` loads every template once; `PromptBook.render(kind, context)` (or the module-level
 `render`, which uses the packaged book) turns a kind and its context into a system and a user
-message. Each kind names its answer model (agent/answers.py), whose JSON schema is put into the
+message. Each kind names its answer model (agent/prompts/schemas.py), whose JSON schema is put into the
 system message and is what `answer_model(kind)` returns for the caller's `LLMRequest.schema`.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 
-from agent.answers import ANSWER_MODELS, Answer
 from agent.interfaces import Message
+from agent.prompts.schemas import ANSWER_MODELS, Answer
 
 DEFAULT_PATH = Path(__file__).with_name("prompts.toml")
 _NONE = "(none)"

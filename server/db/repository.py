@@ -10,81 +10,24 @@ import asyncio
 import functools
 import json
 import logging
-import operator
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import event, exc
-from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from agent.interfaces import MemoryRecord
 from server.db import schema as t
+from server.db.bulk import Bulk, tuples
 from server.errors import GameError, Unavailable
-from server.world.economy import Entry
+from server.records import Changes, Entry, StoredTown
 from server.world.names import name_key
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class Changes:
-    """Everything one tick or command changed, written in one transaction."""
-
-    meta: dict[str, Any] = field(default_factory=dict)
-    agents: list[dict[str, Any]] = field(default_factory=list)
-    buildings: list[dict[str, Any]] = field(default_factory=list)
-    equipment: list[dict[str, Any]] = field(default_factory=list)
-    ledger: list[Entry] = field(default_factory=list)
-    memories: list[MemoryRecord] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    llm_calls: list[dict[str, Any]] = field(default_factory=list)
-    tasks: list[dict[str, Any]] = field(default_factory=list)
-    jobs: list[dict[str, Any]] = field(default_factory=list)
-    jobs_removed: list[str] = field(default_factory=list)
-    agents_removed: list[str] = field(default_factory=list)
-    agent_ids: list[dict[str, Any]] = field(default_factory=list)  # ids given out or retired
-    tick_row: dict[str, Any] | None = None
-
-    def empty(self) -> bool:
-        return not any(
-            (
-                self.meta,
-                self.agents,
-                self.buildings,
-                self.equipment,
-                self.ledger,
-                self.memories,
-                self.events,
-                self.llm_calls,
-                self.tasks,
-                self.jobs,
-                self.jobs_removed,
-                self.agents_removed,
-                self.agent_ids,
-                self.tick_row,
-            )
-        )
-
-
-@dataclass(slots=True)
-class Snapshot:
-    """The town as of the last commit."""
-
-    meta: dict[str, Any]
-    agents: list[dict[str, Any]]
-    buildings: list[dict[str, Any]]
-    equipment: list[dict[str, Any]]
-    balances: dict[str, int]
-    memories: list[MemoryRecord]
-    tasks: list[dict[str, Any]]
-    jobs: list[dict[str, Any]]
-    agent_ids: set[str] = field(default_factory=set)  # every agent id ever given out
 
 
 def engine_url(url: str, root: Path | None = None) -> str:
@@ -128,9 +71,10 @@ async def _connection_closed(conn: AsyncConnection) -> bool:
 class Repository:
     """Loads and stores the town. Create with `await Repository.open(url)`; close with `close()`."""
 
-    def __init__(self, engine: AsyncEngine, url: str):
+    def __init__(self, engine: AsyncEngine, url: str, *, fast_literals: bool = True):
         self.engine = engine
         self.url = url
+        self.fast_literals = fast_literals  # MySQL: quote batch values ourselves (mysql_literals.py)
         self.backend = engine.dialect.name  # "sqlite" | "mysql"
         # SQLite in a file: the WAL is checkpointed after commits, off the commit's path
         db = engine.url.database
@@ -140,8 +84,10 @@ class Repository:
         self._checkpoint: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, url: str, root: Path | None = None) -> Repository:
-        """Connect and create or migrate the schema."""
+    async def open(cls, url: str, root: Path | None = None, *, fast_literals: bool = True) -> Repository:
+        """Connect and create or migrate the schema. `fast_literals` (setting `db_fast_literals`)
+        picks the MySQL batch writer: True, ours that quotes values itself and pipelines the
+        statements; False, the driver's own parameter binding."""
         sa_url = engine_url(url, root)
         kw: dict[str, Any] = {"pool_pre_ping": True}
         if sa_url.startswith("mysql"):
@@ -150,7 +96,7 @@ class Repository:
         engine = create_async_engine(sa_url, **kw)
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        repo = cls(engine, url)
+        repo = cls(engine, url, fast_literals=fast_literals)
         try:
             await repo._with_retry(repo._create)
         except BaseException:
@@ -272,7 +218,7 @@ class Repository:
         self._start_checkpoint()
 
     async def _write(self, conn: AsyncConnection, ch: Changes) -> None:
-        bulk = await _Bulk.open(conn)
+        bulk = await Bulk.open(conn, fast_literals=self.fast_literals)
         try:
             await self._write_rows(bulk, ch)
         except BaseException:
@@ -280,7 +226,7 @@ class Repository:
             raise
         await bulk.flush()
 
-    async def _write_rows(self, bulk: _Bulk, ch: Changes) -> None:
+    async def _write_rows(self, bulk: Bulk, ch: Changes) -> None:
         conn = bulk.conn
         if ch.meta:
             await _replace(
@@ -329,12 +275,12 @@ class Repository:
 
     # ------------------------------------------------------------------- read
 
-    async def load(self) -> Snapshot:
+    async def load(self) -> StoredTown:
         """The whole town as of the last commit (one transaction, retried on a lost connection)."""
-        snap: Snapshot = await self._with_retry(self._load)
+        snap: StoredTown = await self._with_retry(self._load)
         return snap
 
-    async def _load(self, conn: AsyncConnection) -> Snapshot:
+    async def _load(self, conn: AsyncConnection) -> StoredTown:
         meta = {
             r.key: json.loads(r.value)
             for r in await conn.execute(sa.select(t.meta))
@@ -374,7 +320,7 @@ class Repository:
         tasks = [dict(r._mapping) for r in await conn.execute(sa.select(t.tasks).order_by(t.tasks.c.id))]
         jobs = [dict(r._mapping) for r in await conn.execute(sa.select(t.jobs).order_by(t.jobs.c.agent_id))]
         ids = {r[0] for r in await conn.execute(sa.select(t.agent_ids.c.id))}
-        return Snapshot(meta, agents, buildings, equipment, balances, memories, tasks, jobs, ids)
+        return StoredTown(meta, agents, buildings, equipment, balances, memories, tasks, jobs, ids)
 
     async def ledger_entries(self, account: str | None = None, last: int | None = None) -> list[Entry]:
         """Ledger entries, oldest first; those touching `account` when given; only the `last` N
@@ -609,254 +555,19 @@ def _indexes_of(sync_conn: Any, table: str) -> list[Any]:
     return list(sa.inspect(sync_conn).get_indexes(table))
 
 
-async def _replace(bulk: _Bulk, table: sa.Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
+async def _replace(bulk: Bulk, table: sa.Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
     """Upsert by primary key `key` in one statement (see `_compiled`). Every row carries the same
     columns."""
     if rows:
         cols = tuple(rows[0])
-        await bulk.many(table, cols, _tuples(rows, cols), upsert_key=key)
+        await bulk.many(table, cols, tuples(rows, cols), upsert_key=key)
 
 
-async def _insert_dicts(bulk: _Bulk, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+async def _insert_dicts(bulk: Bulk, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows given as dicts with the same keys."""
     if rows:
         cols = tuple(rows[0])
-        await bulk.many(table, cols, _tuples(rows, cols))
-
-
-def _tuples(rows: Sequence[Any], keys: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Each row's values at `keys` (dict keys or tuple positions), as tuples (`itemgetter`
-    picks them in C: 6,000 rows a tick)."""
-    pick = operator.itemgetter(*keys)
-    if len(keys) == 1:
-        return [(pick(r),) for r in rows]
-    return list(map(pick, rows))
-
-
-@functools.lru_cache(maxsize=512)
-def _compiled(
-    dialect: Any, table: sa.Table, cols: tuple[str, ...], upsert_key: str | None
-) -> tuple[str, tuple[int, ...] | None]:
-    """The multi-row INSERT of `cols` into `table`, compiled for `dialect` once per process (0.1
-    to 0.2 ms each, several a commit), and where each parameter sits in a row of `cols` (None:
-    in that order). With `upsert_key` it is an upsert by that primary key: MySQL `INSERT ... ON
-    DUPLICATE KEY UPDATE`, SQLite `INSERT ... ON CONFLICT DO UPDATE`."""
-    stmt: Any
-    if upsert_key is None:
-        stmt = sa.insert(table)
-    elif dialect.name == "mysql":
-        stmt = mysql.insert(table)
-        stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in cols if c != upsert_key})
-    else:
-        stmt = sqlite.insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[upsert_key], set_={c: stmt.excluded[c] for c in cols if c != upsert_key}
-        )
-    compiled = stmt.compile(dialect=dialect, column_keys=list(cols))
-    order = list(compiled.positiontup or ())
-    if sorted(order) != sorted(cols):
-        raise AssertionError(f"{table.name}: compiled parameters {order} are not the columns {list(cols)}")
-    # the statement lists columns in table order
-    return compiled.string, None if order == list(cols) else tuple(cols.index(c) for c in order)
-
-
-def _compile(
-    conn: AsyncConnection,
-    table: sa.Table,
-    cols: tuple[str, ...],
-    rows: list[tuple[Any, ...]],
-    upsert_key: str | None,
-) -> tuple[str, list[tuple[Any, ...]]]:
-    """The statement for the connection's dialect, and the rows in its parameter order."""
-    sql, order = _compiled(conn.dialect, table, cols, upsert_key)
-    return sql, rows if order is None else _tuples(rows, order)
-
-
-class _Bulk:
-    """Runs one batch's multi-row INSERTs on one connection, in order.
-
-    This base class hands each statement and its rows to the driver's executemany as plain
-    tuples (compiled once; SQLAlchemy's per-row parameter processing is a quarter of a 6,000-row
-    tick's client CPU). The values are Python ints, floats, strs, bytes, bools and None, which
-    both drivers take as is. `open` picks `_PipelinedMySQL` on MySQL."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
-
-    @staticmethod
-    async def open(conn: AsyncConnection) -> _Bulk:
-        if conn.dialect.name == "mysql":
-            raw = await conn.get_raw_connection()
-            return _PipelinedMySQL(conn, raw.driver_connection)
-        return _Bulk(conn)
-
-    async def many(
-        self,
-        table: sa.Table,
-        cols: tuple[str, ...],
-        rows: list[tuple[Any, ...]],
-        upsert_key: str | None = None,
-    ) -> None:
-        """Insert (or upsert by `upsert_key`) the rows, values in the order of `cols`."""
-        if rows:
-            sql, rows = _compile(self.conn, table, cols, rows, upsert_key)
-            await self.conn.exec_driver_sql(sql, rows)
-
-    async def flush(self) -> None:
-        """Wait until every statement handed over has run; raise the first failure."""
-
-    async def drain(self) -> None:
-        """Wait until nothing is in flight, swallowing failures (the caller is failing already)."""
-
-
-class _PipelinedMySQL(_Bulk):
-    """Multi-row INSERTs whose text is built while the server runs the previous statement.
-
-    aiomysql's executemany escapes every value in Python (about 80 ms for a 1,000-agent tick)
-    and only then sends the statement and waits for the server (about as long again): the two
-    costs add up. Here the rows are turned into the literals aiomysql's `escape` gives (by value
-    type, `_literals`; strings with `str.replace`, five times faster than the driver's per-character
-    `translate` on an agent's row) and fitted into aiomysql's own split of the statement into
-    prefix, row template and postfix, cut into statements of at most `max_statement` bytes; each
-    statement is queued to run after the one before. Building the next statement goes on
-    (yielding to the event loop every 8 KB) while the server works, so the tick costs about the
-    larger of the two."""
-
-    max_statement = 256 * 1024
-    _yield_every = 8 * 1024
-
-    def __init__(self, conn: AsyncConnection, driver: Any) -> None:
-        super().__init__(conn)
-        self._driver = driver
-        self._tail: asyncio.Future[None] | None = None
-
-    async def many(
-        self,
-        table: sa.Table,
-        cols: tuple[str, ...],
-        rows: list[tuple[Any, ...]],
-        upsert_key: str | None = None,
-    ) -> None:
-        if not rows:
-            return
-        from aiomysql.cursors import RE_INSERT_VALUES
-
-        sql, rows = _compile(self.conn, table, cols, rows, upsert_key)
-        m = RE_INSERT_VALUES.match(sql)
-        if m is None:
-            raise AssertionError(f"not a multi-row INSERT: {sql[:80]}")
-        enc = self._driver.encoding
-        prefix, template = (m.group(1) % ()).encode(enc), m.group(2).rstrip()
-        postfix = (m.group(3) or "").encode(enc)
-        literal = _literals(self._driver).get
-        fallback = self._driver.escape
-        buf, built = bytearray(prefix), 0
-        for row in rows:
-            v = (template % tuple([literal(type(x), fallback)(x) for x in row])).encode(
-                enc, "surrogateescape"
-            )
-            if len(buf) > len(prefix):
-                if len(buf) + len(v) + len(postfix) + 1 > self.max_statement:
-                    self._queue(bytes(buf + postfix))
-                    buf = bytearray(prefix)
-                else:
-                    buf += b","
-            buf += v
-            built += len(v)
-            if built >= self._yield_every:  # let the loop send what is queued and read answers
-                built = 0
-                await asyncio.sleep(0)
-        self._queue(bytes(buf + postfix))
-
-    def _queue(self, sql: bytes) -> None:
-        self._tail = asyncio.ensure_future(self._run(self._tail, sql))
-
-    async def _run(self, before: asyncio.Future[None] | None, sql: bytes) -> None:
-        if before is not None:
-            await before  # a failure there fails this one too, unsent
-        import pymysql
-
-        try:
-            await self._driver.query(sql)
-        except pymysql.err.Error as e:  # as SQLAlchemy would raise it (exc.OperationalError, ...)
-            raise exc.DBAPIError.instance(
-                sql[:200].decode(errors="replace"), None, e, pymysql.err.Error, dialect=self.conn.dialect
-            ) from e
-
-    async def flush(self) -> None:
-        tail, self._tail = self._tail, None
-        if tail is not None:
-            await tail
-
-    async def drain(self) -> None:
-        tail, self._tail = self._tail, None
-        if tail is not None:
-            await asyncio.gather(tail, return_exceptions=True)
-
-
-# What the driver's `escape_string` does to a str (PyMySQL's escape table), as C-speed replaces:
-# `str.translate` with that table maps character by character, 37 us for an agent's 800-character
-# row where these replaces take 7. The backslash goes first, so the backslashes added after are
-# not doubled.
-_BACKSLASH_ESCAPES = (
-    ("\\", "\\\\"),
-    ("\0", "\\0"),
-    ("\n", "\\n"),
-    ("\r", "\\r"),
-    ("\032", "\\Z"),
-    ('"', '\\"'),
-    ("'", "\\'"),
-)
-
-
-def _quote(s: str) -> str:
-    for char, escaped in _BACKSLASH_ESCAPES:
-        s = s.replace(char, escaped)
-    return "'" + s + "'"
-
-
-def _quote_no_backslash(s: str) -> str:  # sql_mode NO_BACKSLASH_ESCAPES: only quotes are doubled
-    return "'" + s.replace("'", "''") + "'"
-
-
-class _Quoted(dict[str, str]):
-    """Quoted short strings, made on a miss. Agent ids, names, kinds and models come back
-    thousands of times a tick (an agent's id is in its row, its ledger entries, memories and
-    every LLM call); a hit costs a dict lookup. Emptied when it reaches `limit` entries."""
-
-    limit = 50_000
-
-    def __init__(self, quote: Any) -> None:
-        super().__init__()
-        self.quote = quote
-
-    def __missing__(self, s: str) -> str:
-        q: str = self.quote(s)
-        if len(s) <= 80:
-            if len(self) >= self.limit:
-                self.clear()
-            self[s] = q
-        return q
-
-
-_QUOTED = {False: _Quoted(_quote), True: _Quoted(_quote_no_backslash)}
-
-
-def _literals(driver: Any) -> dict[type, Any]:
-    """SQL literals by exact value type, each the text the driver's `escape` gives; any other
-    type goes to `escape` itself. Looked up per batch: the connection's sql_mode decides how
-    strings are quoted."""
-    from pymysql.constants import SERVER_STATUS
-    from pymysql.converters import escape_float
-
-    no_backslash = bool(driver.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES)
-    return {
-        str: _QUOTED[no_backslash].__getitem__,
-        int: str,
-        float: escape_float,
-        bool: lambda v: "1" if v else "0",
-        type(None): lambda _: "NULL",
-    }
+        await bulk.many(table, cols, tuples(rows, cols))
 
 
 def _aiomysql_bytes_compat() -> None:

@@ -71,7 +71,7 @@ class Reports:
     def __init__(self, world: World) -> None:
         self.world = world
         self._totals = _Totals()
-        self._epoch = world.epoch
+        self._epoch = world.reloads
         self._lock = asyncio.Lock()  # one catch-up at a time; the others wait and share it
         self._cached: tuple[tuple[int, int], dict[str, Any]] | None = None
         self._encoded: dict[str, tuple[tuple[int, int], str]] = {}
@@ -80,11 +80,11 @@ class Reports:
         """The whole report for the town as of its last commit."""
         async with self._lock:
             w = self.world
-            version = (w.epoch, w.commits)
+            version = (w.reloads, w.commits)
             if self._cached is not None and self._cached[0] == version:
                 return self._cached[1]
-            if w.epoch != self._epoch:
-                self._totals, self._epoch = _Totals(), w.epoch
+            if w.reloads != self._epoch:
+                self._totals, self._epoch = _Totals(), w.reloads
             await self._catch_up()
             rep = self._assemble()
             self._cached = (version, rep)

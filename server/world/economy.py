@@ -10,23 +10,9 @@ through those names. The sum of all balances is always zero.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
-from server.errors import GameError, InsufficientFunds
-
-SOURCES = ("source:grant", "source:economy", "source:reward")
-SINKS = ("sink:consumption",)
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One cash movement."""
-
-    tick: int
-    src: str
-    dst: str
-    amount: int
-    reason: str
+from server.errors import InsufficientFunds, InvalidAccount, InvalidAmount
+from server.records import Entry
 
 
 class Ledger:
@@ -45,11 +31,11 @@ class Ledger:
     def transfer(self, tick: int, src: str, dst: str, amount: int, reason: str) -> Entry:
         """Move `amount` from `src` to `dst`, or raise without changing anything."""
         if amount <= 0:
-            raise GameError(f"amount must be positive, got {amount}", code="invalid_amount")
+            raise InvalidAmount(f"amount must be positive, got {amount}")
         if src == dst:
-            raise GameError("cannot pay oneself", code="invalid_amount")
+            raise InvalidAmount("cannot pay oneself")
         if src.startswith("sink:") or dst.startswith("source:"):
-            raise GameError(f"money cannot flow {src} -> {dst}", code="invalid_account")
+            raise InvalidAccount(f"money cannot flow {src} -> {dst}")
         if not self.can_pay(src, amount):
             raise InsufficientFunds(f"{src} has {self.balance(src)}, needs {amount} for {reason}")
         e = Entry(tick, src, dst, amount, reason)

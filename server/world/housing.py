@@ -12,17 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from server.errors import GameError
+from server.errors import NoFreeBed
 
 if TYPE_CHECKING:
     from server.world.things import Building
     from server.world.world import World
-
-
-class NoFreeBed(GameError):
-    """The town (or the home asked for) has no free bed for a new agent."""
-
-    code = "no_free_bed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from agent.answers import MayorPlan
+from agent.prompts.schemas import MayorPlan
 from server.errors import GameError
 from server.world.tasks import OPEN, TaskSpec
 
@@ -37,7 +37,7 @@ class Outcome:
 
 def context(world: World, mayor: AgentRecord, goal: str) -> dict[str, Any]:
     """The `mayor_plan` prompt's context."""
-    board = world.board()
+    board = world.task_board
     mine = [t for t in board.tasks.values() if t.mayor == mayor.id]
     open_now = sum(1 for t in mine if t.status == OPEN)
     return {
@@ -80,7 +80,7 @@ def context(world: World, mayor: AgentRecord, goal: str) -> dict[str, Any]:
 def post(world: World, mayor: AgentRecord, plan: MayorPlan) -> Outcome:
     """Post the plan's tasks that the server accepts; the others are skipped with the reason."""
     out = Outcome(reason=plan.reason)
-    board = world.board()
+    board = world.task_board
     open_now = sum(1 for t in board.tasks.values() if t.mayor == mayor.id and t.status == OPEN)
     for i, proposal in enumerate(plan.tasks):
         if open_now >= MAX_OPEN:

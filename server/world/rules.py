@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agent.actor import Action
-from agent.interfaces import AgentBrief, BuildingView, EquipmentView, Perception
+from agent.interfaces import Action, AgentBrief, BuildingView, EquipmentView, Perception
 from agent.state import ActorState, AgentRecord
-from server.errors import GameError
+from server.errors import ActionRefused
 from server.world import market
 
 if TYPE_CHECKING:
@@ -24,14 +23,9 @@ log = logging.getLogger(__name__)
 USE_TICKS = 3  # how many ticks one use of an equipment lasts
 
 
-class Refused(GameError):
-    """The world refused a proposed action."""
-
-    code = "action_refused"
-
-
-class Snapshot:
-    """What every agent perceives at the start of a tick, built once per tick."""
+class Scene:
+    """What every agent perceives at the start of a tick (buildings, agents by place, tasks, the
+    clock), built once per tick; `perceive` gives one agent's view of it."""
 
     def __init__(self, world: World):
         self.world = world
@@ -70,8 +64,7 @@ class Snapshot:
         for i, a in enumerate(self.agents):
             self.buckets[(a.x // self.cell, a.y // self.cell)].append(i)
         self._hoods: dict[tuple[int, int], np.ndarray] = {}
-        board = getattr(world, "task_board", None)
-        self.tasks = board.views() if board is not None else ()
+        self.tasks = world.task_board.views()
         self.clock = (world.clock.tick, world.clock.minute_of_day, world.clock.day, str(world.clock))
 
     def _hood(self, cx: int, cy: int) -> np.ndarray:
@@ -112,7 +105,6 @@ class Snapshot:
 
     def perceive(self, a: AgentRecord) -> Perception:
         tick, minute, day, clock = self.clock
-        job = self.world.jobs.get(a.id) if hasattr(self.world, "jobs") else None
         return Perception(
             tick=tick,
             minute_of_day=minute,
@@ -126,7 +118,7 @@ class Snapshot:
             x=a.x,
             y=a.y,
             building_id=self.entrances.get((a.x, a.y)),
-            job=job,
+            job=self.world.jobs.get(a.id),
             buildings=self.buildings,
             nearby=self.nearby(a),
             tasks=self.tasks,
@@ -148,7 +140,7 @@ def walk(world: World, a: AgentRecord) -> bool:
         a.state = ActorState.IDLE
         b = world.buildings.get(a.target or "")
         a.label = f"arrived at {b.name}" if b else "arrived"
-        a.plan_state["acts_here"] = 0
+        a.acts_here = 0
     world.dirty.agents.add(a.id)
     return bool(steps)
 
@@ -193,7 +185,7 @@ def _release(world: World, a: AgentRecord) -> None:
 
 
 def apply(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None:
-    """Validate and apply one action; returns an event for the delta, or raises Refused."""
+    """Validate and apply one action; returns an event for the delta, or raises ActionRefused."""
     world.dirty.agents.add(a.id)
     if action.kind == "move":
         return _move(world, a, action)
@@ -206,32 +198,29 @@ def apply(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None
         b = world.buildings.get(a.target or "")
         a.target, a.state, a.path = None, ActorState.IDLE, []
         a.label = f"left {b.name}" if b else "looking for something to do"
-        a.plan_state["acts_here"] = 0
+        a.acts_here = 0
         return None
     if action.kind == "wait":
         a.label = "waiting"
-        a.plan_state["acts_here"] = a.plan_state.get("acts_here", 0) + 1
+        a.acts_here += 1
         return None
     if action.kind == "take_task":
-        board = getattr(world, "task_board", None)
-        if board is None:
-            raise Refused("there are no tasks in this town")
-        return board.take(world, a, action.task_id or "")  # type: ignore[no-any-return]
-    raise Refused(f"unknown action {action.kind!r}")
+        return world.task_board.take(world, a, action.task_id or "")
+    raise ActionRefused(f"unknown action {action.kind!r}")
 
 
 def _move(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None:
     b = world.buildings.get(action.building_id or "")
     if b is None:
-        raise Refused(f"no building {action.building_id!r} to go to")
+        raise ActionRefused(f"no building {action.building_id!r} to go to")
     path = world.grid.path((a.x, a.y), b.entrance)
     if path is None:
-        raise Refused(f"{b.name} cannot be reached from ({a.x},{a.y})")
+        raise ActionRefused(f"{b.name} cannot be reached from ({a.x},{a.y})")
     _release(world, a)
     a.target, a.purpose = b.id, action.purpose[:300]
-    a.plan_state["last_target"] = b.id
+    a.last_target = b.id
     a.path = list(path)
-    a.plan_state["acts_here"] = 0
+    a.acts_here = 0
     if a.path:
         a.state = ActorState.MOVING
         a.label = f"walking to {b.name}"
@@ -245,37 +234,34 @@ def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
     eq = world.equipment.get(action.equipment_id or "")
     here = world.building_at(a.x, a.y)
     if eq is None or here is None or eq.building_id != here.id:
-        raise Refused(f"no equipment {action.equipment_id!r} in the building {a.name} stands in")
+        raise ActionRefused(f"no equipment {action.equipment_id!r} in the building {a.name} stands in")
     found = market.operation(eq.spec, action.operation)
     if isinstance(found, str):
-        raise Refused(found)
+        raise ActionRefused(found)
     op = found.name
     if eq.full:
-        raise Refused(f"{eq.spec.shown} is full ({eq.spec.capacity} in use)")
-    board = getattr(world, "task_board", None)
-    veto = board.allow_use(world, a, eq, op) if board is not None else None
+        raise ActionRefused(f"{eq.spec.shown} is full ({eq.spec.capacity} in use)")
+    board = world.task_board
+    veto = board.allow_use(world, a, eq, op)
     veto = veto or market.refusal(world, a, here, eq.spec, found)
     if veto:
-        raise Refused(veto)
+        raise ActionRefused(veto)
     lines = market.order_lines(eq.spec, action.items)
     if isinstance(lines, str):
-        raise Refused(lines)
+        raise ActionRefused(lines)
     cost = found.cost + sum(ln.total for ln in lines)
     if cost > a.cash:
-        raise Refused(f"{a.name} has {a.cash} coins; {op} at {eq.spec.shown} costs {cost}")
+        raise ActionRefused(f"{a.name} has {a.cash} coins; {op} at {eq.spec.shown} costs {cost}")
     market.charge(world, a, here, found, lines)
-    income = found.earn
-    if board is not None:
-        income = board.wage(world, a, eq, income)
+    income = board.wage(world, a, eq, found.earn)
     if income:
         world.pay("source:economy", f"agent:{a.id}", income, f"{op} at {here.name}")
     eq.users.append(a.id)
     world.dirty.equipment.add(eq.id)
     a.using, a.use_left, a.state = eq.id, USE_TICKS, ActorState.USING
     a.label = f"{op} at {here.name}"
-    a.plan_state["acts_here"] = a.plan_state.get("acts_here", 0) + 1
-    if board is not None:
-        board.on_use(world, a, eq, op)
+    a.acts_here += 1
+    board.on_use(world, a, eq, op)
     bought = ", ".join(f"{ln.quantity} x {ln.item}" for ln in lines)
     return world.event("use", f"{a.name}: {op} at {here.name}" + (f" ({bought})" if bought else ""), a.id)
 
@@ -283,16 +269,16 @@ def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
 def _chat(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
     other = world.agents.get(action.target or "")
     if other is None:
-        raise Refused(f"{action.target!r} is not an agent; {a.name} cannot chat with it")
+        raise ActionRefused(f"{action.target!r} is not an agent; {a.name} cannot chat with it")
     if other.id == a.id:
-        raise Refused(f"{a.name} cannot chat with itself")
+        raise ActionRefused(f"{a.name} cannot chat with itself")
     d = abs(other.x - a.x) + abs(other.y - a.y)
     if d > world.sight:
-        raise Refused(f"{other.name} is {d} tiles away, out of reach (sight {world.sight})")
+        raise ActionRefused(f"{other.name} is {d} tiles away, out of reach (sight {world.sight})")
     text = " ".join(action.text.split())[:400] or "Hello!"
     other.inbox.append(f"{a.name} says: {text}")
     del other.inbox[:-10]
     world.dirty.agents.add(other.id)
     a.state, a.label = ActorState.CHATTING, f"chatting with {other.name}"
-    a.plan_state["acts_here"] = a.plan_state.get("acts_here", 0) + 1
+    a.acts_here += 1
     return world.event("chat", text, a.id, other.id)

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent.interfaces import TaskView
-from server.db.repository import Changes, Snapshot
-from server.errors import Conflict, GameError, InsufficientFunds, NotFound
+from server.errors import ActionRefused, Conflict, InsufficientFunds, NoSuchJob, NotFound
+from server.records import Changes, StoredTown
 from server.world.task_specs import (
     BuildingExists,
     CompanyFounded,
@@ -154,18 +154,16 @@ class TaskBoard:
 
     def take(self, world: World, a: AgentRecord, task_id: str) -> dict[str, Any]:
         """An agent takes a task; a hiring task employs it at the task's building."""
-        from server.world.rules import Refused
-
         t = self.tasks.get(task_id)
         if t is None or t.status != OPEN:
-            raise Refused(f"no open task {task_id!r}")
+            raise ActionRefused(f"no open task {task_id!r}")
         s = t.model
         if a.id == t.mayor:
-            raise Refused("the mayor hands out tasks; it does not take them")
+            raise ActionRefused("the mayor hands out tasks; it does not take them")
         if a.id in t.holders:
-            raise Refused(f"{a.name} already holds task {task_id}")
+            raise ActionRefused(f"{a.name} already holds task {task_id}")
         if s.slots is not None and len(t.holders) >= s.slots:
-            raise Refused(f"task {task_id} has all the {s.slots} people it needs")
+            raise ActionRefused(f"task {task_id} has all the {s.slots} people it needs")
         c = s.condition
         if isinstance(c, Employed) and world.jobs.get(a.id) != c.building:
             self.hire(world, a, c.building, c.title)
@@ -223,7 +221,7 @@ class TaskBoard:
                 events.append(self._expire(world, t, s))
         return events
 
-    def restore(self, world: World, snap: Snapshot) -> None:
+    def restore(self, world: World, snap: StoredTown) -> None:
         """Load tasks, jobs and companies as of the last commit."""
         self.tasks = {}
         for row in snap.tasks:
@@ -246,9 +244,8 @@ class TaskBoard:
         if isinstance(c, BuildingExists) and c.template and c.template not in world.town.templates:
             raise NotFound(f"no building template {c.template!r}; known: {sorted(world.town.templates)}")
         if isinstance(c, Employed) and not self._job_equipment(world, c.building, c.title):
-            raise GameError(
-                f"{world.buildings[c.building].name} has no equipment with job {c.title or '(any)'}",
-                code="no_such_job",
+            raise NoSuchJob(
+                f"{world.buildings[c.building].name} has no equipment with job {c.title or '(any)'}"
             )
         if mayor != PLAYER and spec.reward > world.ledger.balance(f"agent:{mayor}"):
             raise InsufficientFunds(

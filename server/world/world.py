@@ -16,30 +16,24 @@ import random
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from agent.interfaces import Memory, MemoryRecord, Planner
-from agent.state import ActorState, AgentRecord
-from server.db.repository import Changes, Repository, Snapshot, Unstorable
-from server.errors import Conflict, GameError, LimitReached, NotFound
+from agent.interfaces import MemoryRecord, PluginRegistry
+from agent.llm.wrappers import CallRecord
+from agent.state import AgentRecord
+from server.db.repository import Repository, Unstorable
+from server.errors import Conflict, GameError, InvalidTown, LimitReached, NoSuchLLM, NoSuchPlugin, NotFound
+from server.records import Changes, StoredTown
 from server.world import housing
 from server.world.clock import Clock
 from server.world.economy import Ledger
 from server.world.grid import Grid
 from server.world.names import check_name, name_key
+from server.world.tasks import TaskBoard
 from server.world.things import Building, Equipment
 from server.world.town import TILE_CHARS, AgentPreset, TownFileError, TownFiles
 
 log = logging.getLogger(__name__)
-
-
-class Plugins(Protocol):
-    """The plan/memory registry the world builds agents' plug-ins from."""
-
-    def make_planner(self, name: str) -> Planner: ...
-    def make_memory(self, name: str) -> Memory: ...
-    def planner_names(self) -> list[str]: ...
-    def memory_names(self) -> list[str]: ...
 
 
 @dataclass(slots=True)
@@ -66,7 +60,7 @@ class World:
         self,
         town: TownFiles,
         repo: Repository,
-        plugins: Plugins,
+        plugins: PluginRegistry,
         *,
         seed: int = 42,
         tick_seconds: int = 10,
@@ -85,7 +79,7 @@ class World:
         self.sight = sight
         self.move_tiles = move_tiles
         self.jobs: dict[str, str] = {}  # agent id -> workplace building id (mayor mode fills it)
-        self.task_board: Any = None  # mayor mode's task board, when installed
+        self.task_board = TaskBoard()  # mayor mode's tasks, jobs and companies
         self.llm_names = llm_names or ["default", "scripted"]
         self.grid = Grid.from_rows(town.map.tiles, TILE_CHARS)
         self.buildings: dict[str, Building] = {}
@@ -94,6 +88,9 @@ class World:
         self.agent_ids: set[str] = set()  # every agent id ever given out: none is given twice
         self.ledger = Ledger()
         self.lock = asyncio.Lock()  # held while the world changes and commits
+        # held through one tick, from perceiving to its commit (`step.run_tick`), and by `reset`
+        self.step_lock = asyncio.Lock()
+        self.epoch = 0  # counts resets: a run of ticks stops when the town it ticks is gone
         self.dirty = Dirty()
         self.new_memories: list[MemoryRecord] = []
         # agents whose step in the running tick is under way (from its start to its commit): the
@@ -101,7 +98,7 @@ class World:
         self.stepping: frozenset[str] = frozenset()
         self.stale = False  # a commit failed and so did the reload: memory holds unsaved changes
         self.commits = 0  # successful commits so far: what was read of the database is current
-        self.epoch = 0  # reloads so far (a reset, a failed commit): what was read may be gone
+        self.reloads = 0  # reloads so far (a reset, a failed commit): what was read may be gone
 
     # ------------------------------------------------------------ lifecycle
 
@@ -153,7 +150,7 @@ class World:
             except GameError as e:
                 raise TownFileError(f"{presets_file}: field agents.{i}: {e.message}") from None
 
-    def _restore(self, snap: Snapshot) -> None:
+    def _restore(self, snap: StoredTown) -> None:
         self.clock.tick = int(snap.meta.get("tick", 0))
         if "rng" in snap.meta:
             v, internal, g = snap.meta["rng"]
@@ -161,7 +158,7 @@ class World:
         for row in snap.buildings:
             tpl = self.town.templates.get(row["template"])
             if tpl is None:
-                raise GameError(
+                raise InvalidTown(
                     f"stored building {row['id']} uses template {row['template']!r}, which the town files no longer define"
                 )
             b = Building(
@@ -187,8 +184,7 @@ class World:
             self.agents[a.id] = a
         self.jobs = {row["agent_id"]: row["building_id"] for row in snap.jobs}
         self.agent_ids = set(snap.agent_ids) | set(self.agents)
-        if self.task_board is not None:
-            self.task_board.restore(self, snap)
+        self.task_board.restore(self, snap)
 
     def _attach_plugins(self, a: AgentRecord) -> None:
         a.planner = self.plugins.make_planner(a.plan)
@@ -280,9 +276,62 @@ class World:
         self.new_memories = []
         self.grid = Grid.from_rows(self.town.map.tiles, TILE_CHARS)
         self.clock.tick = 0
-        self.epoch += 1
+        self.reloads += 1
         self._restore(snap)
         self.stale = False
+
+    async def reset(
+        self, town: TownFiles, presets: list[AgentPreset], presets_file: str, keep_meta: dict[str, Any]
+    ) -> None:
+        """Wipe everything stored and found the town anew from `town` and `presets`, keeping
+        `keep_meta` (e.g. a generated admin token). The files are tried on a scratch town first: a
+        mistake raises TownFileError and changes nothing. The tick in flight finishes (and commits
+        to the old town) first; a run of ticks sees `epoch` change and stops."""
+        World(
+            town,
+            self.repo,
+            self.plugins,
+            seed=self.seed,
+            max_agents=self.max_agents,
+            sight=self.sight,
+            llm_names=self.llm_names,
+        ).found(presets, presets_file)
+        self.epoch += 1
+        async with self.step_lock, self.lock:
+            await self.repo.wipe()
+            self.town = town
+            self.rng.seed(self.seed)
+            await self.reload()  # an empty database: an empty town at tick 0
+            self.dirty.meta.update(keep_meta)
+            await self.start(presets, presets_file)
+
+    def record_failure(self, agent_id: str, error: str) -> None:
+        """Count a failed step or refused action on the agent (if it still exists)."""
+        a = self.agents.get(agent_id)
+        if a is not None:
+            a.failures += 1
+            a.last_error = error
+            self.dirty.agents.add(agent_id)
+
+    def book_calls(self, calls: Iterable[CallRecord]) -> None:
+        """Book metered LLM calls for the next commit, as rows of the llm_calls table at the
+        current tick."""
+        tick = self.clock.tick
+        self.dirty.llm_calls.extend(
+            {
+                "tick": tick,
+                "agent_id": c.agent_id,
+                "kind": c.kind[:32],
+                "model": c.model[:128],
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+                "latency_ms": c.latency_s * 1000,
+                "ok": c.ok,
+                "cached": c.cached,
+                "cost_usd": c.cost_usd,
+            }
+            for c in calls
+        )
 
     @staticmethod
     def _building_row(b: Building) -> dict[str, Any]:
@@ -409,16 +458,11 @@ class World:
         if any(name_key(a.name) == key for a in self.agents.values()):
             raise Conflict(f"an agent named {name!r} exists (names are compared ignoring case and spacing)")
         if plan not in self.plugins.planner_names():
-            raise GameError(
-                f"unknown plan module {plan!r}; valid: {self.plugins.planner_names()}", code="unknown_plugin"
-            )
+            raise NoSuchPlugin(f"unknown plan module {plan!r}; valid: {self.plugins.planner_names()}")
         if memory not in self.plugins.memory_names():
-            raise GameError(
-                f"unknown memory module {memory!r}; valid: {self.plugins.memory_names()}",
-                code="unknown_plugin",
-            )
+            raise NoSuchPlugin(f"unknown memory module {memory!r}; valid: {self.plugins.memory_names()}")
         if llm not in self.llm_names:
-            raise GameError(f"unknown llm {llm!r}; valid: {self.llm_names}", code="unknown_llm")
+            raise NoSuchLLM(f"unknown llm {llm!r}; valid: {self.llm_names}")
         if at is None:
             at = self._spawn_point()
         elif not self.grid.walkable(*at):
@@ -466,12 +510,6 @@ class World:
         if not walk:
             raise Conflict("the map has no walkable tile")
         return self.rng.choice(walk)
-
-    def board(self) -> Any:
-        """The mayor-mode task board; raises `no_task_board` when this town has none."""
-        if self.task_board is None:
-            raise GameError("this town has no task board", code="no_task_board")
-        return self.task_board
 
     def agent(self, agent_id: str) -> AgentRecord:
         a = self.agents.get(agent_id)
@@ -546,6 +584,3 @@ class World:
                 for t in self.town.templates.values()
             ],
         }
-
-    def is_state(self, a: AgentRecord, *states: ActorState) -> bool:
-        return a.state in states

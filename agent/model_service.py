@@ -1,5 +1,6 @@
-"""The Brain: owns the model pool, the shared limiter, prompts and embedders, and builds each
-agent's Mind for a step. One per server, built by `main()` and closed with it."""
+"""The model service: owns the model pool, the shared limiter, prompts and embedders, builds each
+agent's Mind for a step and meters the calls. One per server, built by `run_town` and closed
+with it."""
 
 from __future__ import annotations
 
@@ -9,24 +10,16 @@ import logging
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-from agent.interfaces import LanguageModel
 from agent.llm.factory import ModelPool
 from agent.llm.scripted import ScriptedModel
 from agent.llm.wrappers import MAX_BACKOFF_S, CallRecord
 from agent.mind import AgentMind
 from agent.prompts import PromptBook
-from agent.registry import plugin_registry
 from agent.state import AgentRecord
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def build_plugins() -> Any:
-    """The plan/memory plug-in registry, built once at start-up."""
-    return plugin_registry()
 
 
 @dataclass(slots=True)
@@ -42,12 +35,11 @@ class Meter:
 _METER: contextvars.ContextVar[Meter | None] = contextvars.ContextVar("town_meter", default=None)
 
 
-class Brain:
+class ModelService:
     """Builds minds and meters their calls, apart for each tick or chat running (`metering`)."""
 
-    def __init__(self, settings: Settings, world: Any):
+    def __init__(self, settings: Settings):
         self.settings = settings
-        self.world = world
         self.unmetered = Meter()  # calls made outside any `metering()` block
         self.prompts = PromptBook()
         seed = settings.seed
@@ -58,9 +50,6 @@ class Brain:
             scripted_factory=lambda: ScriptedModel(seed),
             rng=random.Random(seed ^ 0x5EED),
         )
-
-    def model(self, a: AgentRecord) -> LanguageModel:
-        return self.pool.model(a.llm)
 
     def mind(self, a: AgentRecord) -> AgentMind:
         """A fresh Mind for one step of `a`."""
@@ -99,25 +88,6 @@ class Brain:
         """Take the calls and failures made outside any `metering()` block."""
         m, self.unmetered = self.unmetered, Meter()
         return m.calls, m.failures
-
-    @staticmethod
-    def call_rows(tick: int, calls: list[CallRecord]) -> list[dict[str, Any]]:
-        """Metered calls as llm_calls table rows."""
-        return [
-            {
-                "tick": tick,
-                "agent_id": c.agent_id,
-                "kind": c.kind[:32],
-                "model": c.model[:128],
-                "prompt_tokens": c.prompt_tokens,
-                "completion_tokens": c.completion_tokens,
-                "latency_ms": c.latency_s * 1000,
-                "ok": c.ok,
-                "cached": c.cached,
-                "cost_usd": c.cost_usd,
-            }
-            for c in calls
-        ]
 
     async def aclose(self) -> None:
         await self.pool.aclose()
