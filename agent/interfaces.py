@@ -55,6 +55,9 @@ class LLMRequest:
     schema: Mapping[str, Any] | None = None
     max_tokens: int | None = None
     temperature: float = 0.0
+    # the share of the messages' text in a prefix repeated from this agent's previous request
+    # (what a provider's prefix cache can serve); metered as `prefix_tokens`
+    shared_prefix: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,19 @@ class TaskView:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationView:
+    """The agent's open conversation as it perceives it."""
+
+    id: str
+    partner_id: str
+    partner_name: str
+    lines: tuple[str, ...]  # the transcript so far, "Name: text"
+    my_turn: bool
+    max_turns: int
+    told: tuple[str, ...] = ()  # news this agent has already told the partner
+
+
+@dataclass(frozen=True, slots=True)
 class Perception:
     """Everything an agent knows about the world at the start of its step. Read-only."""
 
@@ -172,6 +188,12 @@ class Perception:
     nearby: tuple[AgentBrief, ...]
     tasks: tuple[TaskView, ...] = ()
     events: tuple[str, ...] = ()  # what happened to the agent since its last step (chats heard...)
+    home: str | None = None  # building id of the agent's home
+    activity: str = ""  # the timed action it is busy with, if any
+    busy: bool = False  # a timed action (use, wait, sleep) is under way
+    conversation: ConversationView | None = None  # its open conversation, if any
+    news: tuple[str, ...] = ()  # news it knows and may pass on
+    tick_seconds: int = 10  # game seconds per tick
 
 
 # -------------------------------------------------------------------- thinking
@@ -192,7 +214,7 @@ class Mind(Protocol):
     async def say(self, kind: str, context: Mapping[str, Any]) -> str | None: ...
 
 
-ActionKind = Literal["move", "use", "chat", "leave", "wait", "take_task"]
+ActionKind = Literal["move", "use", "chat", "say", "leave", "wait", "sleep", "take_task", "seen_tasks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +229,9 @@ class Action:
     target: str | None = None
     text: str = ""
     task_id: str | None = None
+    minutes: int = 0  # how long a use, wait or sleep lasts (game minutes), or a visit (move)
+    end: bool = False  # "say": the line closes the conversation
+    news: str | None = None  # "chat"/"say": the news the line passes on
     items: tuple[tuple[str, int], ...] = ()  # a menu order for "use": (item, quantity)
 
 
@@ -216,6 +241,7 @@ class PlanDecision:
 
     building_id: str
     purpose: str
+    minutes: int = 0  # how long the step lasts there, in game minutes (0: the default)
 
 
 @dataclass(slots=True)

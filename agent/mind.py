@@ -49,6 +49,18 @@ def strip_fences(text: str) -> str:
     return body
 
 
+def common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix of `a` and `b` (compares halving slices)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:  # invariant: a[:lo] == b[:lo]
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def parse_answer(text: str, answer: type[T]) -> T:
     """`text` parsed as JSON into `answer`; raises ValueError (json) or ValidationError."""
     return answer.model_validate(json.loads(strip_fences(text)))
@@ -72,6 +84,7 @@ class AgentMind:
         *,
         call_timeout_s: float,
         on_failure: Callable[[str, str], None] | None = None,
+        last_prompts: dict[str, str] | None = None,
     ) -> None:
         self.agent_id = agent_id
         self.llm = llm
@@ -79,6 +92,7 @@ class AgentMind:
         self.prompts = prompts
         self.call_timeout_s = call_timeout_s
         self.on_failure = on_failure
+        self.last_prompts = last_prompts if last_prompts is not None else {}
         self.calls = 0
         self.tokens = 0
         self.failures: list[tuple[str, str]] = []
@@ -93,7 +107,12 @@ class AgentMind:
         schema = self.prompts.schema(kind)
         for attempt in (1, 2):
             request = LLMRequest(
-                kind=kind, messages=messages, context=context, agent_id=self.agent_id, schema=schema
+                kind=kind,
+                messages=messages,
+                context=context,
+                agent_id=self.agent_id,
+                schema=schema,
+                shared_prefix=self._shared_prefix(messages),
             )
             try:
                 async with asyncio.timeout(self.call_timeout_s):
@@ -124,6 +143,14 @@ class AgentMind:
                     ),
                 )
         return None  # pragma: no cover - the loop always returns
+
+    def _shared_prefix(self, messages: tuple[Message, ...]) -> float:
+        """The share of `messages`' text that repeats the start of this agent's previous prompt,
+        and remember these messages as the previous prompt."""
+        text = "".join(f"{m.role}\x00{m.content}\x01" for m in messages)
+        previous = self.last_prompts.get(self.agent_id, "")
+        self.last_prompts[self.agent_id] = text
+        return common_prefix(previous, text) / len(text) if text else 0.0
 
     async def say(self, kind: str, context: Mapping[str, Any]) -> str | None:
         """One line said in character (kinds answering `Utterance`: chat, reply_player), or None."""

@@ -42,6 +42,7 @@ class ModelService:
         self.settings = settings
         self.unmetered = Meter()  # calls made outside any `metering()` block
         self.prompts = PromptBook()
+        self.last_prompts: dict[str, str] = {}  # agent id -> its previous prompt (prefix share)
         seed = settings.seed
         self.pool = ModelPool(
             settings.profile,
@@ -68,6 +69,7 @@ class ModelService:
             call_timeout_s=profile.timeout_s * (1 + profile.max_retries)
             + profile.max_retries * MAX_BACKOFF_S,
             on_failure=failed,
+            last_prompts=self.last_prompts,
         )
 
     def _record(self, call: CallRecord) -> None:

@@ -14,8 +14,11 @@ from agent.interfaces import Memory, Planner
 class ActorState(enum.StrEnum):
     """Where an agent is in its step cycle.
 
-    inited -> moving -> (arrived) -> using | chatting -> idle -> moving ... (an agent plans
-    within one step, so no state stands for planning)
+    inited -> moving -> (arrived) -> using | idle -> moving ... (an agent plans within one step,
+    so no state stands for planning); at night: (home) -> sleeping -> (morning) idle.
+    A timed action (a use, a wait, sleep)
+    lasts until `AgentRecord.busy_until`; a conversation (`AgentRecord.conversation`) overlays
+    whatever state the agent is in.
     """
 
     INITED = "inited"
@@ -23,6 +26,7 @@ class ActorState(enum.StrEnum):
     USING = "using"
     CHATTING = "chatting"
     IDLE = "idle"
+    SLEEPING = "sleeping"
 
 
 _STEP_LETTERS = {(1, 0): "R", (-1, 0): "L", (0, 1): "D", (0, -1): "U"}
@@ -84,12 +88,21 @@ class AgentRecord:
     use_left: int = 0
     label: str = "just arrived in town"  # a short "what am I doing" line for the client
     owner: str | None = None  # the player who created it, if any
-    home: str | None = None  # the building it lives in (see server/world/housing.py)
+    home: str | None = None  # the building it lives in and sleeps in (server/world/housing.py)
     created_tick: int = 0
     failures: int = 0
     last_error: str | None = None
     inbox: list[str] = field(default_factory=list)  # events heard since the last step
     facts: list[str] = field(default_factory=list)
+    # the agent's day (stored with the tick, see docs/agents.md)
+    busy_until: int = 0  # the tick its current timed action (use, wait, sleep) ends
+    activity: str = ""  # what that action is, in words
+    visit_minutes: int = 0  # how long the plan step at `target` lasts, in game minutes
+    conversation: str | None = None  # id of its open conversation
+    acquaintances: dict[str, int] = field(default_factory=dict)  # whom it talked with -> last tick
+    news: list[str] = field(default_factory=list)  # news it knows and may pass on
+    told: dict[str, list[str]] = field(default_factory=dict)  # partner id -> news told them
+    seen_tasks: list[str] = field(default_factory=list)  # mayor's tasks it has considered
     # the world's rules own these two (see server/world/rules.py); the actor reads them
     acts_here: int = 0  # actions taken in the building since arriving (a visit ends at a cap)
     last_target: str | None = None  # the building the agent last set out for
@@ -117,9 +130,21 @@ class AgentRecord:
         "last_error",
         "inbox",
         "facts",
+        "busy_until",
+        "activity",
+        "visit_minutes",
+        "conversation",
+        "acquaintances",
+        "news",
+        "told",
+        "seen_tasks",
         "acts_here",
         "last_target",
     )
+
+    @property
+    def asleep(self) -> bool:
+        return self.state is ActorState.SLEEPING
 
     def to_row(self) -> dict[str, Any]:
         """The agents-table row."""
@@ -170,6 +195,9 @@ class AgentRecord:
             "purpose": self.purpose,
             "using": self.using,
             "label": self.label,
+            "activity": self.activity,
+            "busy_until": self.busy_until,
+            "conversation": self.conversation,
             "owner": self.owner,
             "home": self.home,
             "failures": self.failures,
@@ -187,4 +215,5 @@ class AgentRecord:
             "cash": self.cash,
             "target": self.target,
             "purpose": self.purpose,
+            "conversation": self.conversation,
         }

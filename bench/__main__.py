@@ -22,6 +22,7 @@ ALL = (
     "persistence",
     "fanout",
     "footprint",
+    "day",
     "browser",
     "report",
 )

@@ -114,10 +114,12 @@ class FakeLLM:
 
 
 @contextlib.contextmanager
-def fake_llm(latency: float) -> Iterator[FakeLLM]:
-    """The fake OpenAI-compatible server (`bench._fake`) in its own process."""
+def fake_llm(latency: float, *, restless: bool = False) -> Iterator[FakeLLM]:
+    """The fake OpenAI-compatible server (`bench._fake`) in its own process (`restless`: agents
+    leave buildings instead of using equipment, so they decide again at once)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench._fake", "--latency", str(latency)],
+        [sys.executable, "-m", "bench._fake", "--latency", str(latency)]
+        + (["--restless"] if restless else []),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

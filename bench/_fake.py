@@ -83,7 +83,7 @@ class _Connection(asyncio.Protocol):
 
     def _answer(self, body: dict[str, Any], served: int) -> None:
         self.busy = False
-        self._reply(200, orjson.dumps(chat_completion(body, town_responder(body), served)))
+        self._reply(200, orjson.dumps(chat_completion(body, self.server.respond(body), served)))
 
     def _reply(self, status: int, payload: bytes, close: bool = False) -> None:
         if self.transport is None:
@@ -108,10 +108,20 @@ class _Connection(asyncio.Protocol):
 class LeanFakeServer:
     """Listens on 127.0.0.1 (a free port) and answers chat completions after `latency` seconds."""
 
-    def __init__(self, latency: float) -> None:
+    def __init__(self, latency: float, restless: bool = False) -> None:
         self.latency = latency
+        self.restless = restless
         self.served = 0
         self._server: asyncio.Server | None = None
+
+    def respond(self, body: dict[str, Any]) -> str:
+        """The answer's content: `town_responder`'s, except that a restless server has every
+        agent leave a building instead of using its equipment (so no action lasts and every
+        agent decides again at once: the load `bench.tick_concurrency` measures)."""
+        answer = town_responder(body)
+        if self.restless and '"action": "use"' in answer:
+            return '{"action": "leave", "reason": "restless"}'
+        return answer
 
     async def start(self) -> str:
         loop = asyncio.get_running_loop()
@@ -124,8 +134,8 @@ class LeanFakeServer:
             self._server.close()
 
 
-async def _main(latency: float) -> None:
-    server = LeanFakeServer(latency)
+async def _main(latency: float, restless: bool) -> None:
+    server = LeanFakeServer(latency, restless)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -142,7 +152,9 @@ async def _main(latency: float) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--latency", type=float, default=0.2)
-    asyncio.run(_main(p.parse_args().latency))
+    p.add_argument("--restless", action="store_true", help="agents leave instead of using equipment")
+    a = p.parse_args()
+    asyncio.run(_main(a.latency, a.restless))
 
 
 if __name__ == "__main__":

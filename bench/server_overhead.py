@@ -75,6 +75,9 @@ async def _ticks(n: int, ticks: int, profile: bool) -> tuple[dict[str, Any], pst
             "wall_s": round(wall, 3),
             "ms_per_tick": round(wall * 1000 / ticks, 2),
             "agent_steps_per_s": round((stepped + moved) / wall, 1),
+            # every agent's tick, busy ones included (the `day` benchmark's agent-step): agents
+            # busy with a timed action neither think nor walk, and cost a count-down
+            "agent_ticks_per_s": round(n * ticks / wall, 1),
             "thinking_steps_per_s": round(stepped / wall, 1),
             "us_per_agent_step": round(wall * 1e6 / max(1, stepped + moved), 1),
             "median_phase_ms": {name: round(statistics.median(v), 2) for name, v in phases.items()},

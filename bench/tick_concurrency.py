@@ -4,6 +4,10 @@ latency), the tick sent over a real websocket to the real server (`run_town`, po
 
 floor = (most metered calls of one agent in the tick: calls within a step are sequential) x latency.
 
+The fake server runs `--restless`: agents leave a building instead of using its equipment, so no
+action lasts and every agent decides again at once (a town's agents are mostly busy with timed
+actions and make no call; this is the worst case, all of them deciding in one tick).
+
 Ticks measured per N: tick 1 (cold: every agent plans, HTTP connections opened for the first
 time) and the warm ticks: those of ticks 4-10 in which every agent called the model and the
 tick made at least 95% of tick 1's calls, i.e. every agent planned (`move_tiles_per_tick` is
@@ -113,7 +117,7 @@ async def run(quick: bool) -> None:
     seq_sizes = [5] if quick else [int(x) for x in env("BENCH_SEQ_SIZES", "10,100").split(",")]
     rows: dict[str, Any] = {}
     seq: dict[str, Any] = {}
-    with fake_llm(LATENCY) as fake:
+    with fake_llm(LATENCY, restless=True) as fake:
         await run_town_ticks(2, fake, 2000, 1)  # warm up imports and the fake server
         for n in sizes:
             r = await run_town_ticks(n, fake, 2000, TICKS)

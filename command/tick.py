@@ -1,5 +1,8 @@
-"""Advance the town one tick (admin). Agents that need to think step concurrently, each under a
-timeout; one agent's failure never stops the others. Moving agents walk without an LLM call.
+"""Advance the town one tick (admin). Agents that need to think (a timed action over, their turn
+in a conversation, something salient happened: see docs/agents.md) step concurrently, each under a
+timeout; one agent's failure never stops the others. Moving agents walk and busy agents go on
+with their action without an LLM call. A chat line among the pushed events names its
+conversation (`conversation_id`).
 The world then applies every proposed action in agent-id order, commits the tick in one
 transaction, pushes a `tick` delta to subscribers, and answers with a summary, including where
 the tick's time went (`phases_ms`: perceive, think, apply, commit, publish).
@@ -83,7 +86,11 @@ def _publish(ctx: Context, r: TickReport) -> Response:
             "clock": r.clock,
             # only the fields that changed since the last push (a moving agent: id, x, y)
             "agents": hub.changes(w.agents[i].brief() for i in r.changed if i in w.agents),
-            "events": [{k: ev[k] for k in ("kind", "agent_id", "other_id", "text")} for ev in r.events],
+            # a chat line names its conversation (`conversation_id`), so a client shows one thread
+            "events": [
+                {k: ev[k] for k in ("kind", "agent_id", "other_id", "text", "conversation_id")}
+                for ev in r.events
+            ],
             "summary": {
                 "stepped": r.stepped,
                 "llm_calls": r.llm_calls,

@@ -11,7 +11,8 @@ A `tick_compact` push carries the same changes as the `tick` push it is made fro
      "text": {"state": [i, s, ...], "label": [...], "target": [...], "purpose": [...]},
      "num": {"cash": [i, v, ...]},          # other changed fields, by kind of value
      "other": [[i, {field: value}], ...],   # anything else that changed (rare)
-     "events": [[kind, agent, other, text], ...],  # agent/other: string indices, null when none
+     "events": [[kind, agent, other, text, conversation?], ...],  # agent/other: string indices,
+                                            # null when none; a chat line adds its conversation id
      "events_cut": n,                       # chat lines whose text was left out (see below)
      "summary": {...}}
 
@@ -108,12 +109,13 @@ def _events(events: Iterable[dict[str, Any]], table: StringTable) -> tuple[list[
             if chats > CHAT_TEXTS:
                 txt = None
                 cut += 1
-        out.append(
-            [
-                table.ref(ev.get("kind") or ""),
-                None if ev.get("agent_id") is None else table.ref(ev["agent_id"]),
-                None if ev.get("other_id") is None else table.ref(ev["other_id"]),
-                txt,
-            ]
-        )
+        row = [
+            table.ref(ev.get("kind") or ""),
+            None if ev.get("agent_id") is None else table.ref(ev["agent_id"]),
+            None if ev.get("other_id") is None else table.ref(ev["other_id"]),
+            txt,
+        ]
+        if ev.get("conversation_id"):  # literal: each id serves a handful of lines
+            row.append(ev["conversation_id"])
+        out.append(row)
     return out, cut

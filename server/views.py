@@ -94,13 +94,16 @@ class AgentInfo(Model):
     x: int
     y: int
     cash: int
-    state: str = Field(description="inited, moving, using, chatting or idle")
+    state: str = Field(description="inited, moving, using, idle or sleeping")
     target: str | None = Field(description="the building it is heading to or in")
     purpose: str = Field(description="why it is going there")
     using: str | None = Field(description="the equipment id it is using")
     label: str = Field(description="a short line of what it is doing")
+    activity: str = Field(description="the timed action it is busy with (a use, a wait, sleep), if any")
+    busy_until: int = Field(description="the tick that action ends")
+    conversation: str | None = Field(description="the id of its open conversation, if any")
     owner: str | None = Field(description="the player who created it, if a player did")
-    home: str | None = Field(description="the building it lives in (or starts at, in a town without beds)")
+    home: str | None = Field(description="the building it lives and sleeps in")
     failures: int = Field(description="failed steps and refused actions so far")
     last_error: str | None = Field(description="the latest of them")
 
@@ -108,7 +111,9 @@ class AgentInfo(Model):
 class MemoryInfo(Model):
     """One of an agent's memories."""
 
-    kind: str = Field(description="observation, chat, reflection, impression, experience or plan")
+    kind: str = Field(
+        description="observation, chat, conversation (a talk's summary), reflection, impression, experience or plan"
+    )
     text: str
     tick: int
     importance: float

@@ -449,3 +449,24 @@ async def test_connection_loss_banner_and_reconnect(
         await p.context.close()
     finally:
         await proxy.down()
+
+
+async def test_a_conversation_shows_as_one_thread(view: View, town: Running, admin: TownClient) -> None:
+    """The lines of one conversation gather under one entry of the activity feed."""
+    from agent.interfaces import Action
+    from server.world import rules
+
+    w = town.services.world
+    alice, bob = w.agents["alice-chen"], w.agents["bob-martin"]
+    async with w.lock:  # Alice opens a conversation; the next ticks carry Bob's and her replies
+        bob.x, bob.y = alice.x, alice.y
+        rules.apply(w, alice, Action("chat", target=bob.id, text="Hi Bob, got a minute?"))
+        await w.commit()
+    await admin.call("tick", count=3)
+    thread = view.page.locator("#feed > li", has_text="Conversation: Bob Martin and Alice Chen")
+    await expect(thread).to_have_count(1, timeout=WAIT_MS)
+    await expect(thread.locator("ol.thread > li")).to_have_count(3, timeout=WAIT_MS)
+    await expect(thread.locator("ol.thread > li").first).to_contain_text("Bob Martin:")
+    # no chat line of it stands on its own in the feed
+    assert await view.page.locator("#feed > li", has_text=" to Alice Chen: ").count() == 0
+    view.assert_clean()

@@ -22,7 +22,8 @@ def scripted_mind(agent_id: str = "a1") -> AgentMind:
 async def test_qa_plan_picks_goal_building() -> None:
     mind = scripted_mind()
     planner = QAPlanner()
-    decision = await planner.plan(mind, sample_perception(goal="bake bread"), StreamMemory())
+    p = sample_perception(goal="bake bread", minute_of_day=10 * 60)  # working hours: to work
+    decision = await planner.plan(mind, p, StreamMemory())
     assert decision.building_id == "bakery" and decision.purpose
     assert mind.failures == [] and planner.describe().startswith("qa plan: go to bakery")
     clone = QAPlanner()

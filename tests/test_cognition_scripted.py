@@ -86,7 +86,7 @@ async def test_goal_with_full_stop_reads_as_one_sentence(kind: str) -> None:
 
 
 async def test_choice_follows_goal_words() -> None:
-    ctx = perception_context(sample_perception(goal="bake bread"))
+    ctx = perception_context(sample_perception(goal="bake bread", minute_of_day=10 * 60))  # working hours
     chosen = QAChoice.model_validate_json(await answer(ScriptedModel(), "qa_choose", ctx))
     assert chosen.building == "bakery"
 
@@ -132,7 +132,8 @@ async def test_act_sometimes_chats_with_agent_in_sight() -> None:
 async def test_reply_player_never_gives_cash(text: str) -> None:
     ctx = perception_context(sample_perception(), player_text=text)
     reply = Utterance.model_validate_json(await answer(ScriptedModel(), "reply_player", ctx))
-    assert set(Utterance.model_fields) == {"text"}  # words only: nothing that could move cash
+    # words only (a line, a goodbye flag, a piece of news): nothing that could move cash
+    assert set(Utterance.model_fields) == {"text", "end", "news"}
     assert "Ann" in reply.text
     lowered = reply.text.lower()
     assert not any(s in lowered for s in ("here is", "here's", "i'll give", "i will give", "sending", "sure"))
@@ -150,3 +151,21 @@ async def test_task_decide_takes_fitting_task() -> None:
         await answer(ScriptedModel(), "task_decide", perception_context(p))
     )
     assert got.take == "t1"
+
+
+def test_long_text_is_cut_at_a_sentence_or_a_word_never_mid_word() -> None:
+    from agent.prompts.schemas import whole
+
+    text = "I work at the bakery. I hope to open my own bakery at Sweet Tooth Desserts one day soon."
+    assert whole(text, 40) == "I work at the bakery."
+    cut = whole("word " * 30, 50)
+    assert cut.endswith("...") and len(cut) <= 50 and cut[:-3].split() == ["word"] * len(cut[:-3].split())
+    assert Utterance.model_validate({"text": "abc " * 200}).text.endswith("...")
+
+
+async def test_reply_to_a_player_quotes_memories_in_whole_sentences() -> None:
+    memory = "Alice told me she wants to open her own bakery at Sweet Tooth Desserts next spring. " * 3
+    ctx = perception_context(sample_perception(), player_text="What's new?", memories=[memory])
+    reply = Utterance.model_validate_json(await answer(ScriptedModel(), "reply_player", ctx))
+    assert reply.text.endswith((".", "!", "?")), reply.text
+    assert "Sweet Tooth Des" not in reply.text or "Sweet Tooth Desserts" in reply.text

@@ -168,6 +168,19 @@ async def test_kill_9_mid_tick_restores_last_committed_tick(db_url: str, tmp_pat
                 stored = dump(db_url)
                 if last["tick"] >= 10 and len(stored["ledger"]) > len(stored["agents"]):
                     break
+            # a task offered is salient: the agents without a job think about it in the next tick
+            # (an agent busy with a timed action would otherwise make no call)
+            await c.call(
+                "post_task",
+                task={
+                    "title": "Tidy the park",
+                    "description": "Sweep the paths of Willow Park.",
+                    "reward": 5,
+                    "building": "park",
+                    "condition": {"type": "visited", "building": "park", "count": 1},
+                },
+            )
+            stored = dump(db_url)
             seen = await town_view(c)
             assert check_books(stored) == last["tick"] and stored["memories"]
             assert len(stored["ledger"]) > len(stored["agents"]), "nobody spent or earned: a weak test"

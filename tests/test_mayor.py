@@ -79,7 +79,7 @@ async def test_company_scenario_completes(town: Running, tmp_path: Path) -> None
     assert rc == 0
     by_type = {t["condition"]["type"]: t for t in rep["tasks"]}
     assert set(by_type) == {"company", "employed", "ledger_total", "knows_fact"}
-    assert all(t["status"] == "completed" and t["completed_tick"] < 400 for t in rep["tasks"])
+    assert all(t["status"] == "completed" and t["completed_tick"] < 1080 for t in rep["tasks"])
     assert rep["companies"] and rep["companies"][0]["building"] == "office"
     assert len(by_type["company"]["credited"]) >= 3
     entries = await w.repo.ledger_entries()
@@ -92,6 +92,19 @@ async def test_company_scenario_completes(town: Running, tmp_path: Path) -> None
     carmen = diffusion["The town council will pay a bonus to the first company registered this year."]
     assert carmen["seeded_by"] == "carmen-diaz" and len(carmen["knowers"]) >= 3
     assert rep["ledger"]["zero_sum"] and w.ledger.total() == 0
+
+
+async def test_company_scenario_completes_after_free_play(
+    town: Running, admin: TownClient, tmp_path: Path
+) -> None:
+    """On a town that has lived a while (120 ticks of free play: everyone busy with its morning),
+    the mayor's tasks still get done, the council's news included: a task offered interrupts a
+    busy agent, and an agent with news tells the people it meets."""
+    await admin.call("tick", count=120)
+    rc, rep = await run_scenario(town, ROOT / "scenarios/company.json", tmp_path)
+    assert rc == 0, [(t["title"], t["done"], t["target"]) for t in rep["tasks"]]
+    news = next(t for t in rep["tasks"] if t["condition"]["type"] == "knows_fact")
+    assert news["status"] == "completed" and len(news["credited"]) >= 3
 
 
 async def test_scenarios_are_deterministic(sqlite_url: str, tmp_path: Path) -> None:
@@ -329,4 +342,5 @@ async def test_employees_go_back_to_their_workplace(admin: TownClient, town: Run
         if wages:
             break
     assert wages, "the employee never worked a shift at its workplace"
-    assert wages[0].amount == 12 + 6  # the barista counter's income plus the employee bonus
+    # the barista counter's income plus the employee bonus, for each started half hour of the shift
+    assert wages[0].amount > 0 and wages[0].amount % (12 + 6) == 0

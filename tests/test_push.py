@@ -11,7 +11,7 @@ from server.app import Running
 from server.client import TownClient
 from server.push import CHAT_TEXTS, StringTable, compact_tick
 
-FIELDS = ("x", "y", "state", "label", "cash", "target", "purpose")
+FIELDS = ("x", "y", "state", "label", "cash", "target", "purpose", "conversation")
 
 
 class CompactReader:
@@ -45,8 +45,14 @@ class CompactReader:
         for i, fields in d.get("other", []):
             self.agents[self.table[i]].update(fields)
         self.events = [
-            [self.text(k), None if a is None else self.table[a], None if o is None else self.table[o], t]
-            for k, a, o, t in d["events"]
+            [
+                self.text(k),
+                None if a is None else self.table[a],
+                None if o is None else self.table[o],
+                t,
+                *conv,
+            ]
+            for k, a, o, t, *conv in d["events"]
         ]
 
 
@@ -72,6 +78,10 @@ async def test_a_compact_subscriber_follows_the_town_exactly(town: Running, admi
                 [e["kind"], e["agent_id"], e["other_id"]] for e in f["events"]
             ]
             assert all(e[3] in (None, g["text"]) for e, g in zip(reader.events, f["events"], strict=True))
+            # a chat line names its conversation in both forms
+            assert [e[4] if len(e) > 4 else None for e in reader.events] == [
+                e["conversation_id"] for e in f["events"]
+            ]
             assert len(orjson.dumps(c)) < len(orjson.dumps(f)) or not f["agents"]
         # A string is sent once: no push repeats one the table already holds.
         assert len(reader.seen_strings) == len(set(reader.seen_strings))

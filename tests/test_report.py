@@ -11,31 +11,41 @@ from server.client import TownClient
 from server.report.html import chat_graph, line_chart, render
 from tests.conftest import ADMIN, make_settings
 
+TICKS = 480  # 08:00 to 09:20
+
 
 async def test_report_after_a_free_run(db_url: str) -> None:
     """On SQLite and MySQL (the report's sums are computed in the database)."""
     async with run_town(make_settings(db_url)) as town, await TownClient.connect(town.ws_url) as admin:
         await admin.call("login", token=ADMIN)
-        await admin.call("tick", count=60)
+        await admin.call("tick", count=TICKS)  # a morning: breakfast, work, the first conversations
         await check_report(town, admin)
 
 
 async def check_report(town: Running, admin: TownClient) -> None:
     rep = (await admin.call("get_report"))["report"]
     w = town.services.world
-    assert rep["tick"] == 60 and rep["ledger"]["zero_sum"] and rep["ledger"]["total"] == 0
+    assert rep["tick"] == TICKS and rep["ledger"]["zero_sum"] and rep["ledger"]["total"] == 0
     assert set(rep["cash"]) == set(w.agents)
     for aid, pts in rep["cash"].items():
         assert pts[0][0] == 0 and pts[-1][1] == w.agents[aid].cash
     assert rep["cash_total"][-1][1] == sum(a.cash for a in w.agents.values()) == rep["ledger"]["agents_total"]
-    assert len(rep["llm"]["per_tick"]) == 60
+    assert len(rep["llm"]["per_tick"]) == TICKS
     assert rep["llm"]["calls"] == sum(r["llm_calls"] for r in rep["llm"]["per_tick"]) > 0
     assert rep["llm"]["tokens"] == sum(v["tokens"] for v in rep["llm"]["by_kind"].values())
     chats = await w.repo.rows("events", where={"kind": "chat"})
     assert rep["chats"]["lines"] == len(chats) == sum(e["count"] for e in rep["chats"]["edges"])
+    # the talk graph counts conversations as well as lines
+    talks = {e["conversation_id"] for e in chats}
+    assert (
+        rep["chats"]["conversations"]
+        == len(talks)
+        == sum(e["conversations"] for e in rep["chats"]["edges"])
+        > 0
+    )
     (fact,) = rep["diffusion"]
     assert fact["seeded_by"] == "carmen-diaz" and fact["knowers"]["carmen-diaz"] == 0
-    assert fact["series"][0] == [0, 1] and fact["series"][-1] == [60, len(fact["knowers"])]
+    assert fact["series"][0] == [0, 1] and fact["series"][-1] == [TICKS, len(fact["knowers"])]
     http = tornado.httpclient.AsyncHTTPClient()
     js = await http.fetch(town.url + "/report.json")
     assert js.headers["Content-Type"].startswith("application/json")
@@ -76,7 +86,12 @@ def test_html_escapes_names_and_handles_empty_data() -> None:
             "by_agent": {},
             "per_tick": [],
         },
-        "chats": {"lines": 0, "nodes": [{"id": "x", "name": "<b>X & Y</b>"}], "edges": []},
+        "chats": {
+            "lines": 0,
+            "conversations": 0,
+            "nodes": [{"id": "x", "name": "<b>X & Y</b>"}],
+            "edges": [],
+        },
         "diffusion": [],
     }
     html = render(rep)

@@ -11,13 +11,14 @@ Context keys read, per kind (all optional):
 - every kind: agent_id, tick, name, goal, cash
 - qa_ask: buildings
 - qa_answer: questions, buildings, nearby, memories
-- qa_choose: buildings, answers, building_id
-- daily_plan: buildings
-- hourly_schedule: hours (list of int), daily_plan (list of str), buildings, minute_of_day
+- qa_choose, daily_plan, hourly_schedule: buildings, home, job, day, minute_of_day (the agent's
+  day, `scripted_day.day_slots`); hourly_schedule also hours (list of int)
 - decompose: activity, building (id), minutes, buildings
 - react: event
-- act: building (a building_context mapping with equipment), purpose, nearby
-- chat: partner, heard (list of str), memories (a remembered piece of news is passed on)
+- act: building (a building_context mapping with equipment), purpose, minutes, nearby,
+  news_for (names of people in sight who have not heard the agent's news: it talks to them)
+- chat: partner, heard (the transcript so far), turn, activity, news (news not yet told this
+  partner: passed on), memories, minute_of_day (see `scripted_day.chat_line`)
 - reply_player: player_text, memories
 - importance: text
 - reflect: memories (list of str)
@@ -40,7 +41,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agent.interfaces import LLMRequest, LLMResult, Usage
+from agent.llm.scripted_day import chat_line, day_slots, slot_at, step_minutes
 from agent.llm.scripted_mayor import mayor_plan
+from agent.prompts.schemas import whole
 
 _STOP = frozenset(
     "the and for with that this from into your you are was were have has had but not what which who "
@@ -58,6 +61,7 @@ _IMPORTANT = {
 }
 _NEGATIVE = frozenset("fail failed failure could refused closed broke nothing unable denied".split())
 _LOW_CASH = 20
+_BYE = frozenset("bye goodbye farewell later".split())
 
 
 _ALNUM_RUN = re.compile(r"[^\W_]+")  # runs of characters for which str.isalnum() is true
@@ -120,23 +124,8 @@ def _building_text(b: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-_NEWS = "Did you hear?"
-_NOT_NEWS = ("i ", "i'm", "a lot of my days", "everything i do", "hi ", "hello", "good ", "thanks", "i see")
-
-
-def _news(memories: Sequence[str]) -> str:
-    """A remembered piece of news to pass on in a chat: something heard as news ("Did you hear?
-    ..."), or a remembered statement about the town (no colon, not about oneself, not a greeting)."""
-    for m in memories:
-        if _NEWS in m:
-            text = m.split(_NEWS, 1)[1].strip()
-        elif ":" not in m and not m.lower().startswith(_NOT_NEWS) and m.rstrip().endswith("."):
-            text = m.strip()
-        else:
-            continue
-        if len(words(text)) >= 4:
-            return text[:300]
-    return ""
+def _stable(*parts: str) -> int:
+    return int.from_bytes(hashlib.blake2b("|".join(parts).encode("utf-8"), digest_size=8).digest(), "big")
 
 
 def _affordable_operation(e: Mapping[str, Any], cash: int) -> tuple[str, int]:
@@ -178,6 +167,8 @@ class ScriptedModel:
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
+        self._days: dict[tuple[Any, ...], list[Any]] = {}  # see `_slots`
+        self._texts: dict[tuple[str, str], str] = {}  # see `_text_of`
         self._answers: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
             "qa_ask": self._qa_ask,
             "qa_answer": self._qa_answer,
@@ -218,8 +209,21 @@ class ScriptedModel:
         """Buildings with an id, best fit to `text` first; ties broken by a stable hash."""
         found = [b for b in _maps(ctx, "buildings") if _str(b, "id")]
         return sorted(
-            found, key=lambda b: (-_overlap(text, _building_text(b)), self._hash(ctx, _str(b, "id")))
+            found, key=lambda b: (-_overlap(text, self._text_of(b)), self._hash(ctx, _str(b, "id")))
         )
+
+    def _text_of(self, b: Mapping[str, Any], key: str = "") -> str:
+        """`_building_text(b)`, kept by id and name (a building's or equipment's words do not
+        change; at most 4,096 kept)."""
+        k = (key or _str(b, "id"), _str(b, "name"))
+        if not k[0]:
+            return _building_text(b)
+        text = self._texts.get(k)
+        if text is None:
+            if len(self._texts) >= 4096:
+                self._texts.clear()
+            text = self._texts[k] = _building_text(b)
+        return text
 
     def _focus(self, ctx: Mapping[str, Any]) -> str:
         """The agent's goal, to end a sentence with (its own final full stop dropped)."""
@@ -253,53 +257,75 @@ class ScriptedModel:
         questions = _strs(ctx, "questions") or ["Where should I go?"]
         return {"answers": [facts[i % len(facts)] for i in range(min(len(questions), 5))]}
 
+    def _slots(self, ctx: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+        """The agent's day (`scripted_day.day_slots`) and the slot at the context's minute. A day
+        depends only on the agent, the day, its home, job and goal and the town's buildings, so
+        it is worked out once (kept in `_days`, at most 4,096 of them)."""
+        goal, buildings = self._focus(ctx), _maps(ctx, "buildings")
+        aid = _str(ctx, "agent_id")
+        key = (aid, ctx.get("day"), _str(ctx, "home"), _str(ctx, "job"), goal) + tuple(
+            _str(b, "id") for b in buildings
+        )
+        slots = self._days.get(key)
+        if slots is None:
+            if len(self._days) >= 4096:
+                self._days.clear()
+
+            def rank(text: str) -> list[Mapping[str, Any]]:  # best fit first; ties by a stable hash
+                found = [b for b in buildings if _str(b, "id")]
+                return sorted(
+                    found, key=lambda b: (-_overlap(text, self._text_of(b)), _stable(aid, _str(b, "id")))
+                )
+
+            slots = self._days[key] = day_slots(ctx, buildings, rank, goal)
+        return slot_at(slots, aid, _int(ctx, "minute_of_day", 480)), slots
+
     def _qa_choose(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
-        goal = self._focus(ctx)
-        ranked = self._ranked(ctx, goal + " " + " ".join(_strs(ctx, "answers")))
-        if not ranked:
+        slot, _ = self._slots(ctx)
+        if not slot.building:
+            goal = self._focus(ctx)
             return {"building": _str(ctx, "building_id", "nowhere"), "purpose": f"think about how to {goal}"}
-        best = ranked[0]
-        return {"building": _str(best, "id"), "purpose": f"{goal} at {_str(best, 'name', 'there')}"}
+        minute = _int(ctx, "minute_of_day", 480)
+        return {"building": slot.building, "purpose": slot.activity, "minutes": step_minutes(slot, minute)}
 
     def _daily_plan(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
-        goal = self._focus(ctx)
-        names = [_str(b, "name", _str(b, "id")) for b in self._ranked(ctx, goal)[:3]]
-        plan = ["wake up and get ready for the day"]
-        plan += (
-            [f"work towards my goal ({goal}) at {names[0]}"] if names else [f"work towards my goal: {goal}"]
-        )
-        plan += [f"spend some time at {n}" for n in names[1:]]
-        plan += ["have dinner and talk to people", "go to bed"]
-        return {"plan": plan}
+        _, slots = self._slots(ctx)
+        plan = [f"{s.start // 60:02d}:{s.start % 60:02d} {s.activity} ({s.building})" for s in slots]
+        return {"plan": (plan + ["go to bed"]) if plan else [f"work towards my goal: {self._focus(ctx)}"]}
 
     def _hourly_schedule(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
-        goal = self._focus(ctx)
         raw = ctx.get("hours")
         hours = (
             sorted({h for h in raw if isinstance(h, int) and 0 <= h <= 23}) if isinstance(raw, list) else []
         )
         if not hours:
             hours = list(range(max(0, min(23, _int(ctx, "minute_of_day") // 60)), 24))
-        plan = _strs(ctx, "daily_plan") or [f"work towards my goal: {goal}"]
-        top = self._ranked(ctx, goal)[:3]
-        fallback = _str(ctx, "building_id", "home")
+        _, slots = self._slots(ctx)
+        aid = _str(ctx, "agent_id")
         schedule = []
-        for i, hour in enumerate(hours):
-            building = (
-                _str(top[self._hash(ctx, hour) % len(top) if i % 3 == 2 else 0], "id") if top else fallback
-            )
-            schedule.append(
-                {"hour": hour, "activity": plan[i * len(plan) // len(hours)][:200], "building": building}
-            )
+        for hour in hours:
+            s = slot_at(slots, aid, hour * 60 + 30)
+            schedule.append({"hour": hour, "activity": s.activity[:200], "building": s.building or "home"})
         return {"schedule": schedule}
 
     def _decompose(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         activity = _str(ctx, "activity", f"work towards my goal: {self._focus(ctx)}")
         ranked = self._ranked(ctx, activity)
         building = _str(ctx, "building") or (_str(ranked[0], "id") if ranked else "home")
-        minutes = max(3, min(240, _int(ctx, "minutes", 60)))
-        steps = [f"get started: {activity}", activity, f"wrap up: {activity}"]
-        return {"tasks": [{"task": s[:200], "minutes": minutes // 3, "building": building} for s in steps]}
+        minutes = max(10, min(240, _int(ctx, "minutes", 60)))
+        if activity == "sleep":
+            return {"tasks": [{"task": "sleep", "minutes": minutes, "building": building}]}
+        parts = (2, 3)[self._hash(ctx, "parts") % 2]
+        first = minutes // parts + (self._hash(ctx, "split") % 11) - 5
+        lengths = [first] + [(minutes - first) // (parts - 1)] * (parts - 1)
+        words_ = ("start to", "keep going:", "finish up and")[: parts - 1] + ("then",)
+        steps = [f"{w} {activity}" for w in words_[:parts]]
+        return {
+            "tasks": [
+                {"task": s[:200], "minutes": max(5, n), "building": building}
+                for s, n in zip(steps, lengths, strict=False)
+            ]
+        }
 
     def _react(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         hits = sorted(set(words(_str(ctx, "event"))) & _URGENT)
@@ -313,9 +339,15 @@ class ScriptedModel:
         equipment = _maps(building, "equipment") if isinstance(building, Mapping) else []
         nearby = [a for a in _maps(ctx, "nearby") if _str(a, "id")]
         roll = self._hash(ctx, "act")
-        if nearby and roll % 4 == 0:
+        tell = [a for a in nearby if _str(a, "name") in _strs(ctx, "news_for")]
+        if tell:  # news to pass on to someone here: go and tell them
+            partner = tell[roll % len(tell)]
+            return {"action": "chat", "target": _str(partner, "id"), "reason": "I have news for them"}
+        sociable = any(w in _str(ctx, "purpose") for w in ("chat", "meet", "lunch", "relax"))
+        if nearby and (roll % 3 != 1 if sociable else roll % 3 == 0):
             partner = nearby[(roll // 4) % len(nearby)]
             return {"action": "chat", "target": _str(partner, "id"), "reason": "say hello"}
+        minutes = max(5, min(240, _int(ctx, "minutes", 30)))
         usable = [
             e for e in equipment if _str(e, "id") and _int(e, "price") <= cash and _int(e, "free", 1) > 0
         ]
@@ -325,7 +357,7 @@ class ScriptedModel:
                 usable = [e for e in usable if _int(e, "income") > 0]
             usable.sort(
                 key=lambda e: (
-                    -_overlap(focus, _building_text({"equipment": [e]})),
+                    -_overlap(focus, self._text_of({"equipment": [e]}, _str(e, "id"))),
                     -_int(e, "income"),
                     self._hash(ctx, _str(e, "id")),
                 )
@@ -336,6 +368,7 @@ class ScriptedModel:
                 "action": "use",
                 "equipment": _str(chosen, "id"),
                 "operation": operation,
+                "minutes": minutes,
                 "reason": f"{_str(chosen, 'name', 'it')} fits what I came for",
             }
             menu = chosen.get("menu")
@@ -344,37 +377,29 @@ class ScriptedModel:
             return answer
         if nearby:
             return {"action": "chat", "target": _str(nearby[0], "id"), "reason": "nothing here I can use"}
+        if _str(ctx, "building_id") == _str(ctx, "home"):
+            return {"action": "wait", "minutes": minutes, "reason": "at home, taking it easy"}
         return {"action": "leave", "reason": "nothing here I can use"}
 
     def _chat(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
-        name, goal = _str(ctx, "name", "a neighbour"), self._focus(ctx)
-        partner = _str(ctx, "partner", "there")
-        heard = _strs(ctx, "heard")
-        news = _news(_strs(ctx, "memories"))
-        if news and self._hash(ctx, "news") % 3 != 0:
-            return {"text": f"{_NEWS} {news}"}
-        if heard:
-            lines = (
-                f"I see, {partner}. For my part I am trying to {goal}.",
-                f"Good to hear, {partner}. Any tips on how to {goal}?",
-                f"Thanks, {partner}. I should get back to it: {goal}.",
-            )
-        else:
-            lines = (
-                f"Hi {partner}, I'm {name}. I'm trying to {goal}.",
-                f"Hello {partner}! How is your day going?",
-                f"Good to see you, {partner}. What are you up to?",
-            )
-        return {"text": lines[self._hash(ctx, "chat", len(heard)) % len(lines)]}
+        return chat_line(ctx, self.seed, _strs(ctx, "memories"), _strs(ctx, "news"))
 
     def _reply_player(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         name, goal = _str(ctx, "name", "a resident here"), self._focus(ctx)
-        if set(words(_str(ctx, "player_text"))) & _MONEY:
+        said = set(words(_str(ctx, "player_text")))
+        if said & _BYE:
+            return {
+                "text": f"Goodbye! It was nice talking with you. I'm {name}, come by any time.",
+                "end": True,
+            }
+        if said & _MONEY:
             text = f"I'm {name}, and my coins stay with me, thanks. I'd rather talk about how I {goal}."
         else:
             memories = _strs(ctx, "memories")
-            lately = f" Lately: {memories[0][:120]}" if memories else ""
-            text = f"Hello, I'm {name}. Right now I'm focused on this: {goal}.{lately}"
+            lately = whole(memories[0], 160) if memories else ""
+            text = f"Hello, I'm {name}. Right now I'm focused on this: {goal}." + (
+                f" Lately: {lately}" if lately else ""
+            )
         return {"text": text}
 
     def _importance(self, ctx: Mapping[str, Any]) -> dict[str, Any]:

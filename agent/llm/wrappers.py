@@ -241,6 +241,7 @@ class CallRecord:
     cached: bool
     error: str | None = None
     cost_usd: float = 0.0  # at the profile's prices; 0 when unpriced, failed or cached
+    prefix_tokens: int = 0  # prompt tokens in the prefix repeated from the agent's previous call
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +333,7 @@ class MeteredModel:
                 ok=True,
                 cached=result.cached,
                 cost_usd=cost,
+                prefix_tokens=round(usage.prompt_tokens * request.shared_prefix),
             )
         )
         return result

@@ -2,7 +2,8 @@
 
 Once per game day a daily plan in broad strokes (daily_plan); then an hourly schedule from the
 current hour on (hourly_schedule), each slot at a building; the current slot is decomposed into a
-few tasks (decompose), handed out one per `plan()` call. `react` asks whether an event warrants
+few tasks of 5-60 minutes (decompose), handed out one per `plan()` call, each with its duration
+(the agent spends that long at the task's building, without a model call). `react` asks whether an event warrants
 re-planning (react); if so the schedule is rebuilt from the current hour on the next `plan()`.
 """
 
@@ -73,11 +74,11 @@ class DailyPlanner:
         if self.task_index < len(self.tasks):
             task = self.tasks[self.task_index]
             self.task_index += 1
-            building, purpose = task.building, task.task
-        else:
-            building, purpose = slot.building, slot.activity
+            building, purpose, minutes = task.building, task.task, task.minutes
+        else:  # the slot's tasks are done: the slot's activity for the rest of its hour
+            building, purpose, minutes = slot.building, slot.activity, 60 - p.minute_of_day % 60
         # a loaded schedule may name a building that has gone since: check every time
-        self.last = PlanDecision(building_id=self._building(p, building), purpose=purpose)
+        self.last = PlanDecision(building_id=self._building(p, building), purpose=purpose, minutes=minutes)
         return self.last
 
     async def react(self, mind: Mind, p: Perception, memory: Memory, event: str) -> bool:

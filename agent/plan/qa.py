@@ -1,7 +1,7 @@
 """Plan plug-in "qa": the AgentSims three-role plan.
 
 One role asks questions about the goal (qa_ask), one answers them from memory and perception
-(qa_answer), one turns the answers into {building, purpose} (qa_choose). Three dependent calls
+(qa_answer), one turns the answers into {building, purpose, minutes} (qa_choose): the visit lasts that long. Three dependent calls
 per plan; a failed step falls back (default questions, no answers, a deterministic building).
 """
 
@@ -49,12 +49,13 @@ class QAPlanner:
         if building is None or chosen is None:
             building = fallback_building(p)
             purpose = chosen.purpose if chosen is not None else f"keep working towards: {p.goal}"
+            minutes = 30
             self.fallbacks += 1
             log.info("agent %s: qa plan fell back to building %r", p.agent_id, building)
         else:
-            purpose = chosen.purpose
+            purpose, minutes = chosen.purpose, chosen.minutes
         self.questions, self.answers = list(questions), list(answers)
-        self.last = PlanDecision(building_id=building, purpose=purpose)
+        self.last = PlanDecision(building_id=building, purpose=purpose, minutes=minutes)
         self.plans += 1
         return self.last
 

@@ -50,13 +50,18 @@ class PromptTemplate:
 
 class _Fields(dict[str, str]):
     """Template fields, each converted from the context when a template first asks for it (a
-    context carries more than any one prompt shows); a key the context lacks renders as "(none)"."""
+    context carries more than any one prompt shows); a key the context lacks renders as "(none)".
+    `places` is the town's places as stable prefix text (`places_text`), from `buildings`."""
 
     def __init__(self, context: Mapping[str, Any]) -> None:
         super().__init__()
         self._context = context
 
     def __missing__(self, key: str) -> str:
+        if key == "places" and "places" not in self._context:
+            text = places_text(self._context.get("buildings"))
+            self[key] = text
+            return text
         text = to_text(self._context[key]) if key in self._context else _NONE
         self[key] = text
         return text
@@ -78,6 +83,25 @@ def to_text(value: Any) -> str:
     return orjson.dumps(value, default=_plain, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+def places_text(buildings: Any) -> str:
+    """The town's places, one line each ("id: name, kind; description"), without what changes
+    (who uses what): the same text in every prompt of a tick, so it belongs to the stable prefix."""
+    if not isinstance(buildings, list | tuple) or not buildings:
+        return _NONE
+    key = tuple(
+        (str(b.get("id")), str(b.get("name")), str(b.get("kind")), str(b.get("description")))
+        for b in buildings
+        if isinstance(b, Mapping)
+    )
+    return places_lines(key)
+
+
+@functools.lru_cache(maxsize=16)
+def places_lines(key: tuple[tuple[str, str, str, str], ...]) -> str:
+    """`places_text` of (id, name, kind, description) rows, cached."""
+    return "\n".join(f"- {i}: {name}, {kind}; {desc}" for i, name, kind, desc in key)
+
+
 def _plain(value: Any) -> Any:
     """What orjson cannot write itself: read-only mappings as dicts, sets as sorted lists, else text."""
     if isinstance(value, Mapping):
@@ -95,6 +119,7 @@ class PromptBook:
             data = tomllib.load(fh)
         common = data.get("common", {})
         self._persona = string.Template(common.get("persona", ""))
+        self._now = string.Template(common.get("now", ""))
         self._answer_format = string.Template(common.get("answer_format", "$schema"))
         self._open = string.Template(common.get("untrusted_open", "<<<UNTRUSTED $label>>>"))
         self._close = string.Template(common.get("untrusted_close", "<<<END UNTRUSTED $label>>>"))
@@ -157,7 +182,9 @@ class PromptBook:
             )
         fields["persona"] = self._persona.substitute(fields)
         system = template.system.substitute(fields) + "\n\n" + self._answer_formats[kind]
-        return (Message("system", system), Message("user", template.user.substitute(fields)))
+        user = template.user.substitute(fields)
+        now = self._now.substitute(fields)
+        return (Message("system", system), Message("user", f"{user}\n\n{now}" if now else user))
 
 
 @functools.cache
@@ -171,4 +198,13 @@ def render(kind: str, context: Mapping[str, Any]) -> tuple[Message, ...]:
     return default_book().render(kind, context)
 
 
-__all__ = ["PromptBook", "PromptTemplate", "UnknownPromptKind", "default_book", "render", "to_text"]
+__all__ = [
+    "PromptBook",
+    "PromptTemplate",
+    "UnknownPromptKind",
+    "default_book",
+    "places_lines",
+    "places_text",
+    "render",
+    "to_text",
+]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.interfaces import AgentBrief, BuildingView, EquipmentView, Perception, TaskView
+from agent.prompts import places_lines
 
 
 def building_context(b: BuildingView) -> dict[str, Any]:
@@ -59,6 +60,11 @@ def _task(t: TaskView) -> dict[str, Any]:
     }
 
 
+def town_places(p: Perception) -> str:
+    """The town's places as the prompts' stable prefix text (see `agent.prompts.places_text`)."""
+    return places_lines(tuple((b.id, b.name, b.kind, b.description) for b in p.buildings))
+
+
 def perception_context(p: Perception, **extra: Any) -> dict[str, Any]:
     """The context keys every kind may read, from a perception, plus `extra`.
 
@@ -76,8 +82,10 @@ def perception_context(p: Perception, **extra: Any) -> dict[str, Any]:
         "minute_of_day": p.minute_of_day,
         "clock": p.clock,
         "building_id": p.building_id,
+        "home": p.home,
         "job": p.job,
         "buildings": [building_context(b) for b in p.buildings],
+        "places": town_places(p),
         "nearby": [_brief(a) for a in p.nearby],
         "tasks": [_task(t) for t in p.tasks],
         "events": list(p.events),
@@ -125,7 +133,11 @@ def persona_context(p: Perception, **extra: Any) -> dict[str, Any]:
         "tick": p.tick,
         "day": p.day,
         "clock": p.clock,
+        "minute_of_day": p.minute_of_day,
         "building_id": p.building_id,
+        "home": p.home,
+        "job": p.job,
+        "places": town_places(p),
     }
     ctx.update(extra)
     return ctx

@@ -17,10 +17,24 @@ _LINE_MAX = 400
 _LIST_MAX = 12
 
 
+def whole(text: str, limit: int) -> str:
+    """`text` within `limit` characters, never cut mid-word: at the last sentence end that fits,
+    else at the last space (with an ellipsis)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
+    if end >= limit // 2:
+        return head[: end + 1]
+    space = head.rfind(" ", 0, limit - 3)
+    return (head[:space] if space > 0 else head[: limit - 3]).rstrip(",;:") + "..."
+
+
 def _cut(limit: int) -> BeforeValidator:
     def cut(value: Any) -> Any:
         if isinstance(value, str):
-            return value.strip()[:limit]
+            return whole(value.strip(), limit)
         return value
 
     return BeforeValidator(cut)
@@ -71,6 +85,7 @@ class QAChoice(Answer):
 
     building: Annotated[str, Field(min_length=1)]
     purpose: Line
+    minutes: Annotated[int, Field(ge=5, le=240)] = 60  # how long to stay there
 
 
 class DailyPlan(Answer):
@@ -121,6 +136,7 @@ class ActDecision(Answer):
     equipment: OptionalId = None  # equipment id, for "use"
     operation: OptionalId = None  # one of the equipment's operations, for "use"
     target: OptionalId = None  # agent id, for "chat"
+    minutes: Annotated[int | None, Field(ge=1, le=240)] = None  # how long a use or a wait lasts
     order: Annotated[
         dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[int, Field(ge=1, le=99)]],
         BeforeValidator(lambda v: {} if v is None else v),
@@ -135,9 +151,12 @@ class ActDecision(Answer):
 
 
 class Utterance(Answer):
-    """chat and reply_player: one line said in character. Words only: it can move nothing."""
+    """chat and reply_player: one line said in character. Words only: it can move nothing.
+    `end` closes the conversation (a goodbye); `news` names a piece of news the line passes on."""
 
     text: Line
+    end: bool = False
+    news: Annotated[str | None, BeforeValidator(_blank_to_none), _cut(300)] = None
 
 
 class Importance(Answer):

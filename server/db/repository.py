@@ -245,6 +245,7 @@ class Repository:
             await bulk.flush()
             await conn.execute(sa.delete(t.jobs).where(t.jobs.c.agent_id.in_(ch.jobs_removed)))
         await _replace(bulk, t.jobs, "agent_id", ch.jobs)
+        await _replace(bulk, t.conversations, "id", ch.conversations)
         await bulk.many(
             t.ledger,
             ("tick", "src", "dst", "amount", "reason"),
@@ -320,7 +321,26 @@ class Repository:
         tasks = [dict(r._mapping) for r in await conn.execute(sa.select(t.tasks).order_by(t.tasks.c.id))]
         jobs = [dict(r._mapping) for r in await conn.execute(sa.select(t.jobs).order_by(t.jobs.c.agent_id))]
         ids = {r[0] for r in await conn.execute(sa.select(t.agent_ids.c.id))}
-        return StoredTown(meta, agents, buildings, equipment, balances, memories, tasks, jobs, ids)
+        open_talks = [
+            dict(r._mapping)
+            for r in await conn.execute(
+                sa.select(t.conversations)
+                .where(t.conversations.c.ended_tick.is_(None))
+                .order_by(t.conversations.c.id)
+            )
+        ]
+        return StoredTown(
+            meta,
+            agents,
+            buildings,
+            equipment,
+            balances,
+            memories,
+            tasks,
+            jobs,
+            agent_ids=ids,
+            conversations=open_talks,
+        )
 
     async def ledger_entries(self, account: str | None = None, last: int | None = None) -> list[Entry]:
         """Ledger entries, oldest first; those touching `account` when given; only the `last` N
@@ -430,6 +450,25 @@ class Repository:
             groups = [(r.agent_id, r.other_id, int(r.n)) for r in await conn.execute(q)]
         return sum(n for _, _, n in groups), [(a, b, n) for a, b, n in groups if a and b]
 
+    async def conversation_pairs(self) -> list[tuple[str, str, int]]:
+        """Agent-to-agent conversations: (initiator, partner, conversations), from the chat
+        lines' conversation ids."""
+        e = t.events.c
+        q = (
+            sa.select(e.agent_id, e.other_id, e.conversation_id)
+            .where(e.kind == "chat", e.conversation_id.is_not(None))
+            .group_by(e.conversation_id, e.agent_id, e.other_id)
+        )
+        seen: dict[str, tuple[str, str]] = {}
+        async with self.engine.connect() as conn:
+            for r in await conn.execute(q):
+                if r.agent_id and r.other_id:
+                    seen.setdefault(r.conversation_id, tuple(sorted((r.agent_id, r.other_id))))  # type: ignore[arg-type]
+        counts: dict[tuple[str, str], int] = {}
+        for pair in seen.values():
+            counts[pair] = counts.get(pair, 0) + 1
+        return [(a, b, n) for (a, b), n in sorted(counts.items())]
+
     async def count(self, table: str) -> int:
         tb = t.metadata.tables[table]
         async with self.engine.connect() as conn:
@@ -503,7 +542,25 @@ async def _migrate(conn: AsyncConnection, version: int) -> None:
                     on = f" ON {table}" if conn.dialect.name == "mysql" else ""
                     await conn.exec_driver_sql(f"DROP INDEX {ix['name']}{on}")
     if version < 5:
+        await _migrate_conversations(conn)
+    if version < 6:
         await _migrate_identity(conn)
+
+
+async def _migrate_conversations(conn: AsyncConnection) -> None:
+    """Schema 5 (the agents' day): events.conversation_id and llm_calls.prefix_tokens (the
+    conversations table itself is made by `create_all`)."""
+    for table, column, kind in (
+        ("events", "conversation_id", "VARCHAR(64) NULL"),
+        ("llm_calls", "prefix_tokens", "INTEGER NOT NULL DEFAULT 0"),
+    ):
+        columns = await conn.run_sync(_columns_of, table)
+        if column not in columns:
+            await conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def _columns_of(sync_conn: Any, table: str) -> set[str]:
+    return {col["name"] for col in sa.inspect(sync_conn).get_columns(table)}
 
 
 async def _migrate_identity(conn: AsyncConnection) -> None:

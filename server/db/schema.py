@@ -104,6 +104,19 @@ events = sa.Table(
     sa.Column("agent_id", ID, nullable=True, index=True),
     sa.Column("other_id", ID, nullable=True),
     sa.Column("text", sa.Text, nullable=False),
+    sa.Column("conversation_id", ID, nullable=True),  # the conversation a chat line belongs to (5)
+    **MYSQL_TABLE,
+)
+
+# A conversation between two agents, or an agent and a player (5): who started it, who takes
+# part, its transcript and how it ended; an open one (ended_tick null) comes back on a restart.
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("started_tick", sa.Integer, nullable=False),
+    sa.Column("ended_tick", sa.Integer, nullable=True),
+    sa.Column("data", JSON_TEXT, nullable=False),  # initiator, participants, turns, end reason
     **MYSQL_TABLE,
 )
 
@@ -130,6 +143,9 @@ llm_calls = sa.Table(
     sa.Column("ok", sa.Boolean, nullable=False),
     sa.Column("cached", sa.Boolean, nullable=False),
     sa.Column("cost_usd", sa.Double, nullable=False, server_default="0"),
+    # prompt tokens in the prefix this call shares with the agent's previous call (5): what a
+    # provider's prefix cache can serve
+    sa.Column("prefix_tokens", sa.Integer, nullable=False, server_default="0"),
     **MYSQL_TABLE,
 )
 
@@ -178,10 +194,11 @@ players = sa.Table(
 
 # 2: llm_calls.cost_usd; 3: no index on ledger.tick, events.tick, llm_calls.tick/agent_id;
 # 4: agents.data keeps a path as step letters (`agent.state.encode_path`); rows with a list of
-# tiles still load, and servers before 4 refuse the database instead of misreading the letters.
-# 5 (identity, issue 13): every MySQL table utf8mb4 with a binary collation; agents.name_key
+# tiles still load, and servers before 4 refuse the database instead of misreading the letters;
+# 5: the conversations table, events.conversation_id, llm_calls.prefix_tokens.
+# 6 (identity, issue 13): every MySQL table utf8mb4 with a binary collation; agents.name_key
 # (unique); the agent_ids and players tables (`repository._migrate_identity`).
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Indexes of earlier versions that version 3 drops: (table, column) of single-column indexes.
 DROPPED_INDEXES = (("ledger", "tick"), ("events", "tick"), ("llm_calls", "tick"), ("llm_calls", "agent_id"))

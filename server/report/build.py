@@ -60,6 +60,8 @@ class _Totals:
     event_id: int = 0
     chat_lines: int = 0
     pairs: Counter[tuple[str, str]] = field(default_factory=Counter)
+    talk_of: dict[str, tuple[str, str]] = field(default_factory=dict)  # conversation -> its two agents
+    talks: Counter[tuple[str, str]] = field(default_factory=Counter)  # conversations a pair held
     memory_id: int = 0
     fact_keys: dict[str, frozenset[str]] = field(default_factory=dict)
     first: dict[str, dict[str, int]] = field(default_factory=dict)  # fact -> agent -> first tick
@@ -116,7 +118,7 @@ class Reports:
                 "ledger": ("id", t.ledger_id, LEDGER_COLS),
                 "ticks": ("tick", t.last_tick, ("tick", "summary")),
                 "llm_calls": ("id", t.llm_id, LLM_COLS),
-                "events": ("id", t.event_id, ("id", "kind", "agent_id", "other_id")),
+                "events": ("id", t.event_id, ("id", "kind", "agent_id", "other_id", "conversation_id")),
             }
             if t.fact_keys:
                 wanted["memories"] = ("id", t.memory_id, MEMORY_COLS)
@@ -146,6 +148,10 @@ class Reports:
                         if ev["agent_id"] and ev["other_id"]:
                             a, b = sorted((ev["agent_id"], ev["other_id"]))
                             t.pairs[(a, b)] += 1
+                            conv = ev["conversation_id"]
+                            if conv and conv not in t.talk_of:
+                                t.talk_of[conv] = (a, b)
+                                t.talks[(a, b)] += 1
                 t.event_id = got["events"][-1]["id"]
             if got.get("memories"):
                 self._match(got["memories"], t.fact_keys)
@@ -286,8 +292,13 @@ class Reports:
             "companies": list(board.companies) if board is not None else [],
             "chats": {
                 "lines": t.chat_lines,
+                "conversations": sum(t.talks.values()),
                 "nodes": [{"id": a, "name": n} for a, n in sorted(names.items())],
-                "edges": [{"a": a, "b": b, "count": n} for (a, b), n in sorted(t.pairs.items())],
+                # count: lines between the two; conversations: how many talks they held
+                "edges": [
+                    {"a": a, "b": b, "count": n, "conversations": t.talks.get((a, b), 0)}
+                    for (a, b), n in sorted(t.pairs.items())
+                ],
             },
             "diffusion": self._diffusion(),
         }

@@ -233,7 +233,7 @@ def render(rep: dict[str, Any]) -> str:
             ],
         ),
         "<h2>Conversations</h2>",
-        f"<p>{rep['chats']['lines']} chat lines.</p>",
+        f"<p>{rep['chats'].get('conversations', 0)} conversations, {rep['chats']['lines']} chat lines.</p>",
         chat_graph(rep["chats"]["nodes"], rep["chats"]["edges"]),
         "<h2>Information diffusion</h2>",
         line_chart(

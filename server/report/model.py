@@ -85,12 +85,14 @@ class ChatEdge(Model):
     a: str
     b: str
     count: int
+    conversations: int = Field(description="how many conversations the two held")
 
 
 class ChatGraph(Model):
     """Who talked with whom."""
 
     lines: int
+    conversations: int = Field(description="conversations held in the town")
     nodes: list[ChatNode]
     edges: list[ChatEdge]
 

@@ -10,17 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agent.interfaces import Action, AgentBrief, BuildingView, EquipmentView, Perception
+from agent import day as agent_day
+from agent.interfaces import Action, AgentBrief, BuildingView, ConversationView, EquipmentView, Perception
 from agent.state import ActorState, AgentRecord
 from server.errors import ActionRefused
-from server.world import market
+from server.world import day, market, talk
 
 if TYPE_CHECKING:
     from server.world.world import World
 
 log = logging.getLogger(__name__)
 
-USE_TICKS = 3  # how many ticks one use of an equipment lasts
+WAGE_MINUTES = 30  # a paid use earns the equipment's income once per started half hour
 
 
 class Scene:
@@ -97,7 +98,7 @@ class Scene:
         order = np.lexsort((idx, d))
         agents = self.agents
         return tuple(
-            AgentBrief(b.id, b.name, dist, b.state.value, b.purpose)
+            AgentBrief(b.id, b.name, dist, "talking" if b.conversation else b.state.value, b.purpose)
             for b, dist in (
                 (agents[i], dd) for i, dd in zip(idx[order].tolist(), d[order].tolist(), strict=True)
             )
@@ -123,12 +124,34 @@ class Scene:
             nearby=self.nearby(a),
             tasks=self.tasks,
             events=tuple(a.inbox),
+            home=a.home,
+            activity=a.activity,
+            busy=tick < a.busy_until,
+            conversation=self._conversation(a),
+            news=tuple(a.news),
+            tick_seconds=self.world.clock.tick_seconds,
+        )
+
+    def _conversation(self, a: AgentRecord) -> ConversationView | None:
+        c = self.world.conversations.get(a.conversation or "")
+        if c is None:
+            return None
+        partner = c.partner_of(a.id)
+        return ConversationView(
+            id=c.id,
+            partner_id=partner,
+            partner_name=talk.display(self.world, partner),
+            lines=tuple(f"{talk.display(self.world, t.speaker)}: {t.text}" for t in c.turns),
+            my_turn=c.next_speaker == a.id,
+            max_turns=c.max_turns,
+            told=tuple(a.told.get(partner, ())),
         )
 
 
 def walk(world: World, a: AgentRecord) -> bool:
-    """Advance a moving agent along its path; True if it moved."""
-    if a.state is not ActorState.MOVING:
+    """Advance a moving agent along its path; True if it moved. An agent in a conversation
+    stands still."""
+    if a.state is not ActorState.MOVING or a.conversation is not None:
         return False
     if not _path_open(world, a):
         return False
@@ -163,25 +186,11 @@ def _path_open(world: World, a: AgentRecord) -> bool:
 
 
 def finish_use(world: World, a: AgentRecord) -> None:
-    """Count a use down; free the equipment when it is over."""
-    if a.state is ActorState.USING:
-        a.use_left -= 1
-        if a.use_left <= 0:
-            _release(world, a)
-            a.state = ActorState.IDLE
-        world.dirty.agents.add(a.id)
-    elif a.state is ActorState.CHATTING:
-        a.state = ActorState.IDLE
-        world.dirty.agents.add(a.id)
+    """End the agent's timed action when its time is up (see `server.world.day.finish`)."""
+    day.finish(world, a)
 
 
-def _release(world: World, a: AgentRecord) -> None:
-    if a.using and a.using in world.equipment:
-        eq = world.equipment[a.using]
-        if a.id in eq.users:
-            eq.users.remove(a.id)
-            world.dirty.equipment.add(eq.id)
-    a.using = None
+_release = day.release
 
 
 def apply(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None:
@@ -193,6 +202,13 @@ def apply(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None
         return _use(world, a, action)
     if action.kind == "chat":
         return _chat(world, a, action)
+    if action.kind == "say":
+        return talk.say(world, a, action.text, end=action.end, news=action.news)
+    if action.kind == "sleep":
+        return _sleep(world, a, action)
+    if action.kind == "seen_tasks":
+        day.mark_seen(a, action.text.split())
+        return None
     if action.kind == "leave":
         _release(world, a)
         b = world.buildings.get(a.target or "")
@@ -201,7 +217,10 @@ def apply(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None
         a.acts_here = 0
         return None
     if action.kind == "wait":
-        a.label = "waiting"
+        a.label = a.activity = "waiting"
+        a.busy_until = world.clock.tick + agent_day.ticks_for(
+            agent_day.clamp_minutes(action.minutes, 10), world.clock.tick_seconds
+        )
         a.acts_here += 1
         return None
     if action.kind == "take_task":
@@ -220,6 +239,8 @@ def _move(world: World, a: AgentRecord, action: Action) -> dict[str, Any] | None
     a.target, a.purpose = b.id, action.purpose[:300]
     a.last_target = b.id
     a.path = list(path)
+    a.visit_minutes = agent_day.clamp_minutes(action.minutes)
+    a.busy_until, a.activity = 0, ""
     a.acts_here = 0
     if a.path:
         a.state = ActorState.MOVING
@@ -253,13 +274,16 @@ def _use(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
     if cost > a.cash:
         raise ActionRefused(f"{a.name} has {a.cash} coins; {op} at {eq.spec.shown} costs {cost}")
     market.charge(world, a, here, found, lines)
-    income = board.wage(world, a, eq, found.earn)
+    minutes = agent_day.clamp_minutes(action.minutes, a.visit_minutes or agent_day.DEFAULT_VISIT_MINUTES)
+    income = board.wage(world, a, eq, found.earn * -(-minutes // WAGE_MINUTES))  # longer shifts earn more
     if income:
         world.pay("source:economy", f"agent:{a.id}", income, f"{op} at {here.name}")
     eq.users.append(a.id)
     world.dirty.equipment.add(eq.id)
-    a.using, a.use_left, a.state = eq.id, USE_TICKS, ActorState.USING
-    a.label = f"{op} at {here.name}"
+    a.using, a.state = eq.id, ActorState.USING
+    a.busy_until = world.clock.tick + agent_day.ticks_for(minutes, world.clock.tick_seconds)
+    a.use_left = a.busy_until - world.clock.tick
+    a.label = a.activity = f"{op} at {here.name}"
     a.acts_here += 1
     board.on_use(world, a, eq, op)
     bought = ", ".join(f"{ln.quantity} x {ln.item}" for ln in lines)
@@ -270,15 +294,17 @@ def _chat(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
     other = world.agents.get(action.target or "")
     if other is None:
         raise ActionRefused(f"{action.target!r} is not an agent; {a.name} cannot chat with it")
-    if other.id == a.id:
-        raise ActionRefused(f"{a.name} cannot chat with itself")
-    d = abs(other.x - a.x) + abs(other.y - a.y)
-    if d > world.sight:
-        raise ActionRefused(f"{other.name} is {d} tiles away, out of reach (sight {world.sight})")
-    text = " ".join(action.text.split())[:400] or "Hello!"
-    other.inbox.append(f"{a.name} says: {text}")
-    del other.inbox[:-10]
-    world.dirty.agents.add(other.id)
-    a.state, a.label = ActorState.CHATTING, f"chatting with {other.name}"
     a.acts_here += 1
-    return world.event("chat", text, a.id, other.id)
+    return talk.start(world, a, other, action.text, action.news)
+
+
+def _sleep(world: World, a: AgentRecord, action: Action) -> dict[str, Any]:
+    """Sleep until morning: one timed action, no model call until it ends."""
+    _release(world, a)
+    minutes = max(1, min(24 * 60, action.minutes))
+    a.state, a.path, a.target = ActorState.SLEEPING, [], None
+    a.busy_until = world.clock.tick + agent_day.ticks_for(minutes, world.clock.tick_seconds)
+    home = world.buildings.get(a.home or "")
+    a.activity = "sleeping"
+    a.label = f"sleeping at {home.name}" if home is not None and home.entrance == (a.x, a.y) else "sleeping"
+    return world.event("sleep", f"{a.name} went to sleep", a.id)

@@ -1,6 +1,8 @@
 """One tick of the town: the world's own step (perceive, think, walk, apply, check tasks, commit).
 
-`run_tick` asks which agents need to think, lets them think concurrently (each under a timeout;
+`run_tick` first ends the timed actions whose time is up (a use, a wait, sleep: see
+`server.world.day`), asks which agents need to think (`day.needs_step`: most agents in most ticks
+do not), lets them think concurrently (each under a timeout;
 one agent's failure is recorded on it and never stops the others), then, under the world's lock,
 walks the moving agents, applies the proposed actions in agent-id order, records failures,
 checks the task board, advances the clock and commits the tick in one transaction. It returns a
@@ -26,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from agent import actor
 from agent.interfaces import Action, Perception
-from agent.state import AgentRecord
+from agent.state import ActorState, AgentRecord
 from server.errors import GameError
-from server.world import rules
+from server.world import day, rules, talk
 
 if TYPE_CHECKING:
     from server.protocols import Models
@@ -92,9 +94,14 @@ async def run_tick(world: World, models: Models, timeout: float) -> TickReport:
     seconds. Ticks must not overlap: callers hold `world.step_lock`."""
     w = world
     t0 = time.perf_counter()
+    async with w.lock:  # timed actions whose time is up end first: their agents decide this tick
+        for a in w.agents.values():
+            rules.finish_use(w, a)
     scene = rules.Scene(w)
     # the records are taken now: an agent deleted while the others think is told apart by identity
-    thinkers = [a for _, a in sorted(w.agents.items()) if actor.wants_step(a)]
+    # who thinks: only agents with something to decide (`server.world.day.needs_step`)
+    open_tasks = frozenset(t.id for t in scene.tasks)
+    thinkers = [a for _, a in sorted(w.agents.items()) if day.needs_step(w, a, open_tasks)]
     seen = {a.id: scene.perceive(a) for a in thinkers}
     t_perceived = time.perf_counter()
     results: dict[str, list[Action]] = {}
@@ -112,10 +119,11 @@ async def run_tick(world: World, models: Models, timeout: float) -> TickReport:
         async with w.lock:
             with _unsaved_if_aborted(w):
                 live = {a.id for a in thinkers if w.agents.get(a.id) is a}  # not deleted meanwhile
-                moved = sum(1 for a in w.agents.values() if rules.walk(w, a))
-                for a in w.agents.values():
-                    rules.finish_use(w, a)
+                walking = [a for a in w.agents.values() if a.state is ActorState.MOVING]
+                moved = sum(1 for a in walking if rules.walk(w, a))
+                day.arrivals(w, [a for a in walking if a.state is not ActorState.MOVING])
                 applied, refused, events = _apply(w, {aid: r for aid, r in results.items() if aid in live})
+                talk.end_stale(w)
                 reported = _record_failures(w, {a.id for a in thinkers} - live, fails, errors)
                 events.extend(w.task_board.check(w))
                 w.clock.advance()
@@ -220,6 +228,7 @@ def _apply(w: World, results: dict[str, list[Action]]) -> tuple[int, int, list[d
             except GameError as e:
                 refused += 1
                 w.record_failure(aid, e.message)
+                day.pause_after_refusal(w, a)
                 break
             applied += 1
             if ev is not None:

@@ -29,6 +29,9 @@ from server.world.clock import Clock
 from server.world.economy import Ledger
 from server.world.grid import Grid
 from server.world.names import check_name, name_key
+from server.world.talk import Conversation
+from server.world.talk import close as close_conversation
+from server.world.talk import restore as restore_conversations
 from server.world.tasks import TaskBoard
 from server.world.things import Building, Equipment
 from server.world.town import TILE_CHARS, AgentPreset, TownFileError, TownFiles
@@ -46,6 +49,7 @@ class Dirty:
     events: list[dict[str, Any]] = field(default_factory=list)
     llm_calls: list[dict[str, Any]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> row
     extra: list[Changes] = field(default_factory=list)  # changes other modules add (tasks, jobs)
 
 
@@ -86,6 +90,8 @@ class World:
         self.equipment: dict[str, Equipment] = {}
         self.agents: dict[str, AgentRecord] = {}
         self.agent_ids: set[str] = set()  # every agent id ever given out: none is given twice
+        self.conversations: dict[str, Conversation] = {}  # the open ones, by id
+        self.talks = 0  # conversations started in this town (their ids' sequence; stored in meta)
         self.ledger = Ledger()
         self.lock = asyncio.Lock()  # held while the world changes and commits
         # held through one tick, from perceiving to its commit (`step.run_tick`), and by `reset`
@@ -184,6 +190,7 @@ class World:
             self.agents[a.id] = a
         self.jobs = {row["agent_id"]: row["building_id"] for row in snap.jobs}
         self.agent_ids = set(snap.agent_ids) | set(self.agents)
+        restore_conversations(self, snap.conversations, snap.meta)
         self.task_board.restore(self, snap)
 
     def _attach_plugins(self, a: AgentRecord) -> None:
@@ -224,6 +231,7 @@ class World:
             memories=self.new_memories,
             events=d.events,
             llm_calls=d.llm_calls,
+            conversations=list(d.conversations.values()),
             tick_row=tick_row,
         )
         for extra in d.extra:
@@ -271,6 +279,7 @@ class World:
         self.equipment.clear()
         self.agents.clear()
         self.agent_ids = set()
+        self.conversations.clear()
         self.ledger = Ledger()
         self.dirty = Dirty()
         self.new_memories = []
@@ -329,6 +338,7 @@ class World:
                 "ok": c.ok,
                 "cached": c.cached,
                 "cost_usd": c.cost_usd,
+                "prefix_tokens": c.prefix_tokens,
             }
             for c in calls
         )
@@ -351,10 +361,24 @@ class World:
         return {"id": e.id, "building_id": e.building_id, "spec": e.spec.name, "users": json.dumps(e.users)}
 
     def event(
-        self, kind: str, text: str, agent_id: str | None = None, other_id: str | None = None
+        self,
+        kind: str,
+        text: str,
+        agent_id: str | None = None,
+        other_id: str | None = None,
+        *,
+        conversation: str | None = None,
     ) -> dict[str, Any]:
-        """Record an event (chat line, use, hire...) for the events table and the next delta."""
-        ev = {"tick": self.clock.tick, "kind": kind, "agent_id": agent_id, "other_id": other_id, "text": text}
+        """Record an event (chat line, use, hire...) for the events table and the next delta;
+        a chat line names its `conversation`."""
+        ev = {
+            "tick": self.clock.tick,
+            "kind": kind,
+            "agent_id": agent_id,
+            "other_id": other_id,
+            "text": text,
+            "conversation_id": conversation,
+        }
         self.dirty.events.append(ev)
         return ev
 
@@ -483,7 +507,8 @@ class World:
             owner=owner,
             created_tick=self.clock.tick,
             facts=list(facts or []),
-            home=home,
+            home=home if home is not None else self._home_for(at),  # housing's bed, else the nearest home
+            news=list(facts or [])[-5:],
         )
         self._attach_plugins(a)
         self.agents[aid] = a
@@ -499,6 +524,13 @@ class World:
             a.mem.load([MemoryRecord(aid, "observation", fact, self.clock.tick, importance=8.0)])
             self.new_memories.append(MemoryRecord(aid, "observation", fact, self.clock.tick, importance=8.0))
         return a
+
+    def _home_for(self, at: tuple[int, int]) -> str | None:
+        """A home for an agent without one: the home building nearest to where it starts."""
+        homes = [b for b in self.buildings.values() if b.template.kind == "home"]
+        if not homes:
+            return None
+        return min(homes, key=lambda b: (abs(b.entrance[0] - at[0]) + abs(b.entrance[1] - at[1]), b.id)).id
 
     def _spawn_point(self) -> tuple[int, int]:
         walk = [
@@ -525,6 +557,8 @@ class World:
         if a.using and a.using in self.equipment:
             self.equipment[a.using].users.remove(a.id)
             self.dirty.equipment.add(a.using)
+        if a.conversation in self.conversations:
+            close_conversation(self, self.conversations[a.conversation], "partner gone")
         del self.agents[agent_id]
         self.jobs.pop(agent_id, None)
         self.dirty.agents.discard(agent_id)

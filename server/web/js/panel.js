@@ -50,10 +50,14 @@ export class Panel {
   renderFeed() {
     const feed = $('feed');
     const last = this.store.feed[this.store.feed.length - 1];
-    if (last && last === this.lastFed) return;  // nothing new
+    const lines = last?.lines?.length || 0;  // a thread grows in place (threads.js)
+    if (last && last === this.lastFed && lines === this.lastFedLines) return;  // nothing new
     this.lastFed = last;
+    this.lastFedLines = lines;
     const items = this.store.feed.slice(-25).reverse();
-    feed.replaceChildren(...items.map((f) => el('li', {}, el('span', { class: 'feed-tick' }, `#${f.tick}`), ' ', f.text)));
+    feed.replaceChildren(...items.map((f) => el('li', {}, el('span', { class: 'feed-tick' }, `#${f.tick}`), ' ', f.text,
+      // a conversation: its lines as one thread
+      ...(f.lines ? [el('ol', { class: 'thread' }, ...f.lines.map((line) => el('li', {}, line)))] : []))));
     if (!items.length) feed.replaceChildren(el('li', { class: 'hint' }, 'No events since this page opened.'));
   }
 

@@ -46,11 +46,12 @@ export class CompactDecoder {
     }
     for (const [i, fields] of d.other || []) Object.assign(agent(i), fields);
     byId.delete(undefined);  // an index this page never learnt (only before subscribe's answer)
-    const events = (d.events || []).map(([kind, a, o, text]) => ({
+    const events = (d.events || []).map(([kind, a, o, text, conversation]) => ({
       kind: this.text(kind),
       agent_id: a === null ? null : this.table[a],
       other_id: o === null ? null : this.table[o],
       text,
+      conversation_id: conversation || null,  // a chat line's conversation (threads.js)
     }));
     return { tick: d.tick, clock: d.clock, agents: [...byId.values()], events, events_cut: d.events_cut || 0, summary: d.summary };
   }

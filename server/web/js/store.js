@@ -7,6 +7,8 @@
 // positions, not paths, so the glide follows a shortest walkable route between the two (found
 // here, around walls and buildings), and goes straight only when none is near.
 
+import { threadLine } from './threads.js';
+
 const BUBBLE_MS = 6000;         // how long a chat line stays above the speaker
 const DEFAULT_GLIDE_MS = 1000;  // glide length before two ticks have been seen
 const MIN_GLIDE_MS = 150;
@@ -135,7 +137,7 @@ export class TownStore {
     this.changedIds = changedIds;
     for (const ev of data.events || []) {
       if (ev.kind === 'chat' && ev.agent_id && ev.text) this.say(ev.agent_id, ev.text, now);
-      this.log(data.tick, this.describe(ev));
+      if (!threadLine(this, data.tick, ev)) this.log(data.tick, this.describe(ev));
     }
     if (data.events_cut) this.log(data.tick, `…and ${data.events_cut} more chat lines`);
     this.changed('tick');
