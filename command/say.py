@@ -1,6 +1,7 @@
 """The player's avatar says a line in its open conversation (one an agent started with it, or it
 started with an agent in sight by naming `agent_id`). Turns alternate: the agent answers on its
-next turn in a tick. `end` says goodbye. A conversation the player leaves silent for 30 ticks, or
+next turn in a tick. `end` says goodbye; `news` is a piece of news the agent learns and may
+pass on in its own conversations. A conversation the player leaves silent for 30 ticks, or
 walks away from (`move_to`), ends. Subscribers get a `line` push (the conversation, the avatar, the text, whether it ended); the
 agents' answers come in the ticks' chat events."""
 
@@ -22,6 +23,9 @@ class Request(Model):
     text: str = Field(min_length=1, max_length=400)
     agent_id: str | None = Field(default=None, min_length=1, max_length=64)
     end: bool = False  # a goodbye: the conversation ends with this line
+    news: str | None = Field(
+        default=None, max_length=300, description="a piece of news the line tells; the agent may pass it on"
+    )
 
 
 class Response(Model):
@@ -39,11 +43,11 @@ async def handle(ctx: Context, req: Request) -> Response:
             if req.agent_id is None:
                 raise ActionRefused(f"{a.name} is not in a conversation; name an agent_id in sight")
             other = w.agent(req.agent_id)
-            ev = talk.start(w, a, other, req.text, None)
+            ev = talk.start(w, a, other, req.text, req.news)
             if req.end:
                 talk.close(w, w.conversations[a.conversation or ""], "goodbye")
         else:
-            ev = talk.say(w, a, req.text, end=req.end, news=None)
+            ev = talk.say(w, a, req.text, end=req.end, news=req.news)
         cid = str(ev["conversation_id"])
         ended = cid not in w.conversations
         await w.commit()
