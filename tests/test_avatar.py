@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from server.app import Running, run_town
 from server.client import CommandError, TownClient
+from server.tools.import_agentsims import import_town
 from tests.conftest import ADMIN, make_settings
+from tests.test_agentsims_import import FIXTURE
 
 
 async def _player(town: Running, name: str) -> TownClient:
@@ -132,4 +135,41 @@ async def test_avatar_survives_a_restart(db_url: str) -> None:
         there = await _walk_until_there(admin, pat, a["id"])
         assert (there["x"], there["y"]) == r2.services.world.buildings["dessert-shop"].entrance
         admin.close()
+        pat.close()
+
+
+async def test_hired_avatar_earns_the_employees_wage(town: Running, admin: TownClient) -> None:
+    pat = await _player(town, "pat")
+    a = (await pat.call("join", name="Pat Visitor", at="dessert-shop"))["agent"]
+    w = town.services.world
+    oven = next(e for e in w.buildings["dessert-shop"].equipment if e.spec.name == "pastry_oven")
+    plain = (await pat.call("use", equipment_id=oven.id, operation="work shift", minutes=30))["cash"] - 100
+    assert plain == oven.spec.income
+    job = (await admin.call("hire", agent_id=a["id"], building_id="dessert-shop"))["job"]
+    await pat.call("move_to", building_id="dessert-shop")  # frees the oven
+    before = w.agents[a["id"]].cash
+    after = (await pat.call("use", equipment_id=oven.id, operation="work shift", minutes=30))["cash"]
+    assert after - before == job["wage"] > oven.spec.income  # the employee's bonus
+    assert w.task_board.shifts[a["id"]] == 1 and w.ledger.total() == 0
+    pat.close()
+
+
+async def test_avatar_orders_from_a_menu(tmp_path: Path, db_url: str) -> None:
+    import_town(FIXTURE, tmp_path / "t")
+    settings = make_settings(
+        db_url, town=str(tmp_path / "t/town.json"), agents=str(tmp_path / "t/agents.json")
+    )
+    async with run_town(settings) as r:
+        pat = await _player(r, "pat")
+        await pat.call("join", name="Pat Visitor", at="corner-store-1")
+        w = r.services.world
+        counter = next(e for e in w.buildings["corner-store-1"].equipment if e.spec.name == "counter")
+        got = await pat.call(
+            "use", equipment_id=counter.id, operation="Buy groceries", items={"bread": 3, "cheese": 1}
+        )
+        assert got["cash"] == 100 - 12 - 3 * 3 - 5
+        with pytest.raises(CommandError) as e:  # staff only: refused, no cash moves
+            await pat.call("use", equipment_id=counter.id, operation="Restock shelves")
+        assert e.value.code == "action_refused" and w.agents[got["agent_id"]].cash == got["cash"]
+        assert w.ledger.total() == 0
         pat.close()
