@@ -47,6 +47,9 @@ async def test_join_appears_for_everyone_and_leave_balances_the_books(
     with pytest.raises(CommandError) as e:
         await pat.call("join", name="Pat Again")
     assert e.value.code == "conflict"
+    with pytest.raises(CommandError) as e:  # an avatar is talked with in the town, not by form
+        await pat.call("chat_with_npc", agent_id=a["id"], text="hi")
+    assert e.value.code == "action_refused"
     left = await pat.call("leave")
     assert left == {"agent_id": a["id"], "cash": 100}
     assert (await watcher.next_push("agent_removed"))["data"]["agent_id"] == a["id"]

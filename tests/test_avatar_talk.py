@@ -55,4 +55,13 @@ async def test_agent_talks_with_avatar_who_answers_then_walks_away(town: Running
     mem = await admin.call("get_agent", agent_id=agent_id)
     talked = [m["text"] for m in mem["memories"] if m["kind"] == "conversation"]
     assert any("Pat Visitor" in t and NEWS in t for t in talked)
+    # and it passes the news on to others in conversations of theirs (a game half day at most)
+    others: list[str] = []
+    for _ in range(3000):  # it meets others at lunch (1307 ticks on, with the offline model)
+        await admin.call("tick", step=True)
+        await pat.next_push("tick")  # the avatar's player keeps reading its pushes
+        others = [a.id for a in w.agents.values() if a.id not in (me, agent_id) and NEWS in a.news]
+        if others:
+            break
+    assert others, "nobody heard the news from the agent"
     pat.close()

@@ -124,6 +124,17 @@ async def test_avatar_is_where_it_was_after_a_restart(browser: Browser, tmp_path
         v = await open_page(browser, town.url)
         await login(v, player="pat")
         me = await join(v, "Pat Visitor")
+        # the arrow keys on the focused map walk the avatar a tile
+        w = town.services.world
+        rec = w.agents[me]
+        keys = {"ArrowRight": (1, 0), "ArrowLeft": (-1, 0), "ArrowDown": (0, 1), "ArrowUp": (0, -1)}
+        key, (dx, dy) = next((k, d) for k, d in keys.items() if w.grid.walkable(rec.x + d[0], rec.y + d[1]))
+        cam = await v.state("camera")
+        await v.page.locator("#map").focus()
+        await v.page.keyboard.press(key)
+        await v.until("t.avatar.state === 'moving'")
+        assert rec.path == [(rec.x + dx, rec.y + dy)]
+        assert (await v.state("camera"))["scale"] == cam["scale"]
         await tap_building(v, town, "library")
         await v.until("t.avatar.state === 'moving'")
         async with await TownClient.connect(town.ws_url) as admin:
