@@ -1,7 +1,7 @@
 """The player's avatar uses equipment in the building it stands in, through the same rules and
 ledger as an agent's `use` action: it pays the price (per operation, plus a menu order's items),
 earns the income (per started half hour; staff-only operations and a job's wage as for agents),
-and is busy for `minutes` game minutes. A refused use (not here, full, too dear, not staff)
+and is busy for `minutes` game minutes. Using ends the avatar's open conversation. A refused use (not here, full, too dear, not staff)
 answers `action_refused` and moves no cash."""
 
 from __future__ import annotations
