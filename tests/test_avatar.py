@@ -176,3 +176,22 @@ async def test_avatar_orders_from_a_menu(tmp_path: Path, db_url: str) -> None:
         assert e.value.code == "action_refused" and w.agents[got["agent_id"]].cash == got["cash"]
         assert w.ledger.total() == 0
         pat.close()
+
+
+async def test_two_players_avatars_talk(town: Running) -> None:
+    pat = await _player(town, "pat")
+    sam = await _player(town, "sam")
+    w = town.services.world
+    a = (await pat.call("join", name="Pat Visitor", at="park"))["agent"]["id"]
+    b = (await sam.call("join", name="Sam Visitor", at="park"))["agent"]["id"]
+    first = await pat.call("say", text="Hello, Sam!", agent_id=b)
+    cid = first["conversation_id"]
+    assert first["ended"] is False and w.agents[b].conversation == cid
+    with pytest.raises(CommandError) as e:  # pat spoke last: it is sam's turn
+        await pat.call("say", text="Are you there?")
+    assert e.value.code == "action_refused"
+    assert (await sam.call("say", text="Hi, Pat."))["conversation_id"] == cid
+    assert (await pat.call("say", text="Bye!", end=True))["ended"] is True
+    assert w.agents[a].conversation is None and w.agents[b].conversation is None
+    pat.close()
+    sam.close()
