@@ -11,9 +11,9 @@ has at most one avatar; walking away from a conversation ends it.
 from __future__ import annotations
 
 from agent.state import ActorState, AgentRecord
-from server.errors import ActionRefused, Conflict, LimitReached, NoAvatar, NotFound
+from server.errors import ActionRefused, Conflict, NoAvatar, NotFound
 from server.world import day, talk
-from server.world.world import World, slug
+from server.world.world import World
 
 START_CASH = 100  # an avatar's starting cash, granted through the ledger (`source:grant`)
 AVATAR_BIO = "A visitor to the town, played by a person."
@@ -38,43 +38,30 @@ def join(
     world: World, player: str, name: str, sprite: str, *, cash: int = START_CASH, at: str | None = None
 ) -> AgentRecord:
     """Put the player's avatar in the town (at building `at`'s entrance, else a walkable tile),
-    with its starting cash granted through the ledger."""
+    with its starting cash granted through the ledger: an agent (`World.add_agent`, so names and
+    ids follow the agents' rules) flagged `avatar`, without a home."""
     if of(world, player) is not None:
         raise Conflict(f"{player} already has an avatar in the town")
-    if len(world.agents) >= world.max_agents:
-        raise LimitReached(f"the town has its maximum of {world.max_agents} agents")
-    if any(a.name.lower() == name.lower() for a in world.agents.values()):
-        raise Conflict(f"someone named {name!r} is in the town")
+    x_y = None  # a tile, when a building is named
     if at is not None:
         if at not in world.buildings:
             raise NotFound(f"no building {at!r}")
-        x, y = world.buildings[at].entrance
-    else:
-        x, y = world._spawn_point()
-    aid = World._free_id(slug(name), world.agents)
-    a = AgentRecord(
-        aid,
+        x_y = world.buildings[at].entrance
+    a = world.add_agent(
         name,
         AVATAR_BIO,
         "",
-        sprite,
-        world.llm_names[0],
-        world.plugins.planner_names()[0],
-        world.plugins.memory_names()[0],
-        x,
-        y,
+        cash=cash,
+        sprite=sprite,
+        llm=world.llm_names[0],
+        plan=world.plugins.planner_names()[0],
+        memory=world.plugins.memory_names()[0],
+        at=x_y,
         owner=player,
-        created_tick=world.clock.tick,
-        label="just arrived in town",
         avatar=True,
     )
-    here = world.building_at(x, y)
+    here = world.building_at(a.x, a.y)
     a.target = here.id if here is not None else None
-    world._attach_plugins(a)
-    world.agents[aid] = a
-    if cash > 0:
-        world.pay("source:grant", f"agent:{aid}", cash, "starting cash")
-    world.dirty.agents.add(aid)
     return a
 
 
