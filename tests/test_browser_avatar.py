@@ -142,9 +142,13 @@ async def test_avatar_is_where_it_was_after_a_restart(browser: Browser, tmp_path
             await admin.call("tick", count=2, step=True)
         rec = town.services.world.agents[me]
         where = (rec.x, rec.y)
+        kept = await v.page.evaluate("() => ({ ...localStorage })")  # what this browser keeps
         await v.page.context.close()
-    async with run_town(settings) as town:
+    async with run_town(settings) as town:  # on another port: another origin, so carry it over
         v = await open_page(browser, town.url)
+        await v.page.evaluate(
+            "(kept) => { for (const [k, x] of Object.entries(kept)) localStorage.setItem(k, x); }", kept
+        )
         await login(v, player="pat")
         await v.until("t.avatar && t.avatar.x === arg[0] && t.avatar.y === arg[1]", list(where))
         await expect(v.page.locator("#avatar-join")).to_be_hidden()
