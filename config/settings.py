@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +27,17 @@ class LLMProfile(BaseModel):
     model: str = "scripted"
     base_url: str | None = None
     api_key: str | None = None
+    # one HTTP attempt, from sending to the whole answer (a wait in our own queue is not in it)
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
+    # how many requests the server takes at once (llama.cpp: its slots, `--parallel`; 1 for
+    # llama-cpp-python's server); None: only `llm_limits.concurrency`. Profiles with one base_url
+    # share the server's slots.
+    concurrency: int | None = Field(default=None, ge=1)
+    # how the answer's JSON schema is sent (agent/llm/structured.py): "auto" (json_schema, then
+    # what the server takes), "json_schema" (OpenAI, vLLM, Ollama, llama-server),
+    # "json_object_schema" (llama-cpp-python's server), "json_object", "off"
+    structured_output: Literal["auto", "json_schema", "json_object_schema", "json_object", "off"] = "auto"
     temperature: float = Field(default=0.0, ge=0, le=2)
     embedding_model: str | None = None  # set to use the OpenAI embeddings API for `stream` memory
     # how a plain-http base_url is spoken to: "streams", our HTTP/1.1 over asyncio streams
@@ -91,6 +100,30 @@ class Settings(BaseSettings):
     llm_limits: LLMLimits = Field(default_factory=LLMLimits)
     limits: Limits = Field(default_factory=Limits)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _llm_consistent(self) -> Settings:
+        """An agent's step must outlast one model call, and one server has one slot count."""
+        step = self.llm_limits.step_timeout_s
+        slots: dict[str, tuple[str, int | None]] = {}
+        for name, p in [("llm", self.llm), *((f"llms.{k}", v) for k, v in self.llms.items())]:
+            if p.provider != "openai":
+                continue
+            if p.timeout_s >= step:
+                raise ValueError(
+                    f"llm_limits.step_timeout_s ({step:g}s) must be longer than {name}.timeout_s "
+                    f"({p.timeout_s:g}s), or every slow call is cut by the step's timeout before its "
+                    f"own: raise step_timeout_s (an agent's calls per step x timeout_s is safe) or "
+                    f"lower timeout_s"
+                )
+            server = p.base_url or "(default OpenAI)"
+            other = slots.setdefault(server, (name, p.concurrency))
+            if other[1] != p.concurrency:
+                raise ValueError(
+                    f"{name}.concurrency ({p.concurrency}) differs from {other[0]}.concurrency "
+                    f"({other[1]}) for the same server {server}: set one value on both"
+                )
+        return self
 
     @field_validator("db")
     @classmethod

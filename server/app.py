@@ -25,6 +25,7 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
+from agent.llm.local import LocalModelError, on_local_model
 from agent.memory.stream import matvec_pool
 from agent.model_service import ModelService
 from agent.registry import plugin_registry
@@ -175,6 +176,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ready-file",
         help="once serving, write the address and the admin token here as JSON (mode 0600; for ./town run)",
     )
+    p.add_argument(
+        "--local-model",
+        action="store_true",
+        help="think with the offline SmolLM2 model on llama-cpp-python's server (the 'local' extra; "
+        "docs/local-models.md)",
+    )
     return p.parse_args(argv)
 
 
@@ -231,13 +238,20 @@ def write_ready_file(path: str, running: Running, host: str) -> None:
     os.replace(tmp, target)
 
 
-async def serve(settings: Settings, ready_file: str | None = None) -> None:
-    """Run until SIGINT or SIGTERM."""
+async def serve(settings: Settings, ready_file: str | None = None, *, local_model: bool = False) -> None:
+    """Run until SIGINT or SIGTERM; with `local_model`, on the offline model's server, started
+    first and stopped last."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with run_town(settings) as running:
+    async with contextlib.AsyncExitStack() as stack:
+        if local_model:
+            log.info("starting the local model server (log: var/local-model.log) ...")
+            settings = await stack.enter_async_context(
+                on_local_model(settings, log_path=settings.path("var/local-model.log"))
+            )
+        running = await stack.enter_async_context(run_town(settings))
         tune_gc()
         if ready_file:
             write_ready_file(ready_file, running, settings.host)
@@ -263,7 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
     try:
-        asyncio.run(serve(settings, args.ready_file))
+        asyncio.run(serve(settings, args.ready_file, local_model=args.local_model))
+    except LocalModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except TownFileError as e:
         print(f"error: the town files are invalid:\n{e}", file=sys.stderr)
         return 2
