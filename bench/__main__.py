@@ -24,6 +24,7 @@ ALL = (
     "footprint",
     "day",
     "browser",
+    "report",
     "real_model",
 )
 

@@ -9,7 +9,6 @@ from pydantic import Field
 
 from server.context import Context
 from server.protocol import Model
-from server.report import build_report
 from server.report.html import render
 from server.report.model import Report
 
@@ -30,5 +29,7 @@ class Response(Model):
 
 
 async def handle(ctx: Context, req: Request) -> Response:
-    rep = await build_report(ctx.world)
-    return Response(report=Report.model_validate(rep), html=render(rep) if req.html else None)
+    reports = ctx.services.reports
+    rep = await reports.report()
+    html = (await reports.encoded("html", render))[1] if req.html else None
+    return Response(report=Report.model_validate(rep), html=html)

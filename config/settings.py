@@ -55,11 +55,21 @@ class Limits(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_frame_bytes: int = Field(default=65536, ge=256)
+    max_frame_bytes: int = Field(default=65536, ge=256)  # UTF-8 bytes of one websocket frame
     commands_per_second: float = Field(default=50.0, gt=0)
     command_burst: int = Field(default=100, ge=1)
-    connections_per_address: int = Field(default=64, ge=1)
+    # an admin's connection (after login with the token): drivers tick as fast as the town answers
+    admin_commands_per_second: float = Field(default=1000.0, gt=0)
+    admin_command_burst: int = Field(default=1000, ge=1)
+    connections_per_address: int = Field(default=64, ge=1)  # websockets from one address
     agents_per_town: int = Field(default=2000, ge=1)
+    agents_per_player: int = Field(default=10, ge=0)  # agents one player may own (the admin: any)
+    # plain HTTP connections from one address (pages, reports, a websocket not yet upgraded)
+    http_connections_per_address: int = Field(default=64, ge=1)
+    http_idle_timeout_s: float = Field(default=30.0, gt=0)  # idle keep-alive, or headers unfinished
+    http_body_timeout_s: float = Field(default=30.0, gt=0)  # a request body still arriving
+    # accept() failing for want of file descriptors: wait this long before accepting again
+    accept_backoff_s: float = Field(default=0.5, gt=0)
     send_queue_frames: int = Field(default=256, ge=1)  # a client further behind than this is dropped
 
 

@@ -32,8 +32,8 @@ from agent.registry import plugin_registry
 from config.settings import ROOT, ConfigError, Settings, load_settings
 from server.context import Services
 from server.db.repository import Repository
+from server.http import GuardedHTTPServer, WebFiles
 from server.hub import Hub
-from server.report import build_report
 from server.report.html import render as render_report
 from server.router import Router, discover
 from server.world.town import TownFileError, TownFiles, load_presets
@@ -61,15 +61,21 @@ class ReportHandler(tornado.web.RequestHandler):
     def initialize(self, services: Services, fmt: str) -> None:
         self.services = services
         self.fmt = fmt
+        self._etag: str | None = None
+
+    def compute_etag(self) -> str | None:
+        """The report's version (a client that sends it back gets 304), not a hash of the body."""
+        return self._etag
 
     async def get(self) -> None:
-        rep = await build_report(self.services.world)
         if self.fmt == "json":
+            tag, text = await self.services.reports.encoded("json")
             self.set_header("Content-Type", "application/json; charset=UTF-8")
-            self.write(json.dumps(rep))
         else:
+            tag, text = await self.services.reports.encoded("html", render_report)
             self.set_header("Content-Type", "text/html; charset=UTF-8")
-            self.write(render_report(rep))
+        self._etag = f'"{tag}"'
+        self.write(text)
 
 
 def make_app(services: Services) -> tornado.web.Application:
@@ -85,9 +91,7 @@ def make_app(services: Services) -> tornado.web.Application:
         (r"/favicon\.ico", tornado.web.RedirectHandler, {"url": "/favicon.svg"}),
     ]
     routes.extend(services.extras.get("routes", []))
-    routes.append(
-        (r"/(.*)", tornado.web.StaticFileHandler, {"path": str(WEB_ROOT), "default_filename": "index.html"})
-    )
+    routes.append((r"/(.*)", WebFiles, {"path": str(WEB_ROOT), "default_filename": "index.html"}))
     return tornado.web.Application(
         routes, websocket_max_message_size=max(lim.max_frame_bytes * 16, 1 << 20), websocket_ping_interval=20
     )
@@ -138,7 +142,7 @@ async def run_town(settings: Settings) -> AsyncIterator[Running]:
         stack.push_async_callback(models.aclose)
         services = Services(settings, world, Hub(), Router(discover()), token, models)
         app = make_app(services)
-        server = tornado.httpserver.HTTPServer(app, xheaders=False)
+        server = GuardedHTTPServer(app, limits=settings.limits, xheaders=False)
         sockets = tornado.netutil.bind_sockets(settings.port, settings.host)
         server.add_sockets(sockets)
         stack.callback(server.stop)

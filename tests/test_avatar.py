@@ -17,7 +17,7 @@ from tests.test_agentsims_import import FIXTURE
 
 async def _player(town: Running, name: str) -> TownClient:
     c = await TownClient.connect(town.ws_url)
-    await c.call("login", player=name)
+    await c.call("login", player=name, secret=f"{name}-secret")
     return c
 
 

@@ -27,7 +27,7 @@ async def _tick_until(admin: TownClient, watcher: TownClient, pred: Any, limit: 
 
 async def test_agent_talks_with_avatar_who_answers_then_walks_away(town: Running, admin: TownClient) -> None:
     pat = await TownClient.connect(town.ws_url)
-    await pat.call("login", player="pat")
+    await pat.call("login", player="pat", secret="pat-secret")
     await pat.call("subscribe")
     w = town.services.world
     me = (await pat.call("join", name="Pat Visitor", at="cafe"))["agent"]["id"]
