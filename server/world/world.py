@@ -472,9 +472,11 @@ class World:
         owner: str | None = None,
         facts: list[str] | None = None,
         home: str | None = None,
+        avatar: bool = False,
     ) -> AgentRecord:
         """Create an agent with its starting cash granted through the ledger. In a town with
-        housing it gets a bed (`home` if given) or is refused (see server/world/housing.py)."""
+        housing it gets a bed (`home` if given) or is refused (see server/world/housing.py).
+        A player's `avatar` (server/world/avatar.py) has no home and never thinks."""
         if len(self.agents) >= self.max_agents:
             raise LimitReached(f"the town has its maximum of {self.max_agents} agents")
         name = check_name(name, "agent name")
@@ -491,7 +493,7 @@ class World:
             at = self._spawn_point()
         elif not self.grid.walkable(*at):
             raise Conflict(f"tile {at} is not walkable")
-        home = housing.bed_for(self, home)
+        home = None if avatar else housing.bed_for(self, home)
         aid = self._free_id(slug(name), self.agent_ids)
         a = AgentRecord(
             aid,
@@ -507,8 +509,11 @@ class World:
             owner=owner,
             created_tick=self.clock.tick,
             facts=list(facts or []),
-            home=home if home is not None else self._home_for(at),  # housing's bed, else the nearest home
+            home=home
+            if home is not None or avatar
+            else self._home_for(at),  # housing's bed, else the nearest home
             news=list(facts or [])[-5:],
+            avatar=avatar,
         )
         self._attach_plugins(a)
         self.agents[aid] = a

@@ -95,6 +95,7 @@ export class Forms {
     $('chat-form').hidden = !acting || this.panel.selected?.kind !== 'agent';
     this.refreshChoices();
     this.renderAdmin();
+    this.onSession?.();  // others showing what a session may do (play.js)
   }
 
   /** Selects that depend on `info` and the town: modules, LLMs, homes, templates, payers. */
