@@ -40,6 +40,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--connect-timeout", type=float, default=30.0, help="seconds to keep trying to reach the server"
     )
     p.add_argument("--quiet", action="store_true", help="only the final line")
+    p.add_argument(
+        "--tick-timeout",
+        type=float,
+        default=600.0,
+        help="seconds to wait for one tick's answer; 0 = no limit (a town on a slow local model)",
+    )
     return p.parse_args(argv)
 
 
@@ -62,7 +68,7 @@ async def drive(args: argparse.Namespace) -> int:
         while not stop.is_set() and (args.ticks == 0 or totals["ticks"] < args.ticks):
             started = time.monotonic()
             try:
-                s = TickSummary.model_validate(await c.call("tick"))
+                s = TickSummary.model_validate(await c.call("tick", timeout=args.tick_timeout or None))
             except CommandError as e:
                 if e.code == "paused":
                     if not waiting:

@@ -72,12 +72,24 @@ class LLMResult:
 
 
 class LLMError(Exception):
-    """A model call failed for good (after any retries). `retryable` says if a retry could help."""
+    """A model call failed for good (after any retries). `retryable` says if a retry could help;
+    `timed_out` that the server may still be working on it; `usage` is what a failed answer still
+    cost (an answer cut at `max_tokens`)."""
 
-    def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        timed_out: bool = False,
+        usage: Usage | None = None,
+    ):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.timed_out = timed_out
+        self.usage = usage
 
 
 class LanguageModel(Protocol):

@@ -62,8 +62,10 @@ def common_prefix(a: str, b: str) -> int:
 
 
 def parse_answer(text: str, answer: type[T]) -> T:
-    """`text` parsed as JSON into `answer`; raises ValueError (json) or ValidationError."""
-    return answer.model_validate(json.loads(strip_fences(text)))
+    """`text` parsed as JSON into `answer`; raises ValueError (json) or ValidationError. Control
+    characters inside strings (a raw newline, which grammar-constrained local models write) are
+    taken as they are."""
+    return answer.model_validate(json.loads(strip_fences(text), strict=False))
 
 
 class AgentMind:
@@ -105,6 +107,7 @@ class AgentMind:
             )
         messages = self.prompts.render(kind, context)
         schema = self.prompts.schema(kind)
+        max_tokens = self.prompts.max_tokens(kind)
         for attempt in (1, 2):
             request = LLMRequest(
                 kind=kind,
@@ -112,6 +115,7 @@ class AgentMind:
                 context=context,
                 agent_id=self.agent_id,
                 schema=schema,
+                max_tokens=max_tokens,
                 shared_prefix=self._shared_prefix(messages),
             )
             try:

@@ -106,6 +106,7 @@ class AgentRecord:
     # the world's rules own these two (see server/world/rules.py); the actor reads them
     acts_here: int = 0  # actions taken in the building since arriving (a visit ends at a cap)
     last_target: str | None = None  # the building the agent last set out for
+    avatar: bool = False  # a player's avatar: never thinks, acts by its player's commands
     plan_state: dict[str, Any] = field(default_factory=dict)  # the planner's own, from its dump()
     planner: Planner | None = field(default=None, repr=False, compare=False)
     mem: Memory | None = field(default=None, repr=False, compare=False)
@@ -140,6 +141,7 @@ class AgentRecord:
         "seen_tasks",
         "acts_here",
         "last_target",
+        "avatar",
     )
 
     @property
@@ -202,6 +204,7 @@ class AgentRecord:
             "home": self.home,
             "failures": self.failures,
             "last_error": self.last_error,
+            "avatar": self.avatar,
         }
 
     def brief(self) -> dict[str, Any]:

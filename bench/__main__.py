@@ -25,6 +25,8 @@ ALL = (
     "day",
     "browser",
     "replay",
+    "report",
+    "real_model",
 )
 
 

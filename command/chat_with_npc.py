@@ -12,6 +12,7 @@ from pydantic import Field
 from agent.prompts.context import persona_context
 from agent.prompts.schemas import Utterance
 from server.context import Context
+from server.errors import ActionRefused
 from server.protocol import Model
 from server.world import talk
 from server.world.rules import Scene
@@ -39,6 +40,8 @@ class Response(Model):
 async def handle(ctx: Context, req: Request) -> Response:
     w = ctx.world
     a = w.agent(req.agent_id)
+    if a.avatar:
+        raise ActionRefused(f"{a.name} is a player's avatar; talk with it in the town (say)")
     player = ctx.session.player or "a visitor"
     mind = ctx.services.models.mind(a)
     async with w.lock:

@@ -9,7 +9,6 @@ from pydantic import Field
 
 from server.context import Context
 from server.protocol import Model
-from server.report import build_report
 from server.report.html import render
 from server.report.model import Report
 from server.runs.research import research_html, research_section
@@ -31,8 +30,7 @@ class Response(Model):
 
 
 async def handle(ctx: Context, req: Request) -> Response:
-    rep = await build_report(ctx.world)
+    rep = dict(await ctx.services.reports.report())  # kept as ticks commit
     rep.update(await research_section(ctx.services))  # the run's lineage and probes
-    return Response(
-        report=Report.model_validate(rep), html=render(rep, extra=research_html(rep)) if req.html else None
-    )
+    html = render(rep, extra=research_html(rep)) if req.html else None
+    return Response(report=Report.model_validate(rep), html=html)

@@ -7,10 +7,11 @@ from __future__ import annotations
 from pydantic import Field
 
 from server.context import Context
-from server.errors import Forbidden, NotFound
+from server.errors import Forbidden, LimitReached, NotFound
 from server.protocol import Model
 from server.session import Role
 from server.views import AgentInfo
+from server.world.names import name_key
 
 PERMISSION = "player"
 MAX_PLAYER_CASH = 500
@@ -51,6 +52,12 @@ async def handle(ctx: Context, req: Request) -> Response:
                 raise NotFound(f"no building {req.home!r}")
             at = w.buildings[req.home].entrance
         owner = ctx.session.player if ctx.session.role is Role.PLAYER else (ctx.session.player or None)
+        quota = ctx.settings.limits.agents_per_player
+        if ctx.session.role is Role.PLAYER and owner is not None:
+            key = name_key(owner)
+            owned = sum(1 for x in w.agents.values() if x.owner is not None and name_key(x.owner) == key)
+            if owned >= quota:
+                raise LimitReached(f"player {owner!r} owns {owned} agents, the most one player may own")
         a = w.add_agent(
             req.name,
             req.bio,

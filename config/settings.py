@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +27,17 @@ class LLMProfile(BaseModel):
     model: str = "scripted"
     base_url: str | None = None
     api_key: str | None = None
+    # one HTTP attempt, from sending to the whole answer (a wait in our own queue is not in it)
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
+    # how many requests the server takes at once (llama.cpp: its slots, `--parallel`; 1 for
+    # llama-cpp-python's server); None: only `llm_limits.concurrency`. Profiles with one base_url
+    # share the server's slots.
+    concurrency: int | None = Field(default=None, ge=1)
+    # how the answer's JSON schema is sent (agent/llm/structured.py): "auto" (json_schema, then
+    # what the server takes), "json_schema" (OpenAI, vLLM, Ollama, llama-server),
+    # "json_object_schema" (llama-cpp-python's server), "json_object", "off"
+    structured_output: Literal["auto", "json_schema", "json_object_schema", "json_object", "off"] = "auto"
     temperature: float = Field(default=0.0, ge=0, le=2)
     embedding_model: str | None = None  # set to use the OpenAI embeddings API for `stream` memory
     # how a plain-http base_url is spoken to: "streams", our HTTP/1.1 over asyncio streams
@@ -46,11 +55,21 @@ class Limits(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_frame_bytes: int = Field(default=65536, ge=256)
+    max_frame_bytes: int = Field(default=65536, ge=256)  # UTF-8 bytes of one websocket frame
     commands_per_second: float = Field(default=50.0, gt=0)
     command_burst: int = Field(default=100, ge=1)
-    connections_per_address: int = Field(default=64, ge=1)
+    # an admin's connection (after login with the token): drivers tick as fast as the town answers
+    admin_commands_per_second: float = Field(default=1000.0, gt=0)
+    admin_command_burst: int = Field(default=1000, ge=1)
+    connections_per_address: int = Field(default=64, ge=1)  # websockets from one address
     agents_per_town: int = Field(default=2000, ge=1)
+    agents_per_player: int = Field(default=10, ge=0)  # agents one player may own (the admin: any)
+    # plain HTTP connections from one address (pages, reports, a websocket not yet upgraded)
+    http_connections_per_address: int = Field(default=64, ge=1)
+    http_idle_timeout_s: float = Field(default=30.0, gt=0)  # idle keep-alive, or headers unfinished
+    http_body_timeout_s: float = Field(default=30.0, gt=0)  # a request body still arriving
+    # accept() failing for want of file descriptors: wait this long before accepting again
+    accept_backoff_s: float = Field(default=0.5, gt=0)
     send_queue_frames: int = Field(default=256, ge=1)  # a client further behind than this is dropped
 
 
@@ -101,6 +120,30 @@ class Settings(BaseSettings):
     limits: Limits = Field(default_factory=Limits)
     runs: RunSettings = Field(default_factory=RunSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _llm_consistent(self) -> Settings:
+        """An agent's step must outlast one model call, and one server has one slot count."""
+        step = self.llm_limits.step_timeout_s
+        slots: dict[str, tuple[str, int | None]] = {}
+        for name, p in [("llm", self.llm), *((f"llms.{k}", v) for k, v in self.llms.items())]:
+            if p.provider != "openai":
+                continue
+            if p.timeout_s >= step:
+                raise ValueError(
+                    f"llm_limits.step_timeout_s ({step:g}s) must be longer than {name}.timeout_s "
+                    f"({p.timeout_s:g}s), or every slow call is cut by the step's timeout before its "
+                    f"own: raise step_timeout_s (an agent's calls per step x timeout_s is safe) or "
+                    f"lower timeout_s"
+                )
+            server = p.base_url or "(default OpenAI)"
+            other = slots.setdefault(server, (name, p.concurrency))
+            if other[1] != p.concurrency:
+                raise ValueError(
+                    f"{name}.concurrency ({p.concurrency}) differs from {other[0]}.concurrency "
+                    f"({other[1]}) for the same server {server}: set one value on both"
+                )
+        return self
 
     @field_validator("db")
     @classmethod

@@ -16,23 +16,26 @@ import os
 import secrets
 import signal
 import sys
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
+from agent.llm.local import LocalModelError, on_local_model
 from agent.memory.stream import matvec_pool
 from agent.model_service import ModelService
 from agent.registry import plugin_registry
 from config.settings import ROOT, ConfigError, Settings, load_settings
 from server.context import Services
 from server.db.repository import Repository
+from server.http import GuardedHTTPServer, WebFiles
 from server.hub import Hub
-from server.report import build_report
 from server.report.html import render as render_report
 from server.router import Router, discover
 from server.runs.hooks import load_probes
@@ -63,13 +66,27 @@ class ReportHandler(tornado.web.RequestHandler):
     def initialize(self, services: Services, fmt: str) -> None:
         self.services = services
         self.fmt = fmt
+        self._etag: str | None = None
+
+    def compute_etag(self) -> str | None:
+        """The report's version (a client that sends it back gets 304), not a hash of the body."""
+        return self._etag
 
     async def get(self) -> None:
-        rep = await build_report(self.services.world)
-        rep.update(await research_section(self.services))  # the run's lineage and probes
+        reports = self.services.reports
+        w = self.services.world
+        rep = dict(await reports.report())  # kept as ticks commit (see server/report/build.py)
+        version = f"{w.reloads}-{w.commits}"
+        research = await research_section(self.services)  # the open run's lineage and probes
+        rep.update(research)
+        tag = f'"{version}-{self.fmt}-{zlib.crc32(orjson.dumps(research)):x}"'
+        self._etag = tag
+        if self.request.headers.get("If-None-Match") == tag:
+            self.set_status(304)
+            return
         if self.fmt == "json":
             self.set_header("Content-Type", "application/json; charset=UTF-8")
-            self.write(json.dumps(rep))
+            self.write(orjson.dumps(rep).decode())
         else:
             self.set_header("Content-Type", "text/html; charset=UTF-8")
             self.write(render_report(rep, extra=research_html(rep)))
@@ -89,9 +106,7 @@ def make_app(services: Services) -> tornado.web.Application:
         (r"/favicon\.ico", tornado.web.RedirectHandler, {"url": "/favicon.svg"}),
     ]
     routes.extend(services.extras.get("routes", []))
-    routes.append(
-        (r"/(.*)", tornado.web.StaticFileHandler, {"path": str(WEB_ROOT), "default_filename": "index.html"})
-    )
+    routes.append((r"/(.*)", WebFiles, {"path": str(WEB_ROOT), "default_filename": "index.html"}))
     return tornado.web.Application(
         routes, websocket_max_message_size=max(lim.max_frame_bytes * 16, 1 << 20), websocket_ping_interval=20
     )
@@ -147,7 +162,7 @@ async def run_town(settings: Settings) -> AsyncIterator[Running]:
             stack.push_async_callback(services.runs.aclose)
             await load_probes(services)
         app = make_app(services)
-        server = tornado.httpserver.HTTPServer(app, xheaders=False)
+        server = GuardedHTTPServer(app, limits=settings.limits, xheaders=False)
         sockets = tornado.netutil.bind_sockets(settings.port, settings.host)
         server.add_sockets(sockets)
         stack.callback(server.stop)
@@ -189,6 +204,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--ready-file",
         help="once serving, write the address and the admin token here as JSON (mode 0600; for ./town run)",
+    )
+    p.add_argument(
+        "--local-model",
+        action="store_true",
+        help="think with the offline SmolLM2 model on llama-cpp-python's server (the 'local' extra; "
+        "docs/local-models.md)",
     )
     return p.parse_args(argv)
 
@@ -246,13 +267,20 @@ def write_ready_file(path: str, running: Running, host: str) -> None:
     os.replace(tmp, target)
 
 
-async def serve(settings: Settings, ready_file: str | None = None) -> None:
-    """Run until SIGINT or SIGTERM."""
+async def serve(settings: Settings, ready_file: str | None = None, *, local_model: bool = False) -> None:
+    """Run until SIGINT or SIGTERM; with `local_model`, on the offline model's server, started
+    first and stopped last."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with run_town(settings) as running:
+    async with contextlib.AsyncExitStack() as stack:
+        if local_model:
+            log.info("starting the local model server (log: var/local-model.log) ...")
+            settings = await stack.enter_async_context(
+                on_local_model(settings, log_path=settings.path("var/local-model.log"))
+            )
+        running = await stack.enter_async_context(run_town(settings))
         tune_gc()
         if ready_file:
             write_ready_file(ready_file, running, settings.host)
@@ -278,7 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
     try:
-        asyncio.run(serve(settings, args.ready_file))
+        asyncio.run(serve(settings, args.ready_file, local_model=args.local_model))
+    except LocalModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except TownFileError as e:
         print(f"error: the town files are invalid:\n{e}", file=sys.stderr)
         return 2

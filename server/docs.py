@@ -24,7 +24,7 @@ PROTOCOL_DOC = ROOT / "docs" / "protocol.md"
 
 ROLE_TEXT = {
     Role.VIEWER: "every session, from the start",
-    Role.PLAYER: "a session after `login` with a player name",
+    Role.PLAYER: "a session after `login` with a player name and its secret",
     Role.ADMIN: "a session after `login` with the admin token",
 }
 

@@ -137,3 +137,9 @@ class NoFreeBed(GameError):
     """The town (or the home asked for) has no free bed for a new agent."""
 
     code = "no_free_bed"
+
+
+class NoAvatar(GameError):
+    """The player has no avatar in the town (send `join` first)."""
+
+    code = "no_avatar"

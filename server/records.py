@@ -37,6 +37,7 @@ class Changes:
     jobs: list[dict[str, Any]] = field(default_factory=list)
     jobs_removed: list[str] = field(default_factory=list)
     agents_removed: list[str] = field(default_factory=list)
+    agent_ids: list[dict[str, Any]] = field(default_factory=list)  # ids given out or retired
     conversations: list[dict[str, Any]] = field(default_factory=list)  # rows, upserted by id
     tick_row: dict[str, Any] | None = None
 
@@ -55,6 +56,7 @@ class Changes:
                 self.jobs,
                 self.jobs_removed,
                 self.agents_removed,
+                self.agent_ids,
                 self.conversations,
                 self.tick_row,
             )
@@ -73,4 +75,5 @@ class StoredTown:
     memories: list[MemoryRecord]
     tasks: list[dict[str, Any]]
     jobs: list[dict[str, Any]]
+    agent_ids: set[str] = field(default_factory=set)  # every agent id ever given out
     conversations: list[dict[str, Any]] = field(default_factory=list)  # the open ones

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from server.errors import Forbidden
+from server.world.names import name_key
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +72,17 @@ class Session:
                 + (
                     " (send login with the admin token)"
                     if role is Role.ADMIN
-                    else " (send login with a player name)"
+                    else " (send login with a player name and its secret)"
                 )
             )
 
     def may_act_as(self, owner: str | None) -> bool:
         """A player acts only as agents it created; the admin acts as any."""
         return self.role is Role.ADMIN or (
-            self.role is Role.PLAYER and owner is not None and owner == self.player
+            self.role is Role.PLAYER
+            and owner is not None
+            and self.player is not None
+            and name_key(owner) == name_key(self.player)
         )
 
     def offer(self, text: str) -> bool:

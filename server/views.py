@@ -106,6 +106,7 @@ class AgentInfo(Model):
     home: str | None = Field(description="the building it lives and sleeps in")
     failures: int = Field(description="failed steps and refused actions so far")
     last_error: str | None = Field(description="the latest of them")
+    avatar: bool = Field(description="a player's avatar (its `owner` plays it; it never thinks)")
 
 
 class MemoryInfo(Model):

@@ -22,6 +22,12 @@ from server.session import Session, TokenBucket
 log = logging.getLogger(__name__)
 
 
+def frame_bytes(message: str | bytes) -> int:
+    """The frame's size in UTF-8 bytes: a text frame arrives decoded, and one emoji is one
+    character but four bytes."""
+    return len(message) if isinstance(message, bytes) else len(message.encode("utf-8", "surrogatepass"))
+
+
 class TownSocket(tornado.websocket.WebSocketHandler):
     """One client connection at /ws."""
 
@@ -136,9 +142,10 @@ class TownSocket(tornado.websocket.WebSocketHandler):
         frame_id: Any = None
         try:
             limit = self.services.settings.limits.max_frame_bytes
-            if len(message) > limit:
+            size = frame_bytes(message)
+            if size > limit:
                 self._check_rate(allowed)
-                raise FrameTooLarge(f"frame of {len(message)} bytes is over the {limit}-byte limit")
+                raise FrameTooLarge(f"frame of {size} bytes is over the {limit}-byte limit")
             try:
                 raw = orjson.loads(message)
             except orjson.JSONDecodeError as e:

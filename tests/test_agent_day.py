@@ -291,7 +291,7 @@ async def test_database_of_schema_4_is_migrated_to_conversations(db_url: str) ->
 
 async def test_a_player_talk_is_one_conversation_until_goodbye(town: Running, client: TownClient) -> None:
     w = town.services.world
-    await client.call("login", player="sam")
+    await client.call("login", player="sam", secret="sam-secret")
     first = await client.call("chat_with_npc", agent_id="eva-novak", text="Hi Eva, what are you reading?")
     second = await client.call(
         "chat_with_npc", agent_id="eva-novak", text="Sounds fun. Anything new in town?"

@@ -242,7 +242,7 @@ async def test_record_then_replay_offline(tmp_path: Any) -> None:
 
 async def test_player_chat_remembered_and_injection_moves_no_cash(town: Running, client: TownClient) -> None:
     w = town.services.world
-    await client.call("login", player="mallory")
+    await client.call("login", player="mallory", secret="mallory-secret")
     r = await client.call(
         "chat_with_npc", agent_id="carmen-diaz", text="Hi Carmen, what are you up to today?"
     )
@@ -288,7 +288,7 @@ async def test_chat_during_a_tick_keeps_its_llm_calls_apart(
         w = r.services.world
         async with await TownClient.connect(r.ws_url) as admin, await TownClient.connect(r.ws_url) as player:
             await admin.call("login", token=ADMIN)
-            await player.call("login", player="mallory")
+            await player.call("login", player="mallory", secret="mallory-secret")
             agent_id = sorted(w.agents)[0]
             tick = asyncio.create_task(admin.call("tick"))
             await fake_llm.wait_in_flight(len(w.agents))  # every agent's first call is at the model
@@ -327,7 +327,7 @@ async def test_chat_during_a_tick_stores_none_of_the_ticks_memories(
         listener.inbox.append(heard)  # heard before the tick: its step starts by remembering it
         async with await TownClient.connect(r.ws_url) as admin, await TownClient.connect(r.ws_url) as player:
             await admin.call("login", token=ADMIN)
-            await player.call("login", player="mallory")
+            await player.call("login", player="mallory", secret="mallory-secret")
             tick = asyncio.create_task(admin.call("tick"))
             await fake_llm.wait_in_flight(len(w.agents))  # every step is past its remembering, at the model
             assert listener.mem is not None and heard in [m.text for m in listener.mem.recent(5)]

@@ -23,7 +23,7 @@ VALID: dict[str, dict[str, Any]] = {
     "info": {},
     "subscribe": {"on": True},
     "get_agent": {"agent_id": "alice-chen", "memories": 5, "ledger": 5},
-    "login": {"player": "fuzzer"},
+    "login": {"player": "fuzzer", "secret": "fuzzer-secret"},
     "register": {"name": "Fuzz Agent", "bio": "b", "goal": "g", "cash": 10, "home": "cafe"},
     "chat_with_npc": {"agent_id": "carmen-diaz", "text": "hello"},
     "create_building": {"template": "house", "x": 3, "y": 3, "payer": "fuzz-agent"},
@@ -140,7 +140,11 @@ def test_fuzzed_frames_never_hurt_the_server(tmp_path: Path) -> None:
 
     clients = {
         role: loop.run_until_complete(connect(login))
-        for role, login in (("viewer", None), ("player", {"player": "fuzzer"}), ("admin", {"token": ADMIN}))
+        for role, login in (
+            ("viewer", None),
+            ("player", {"player": "fuzzer", "secret": "fuzzer-secret"}),
+            ("admin", {"token": ADMIN}),
+        )
     }
     stats = {"ok": 0, "refused": 0}
 
@@ -201,3 +205,80 @@ def test_fuzzed_frames_never_hurt_the_server(tmp_path: Path) -> None:
         loop.run_until_complete(cm.__aexit__(None, None, None))
         loop.close()
         asyncio.set_event_loop(None)
+
+
+# Names that look like the preset agents' or each other's (issue 13): case, spacing, accents,
+# other scripts, compatibility forms, combining marks, invisible characters, multi-byte text.
+LOOKALIKES = [
+    "Bob Martin ",
+    " bob  martin",
+    "BOB MARTIN",
+    "Alice Chen",
+    "\u0410lice Chen",
+    "Alice\u00a0Chen",
+    "\uff21lice Chen",
+    "Rene",
+    "Ren\u00e9",
+    "Rene\u0301",
+    "Cafe",
+    "Caf\u00e9",
+    "CAF\u00c9",
+    "Zo\u00eb" + "\u0308" * 30,
+    "Bo\u200bb",
+    "\u3000",
+    "   ",
+    "\u5f20\u4f1f",
+    "\u3084\u307e\u3060 \u592a\u90ce",
+    "\U0001d518\U0001d52b\U0001d526",
+    "\u00df\u00df",
+    "SSSS",
+    "\u0130stanbul",
+    "istanbul",
+]
+names = st.one_of(
+    st.sampled_from(LOOKALIKES),
+    st.builds(
+        lambda a, b: a + b,
+        st.sampled_from(LOOKALIKES),
+        st.sampled_from(["", " ", "\u0301", "\u00e9", "\u0131"]),
+    ),
+    st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40),
+)
+
+
+async def test_fuzzed_names_never_merge_agents(db_url: str) -> None:
+    """Lookalike and multi-byte names, registered as agents and claimed as players, on both
+    backends: every answer is a success or a clear refusal (never `internal_error`), no two
+    agents share a name key, and after a restart the same agents are there with the same cash
+    (MariaDB's case- and accent-insensitive unique key used to merge rows)."""
+    from server.world.names import name_key
+
+    sent: list[str] = []
+
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None)
+    @given(name=names)
+    def collect(name: str) -> None:
+        sent.append(name)
+
+    collect()
+    async with run_town(make_settings(db_url)) as r:
+        admin = await TownClient.connect(r.ws_url)
+        await admin.call("login", token=ADMIN)
+        player = await TownClient.connect(r.ws_url)
+        for i, name in enumerate(sent):
+            for c, command, data in (
+                (admin, "register", {"name": name, "bio": name or "b", "goal": "g", "cash": 3}),
+                (player, "login", {"player": name, "secret": f"secret-{i:04d}"}),
+            ):
+                answer = await c.request(command, data)
+                assert well_formed(answer), answer
+                assert answer.get("error", {}).get("code") != "internal_error", (name, answer)
+        w = r.services.world
+        keys = [name_key(a.name) for a in w.agents.values()]
+        assert len(keys) == len(set(keys))
+        before = sorted((a.id, a.name, a.cash) for a in w.agents.values())
+        admin.close()
+        player.close()
+    async with run_town(make_settings(db_url)) as r2:
+        assert sorted((a.id, a.name, a.cash) for a in r2.services.world.agents.values()) == before
+        assert r2.services.world.ledger.total() == 0

@@ -52,10 +52,16 @@ class RawServer:
     requests: list[bytes] = field(default_factory=list)
     heads: list[bytes] = field(default_factory=list)
     close_after_answer: bool = False
+    # hold every first answer until this many connections are open (0: answer at once), so a
+    # test's concurrent calls each get a connection of their own whatever the scheduling
+    gate: int = 0
+    gate_open: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = self.connections
         self.connections += 1
+        if self.connections >= self.gate:
+            self.gate_open.set()
         try:
             for n in range(1000):
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -67,6 +73,8 @@ class RawServer:
                 body = await reader.readexactly(length)
                 self.heads.append(head)
                 self.requests.append(body)
+                if n == 0:
+                    await self.gate_open.wait()
                 data = self.answer(conn, n, body)
                 if data is None:
                     break
@@ -84,8 +92,8 @@ class RawServer:
 async def raw() -> AsyncIterator[Callable[..., tuple[RawServer, str]]]:
     servers: list[asyncio.Server] = []
 
-    async def start(answer: Answer, close_after_answer: bool = False) -> tuple[RawServer, str]:
-        rs = RawServer(answer, close_after_answer=close_after_answer)
+    async def start(answer: Answer, close_after_answer: bool = False, gate: int = 0) -> tuple[RawServer, str]:
+        rs = RawServer(answer, close_after_answer=close_after_answer, gate=gate)
         srv = await asyncio.start_server(rs.handle, "127.0.0.1", 0)
         servers.append(srv)
         port = srv.sockets[0].getsockname()[1]
@@ -162,7 +170,7 @@ async def test_stale_keep_alive_connection_is_replaced(raw) -> None:
 async def test_a_call_is_resent_at_most_once_when_idle_connections_are_stale(raw) -> None:
     # Three idle connections, each of which the server drops at its next request: the call
     # tries one of them, then a new connection, not every idle one in turn.
-    rs, url = await raw(lambda c, n, b: ok(completion(f"conn {c}")) if n == 0 else None)
+    rs, url = await raw(lambda c, n, b: ok(completion(f"conn {c}")) if n == 0 else None, gate=3)
     model = OpenAIModel("raw", base_url=url)
     try:
         await asyncio.gather(*(model.complete(request(f"warm {i}")) for i in range(3)))

@@ -100,8 +100,10 @@ async def test_plain_completion_and_usage(server: FakeOpenAIServer, model: OpenA
     assert "response_format" not in body
 
 
-async def test_schema_asks_for_a_json_object(server: FakeOpenAIServer, model: OpenAIModel) -> None:
+async def test_schema_asks_for_a_json_object(server: FakeOpenAIServer) -> None:
+    model = OpenAIModel("fake-model", base_url=server.base_url, structured_output="json_object")
     result = await model.complete(req("hi", schema={"type": "object"}))
+    await model.aclose()
     assert json.loads(result.text) == {"echo": "hi"}
     assert server.chat_requests()[0]["response_format"] == {"type": "json_object"}
 

@@ -52,7 +52,7 @@ async def test_stream_memories_restore_with_their_vectors(db_url: str) -> None:
     async with run_town(make_settings(db_url)) as r:
         agent_id = next(a.id for a in r.services.world.agents.values() if a.memory_module == "stream")
         c = await TownClient.connect(r.ws_url)
-        await c.call("login", player="Sam")
+        await c.call("login", player="Sam", secret="Sam-secret")
         for text in ("Hello! Do you bake bread?", "The market opens at nine.", "See you at the park."):
             await c.call("chat_with_npc", agent_id=agent_id, text=text)
         c.close()

@@ -74,7 +74,7 @@ async def test_login_roles(client: TownClient) -> None:
     with pytest.raises(CommandError) as e:
         await client.call("login", token="wrong")
     assert e.value.code == "forbidden"
-    assert (await client.call("login", player="Pat"))["role"] == "player"
+    assert (await client.call("login", player="Pat", secret="Pat-secret"))["role"] == "player"
     assert (await client.call("login", token="test-admin-token"))["role"] == "admin"
 
 

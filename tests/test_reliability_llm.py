@@ -116,7 +116,7 @@ async def test_injection_then_ticks_moves_cash_only_for_economy_reasons(
 ) -> None:
     w = town.services.world
     mallory = await TownClient.connect(town.ws_url)
-    await mallory.call("login", player="mallory")
+    await mallory.call("login", player="mallory", secret="mallory-secret")
     mine = (
         await mallory.call("register", name="Mallory Vex", bio="b", goal="get rich", cash=0, home="cafe")
     )["agent"]["id"]

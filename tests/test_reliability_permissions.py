@@ -65,7 +65,7 @@ async def test_viewer_watches_but_cannot_act(town: Running, client: TownClient, 
 
 
 async def test_player_cannot_run_admin_commands(town: Running, client: TownClient, sqlite_url: str) -> None:
-    await client.call("login", player="pat")
+    await client.call("login", player="pat", secret="pat-secret")
     before = table_counts(sqlite_url)
     for name, spec in town.services.router.commands.items():
         if spec.permission is Role.ADMIN:
@@ -81,8 +81,8 @@ async def test_player_cannot_run_admin_commands(town: Running, client: TownClien
 async def test_player_acts_only_as_its_own_agents(town: Running, sqlite_url: str) -> None:
     w = town.services.world
     pat, quinn = await TownClient.connect(town.ws_url), await TownClient.connect(town.ws_url)
-    await pat.call("login", player="pat")
-    await quinn.call("login", player="quinn")
+    await pat.call("login", player="pat", secret="pat-secret")
+    await quinn.call("login", player="quinn", secret="quinn-secret")
     mine = (await pat.call("register", name="Pat Own", bio="b", goal="g", cash=500, home="cafe"))["agent"][
         "id"
     ]

@@ -112,6 +112,39 @@ def test_svg_plots_scale_into_the_frame() -> None:
     assert g.count("<circle") == 3 and g.count("<line") == 2
 
 
+async def test_kept_report_equals_a_report_read_from_scratch(db_url: str) -> None:
+    """Issue 13 item 8: the report the server keeps up to date (reading only the rows committed
+    since it last looked) is the report read from the whole history, after more ticks, chats, a
+    deleted agent and a reset; asked again with no commit between, it is not built again."""
+    from server.report.build import build_report
+
+    async with run_town(make_settings(db_url)) as town, await TownClient.connect(town.ws_url) as admin:
+        await admin.call("login", token=ADMIN)
+        w, reports = town.services.world, town.services.reports
+        await admin.call("tick", count=15)
+        first = await reports.report()
+        assert first == await build_report(w)
+        assert await reports.report() is first  # nothing committed since: the same report
+        await admin.call("chat_with_npc", agent_id="carmen-diaz", text="Have you heard the news?")
+        await admin.call("delete_agent", agent_id="bob-martin")
+        await admin.call("tick", count=25)
+        kept = await reports.report()
+        assert kept is not first and kept["tick"] == 40
+        assert kept == await build_report(w)
+        tag, text = await reports.encoded("json")
+        assert json.loads(text) == json.loads(json.dumps(kept))
+        http = tornado.httpclient.AsyncHTTPClient()
+        got = await http.fetch(town.url + "/report.json")
+        assert got.headers["Etag"] == f'"{tag}"' and json.loads(got.body) == json.loads(text)
+        again = await http.fetch(
+            town.url + "/report.json", headers={"If-None-Match": f'"{tag}"'}, raise_error=False
+        )
+        assert again.code == 304
+        await admin.call("reset", confirm=True)
+        await admin.call("tick", count=2)
+        assert await reports.report() == await build_report(w)
+
+
 async def test_favicon_ico_is_served_for_pages_without_an_icon_link(town: Running) -> None:
     """/report has no icon link (it is also saved as a file), so browsers ask for /favicon.ico."""
     http = tornado.httpclient.AsyncHTTPClient()

@@ -23,7 +23,7 @@ async def test_agents_deleted_every_few_ms_drop_out_of_a_20_tick_run(sqlite_url:
         admin = await TownClient.connect(r.ws_url)
         await admin.call("login", token=ADMIN)
         player = await TownClient.connect(r.ws_url)
-        await player.call("login", player="pat")
+        await player.call("login", player="pat", secret="pat-secret")
         names = (f"Temp {i}" for i in itertools.count())
         done = asyncio.Event()
         deleted: list[str] = []

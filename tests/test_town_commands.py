@@ -22,7 +22,7 @@ async def test_get_town_has_map_buildings_equipment_agents(client: TownClient) -
 
 
 async def test_register_then_get_agent_with_ledger(client: TownClient) -> None:
-    await client.call("login", player="pat")
+    await client.call("login", player="pat", secret="pat-secret")
     a = (
         await client.call(
             "register",
@@ -50,7 +50,7 @@ async def test_register_then_get_agent_with_ledger(client: TownClient) -> None:
 
 
 async def test_register_refuses_unknown_plugin_listing_valid(town: Running, client: TownClient) -> None:
-    await client.call("login", player="pat")
+    await client.call("login", player="pat", secret="pat-secret")
     before = table_counts(town.services.settings.db)
     with pytest.raises(CommandError) as e:
         await client.call("register", name="Y", bio="b", goal="g", plan="telepathy")
@@ -65,7 +65,7 @@ async def test_register_refuses_unknown_plugin_listing_valid(town: Running, clie
 
 
 async def test_create_building_pays_and_blocks_tiles(town: Running, client: TownClient) -> None:
-    await client.call("login", player="pat")
+    await client.call("login", player="pat", secret="pat-secret")
     a = (await client.call("register", name="Builder Bo", bio="b", goal="g", cash=150))["agent"]
     with pytest.raises(CommandError) as e:  # a house costs 300
         await client.call("create_building", template="house", x=42, y=12, payer=a["id"])
@@ -90,7 +90,7 @@ async def test_create_building_pays_and_blocks_tiles(town: Running, client: Town
 async def test_subscribe_receives_pushes(town: Running, client: TownClient) -> None:
     watcher = await TownClient.connect(town.ws_url)
     assert (await watcher.call("subscribe"))["subscribed"] is True
-    await client.call("login", player="pat")
+    await client.call("login", player="pat", secret="pat-secret")
     await client.call("register", name="New Comer", bio="b", goal="g")
     p = await watcher.next_push("agent_added")
     assert p["data"]["agent"]["name"] == "New Comer"

@@ -1,6 +1,8 @@
 """Model clients and wrappers behind the `LanguageModel` and `Embedder` protocols.
 
 - `openai_client`: `OpenAIModel`, any OpenAI-compatible server through the official SDK;
+- `structured`: the answer's JSON schema as the `response_format` a server takes;
+- `local`: the offline real model (SmolLM2 on llama-cpp-python's server, the `local` extra);
 - `scripted`: `ScriptedModel`, the offline deterministic model;
 - `wrappers`: retry, limiter, record/replay cache and metering, each a `LanguageModel` itself;
 - `embedders`: `HashingEmbedder` (offline) and `OpenAIEmbedder`;

@@ -2,11 +2,16 @@
 
 A model is composed as, outermost first:
 
-    MeteredModel -> CachingModel -> RetryingModel -> LimitedModel -> base
+    MeteredModel -> CachingModel -> RetryingModel -> LimitedModel (the server's slots)
+        -> LimitedModel (the shared limiter) -> base
 
 so a cache hit costs neither a limiter slot nor a rate token, every HTTP attempt (retries
 included) is counted by the limiter, a backoff sleep holds no concurrency slot, and the meter sees
 what the agent saw: one record per call, cached or not. `RetryingModel` wraps network models only.
+A profile that sets `concurrency` gets the first `LimitedModel`: one `Limiter` per server
+(`base_url`), shared by the profiles that name it, taken before a slot of the shared limiter (a
+call queued for a busy server holds none); a call given up on (timed out) holds that server's
+next calls for the profile's `timeout_s`, as the server may still be working on it.
 """
 
 from __future__ import annotations
@@ -36,11 +41,18 @@ def build_model(
     sink: Sink | None,
     scripted_factory: ScriptedFactory | None,
     rng: random.Random,
+    server_slots: Limiter | None = None,
 ) -> LanguageModel:
-    """The wrapped model a profile describes (see the module docstring for the layers)."""
+    """The wrapped model a profile describes (see the module docstring for the layers);
+    `server_slots` is the limiter of the profile's server, when it sets `concurrency`."""
     model: LanguageModel
     if profile.provider == "openai":
-        model = LimitedModel(OpenAIModel.from_profile(profile, connections=limiter.concurrency), limiter)
+        connections = min(
+            limiter.concurrency, server_slots.concurrency if server_slots else limiter.concurrency
+        )
+        model = LimitedModel(OpenAIModel.from_profile(profile, connections=connections), limiter)
+        if server_slots is not None:
+            model = LimitedModel(model, server_slots, hold_on_timeout_s=profile.timeout_s)
         model = RetryingModel(model, max_retries=profile.max_retries, rng=rng)
     elif profile.provider == "scripted":
         if scripted_factory is None:
@@ -86,6 +98,18 @@ class ModelPool:
         self._rng = rng
         self._models: dict[str, LanguageModel] = {}
         self._embedders: dict[str, Embedder] = {}
+        self._servers: dict[str, Limiter] = {}  # base_url -> its slots, for profiles with `concurrency`
+
+    def server_slots(self, profile: LLMProfile) -> Limiter | None:
+        """The limiter of a profile's server (shared by every profile naming that base_url), or
+        None when the profile sets no `concurrency`."""
+        if profile.provider != "openai" or profile.concurrency is None:
+            return None
+        key = profile.base_url or ""
+        slots = self._servers.get(key)
+        if slots is None:
+            slots = self._servers[key] = Limiter(profile.concurrency)
+        return slots
 
     def model(self, name: str | None = None) -> LanguageModel:
         """The shared model of the profile `name` resolves to."""
@@ -99,6 +123,7 @@ class ModelPool:
                 sink=self._sink,
                 scripted_factory=self._scripted_factory,
                 rng=self._rng,
+                server_slots=self.server_slots(profile),
             )
             log.info("LLM profile %s: %s model %s", name or "default", profile.provider, profile.model)
         return self._models[key]

@@ -23,6 +23,7 @@ from openai import AsyncOpenAI
 from agent.interfaces import LLMError, LLMRequest, LLMResult, Usage
 from agent.llm.http11 import StreamTransport
 from agent.llm.sdk_http import httpx
+from agent.llm.structured import FALLBACK_ORDER, STRUCTURED_OUTPUTS, next_mode, response_format
 from config.settings import LLMProfile
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def translate_error(exc: openai.OpenAIError, model: str) -> LLMError:
         after = retry_after_seconds(exc.response.headers) if status == 429 else None
         return LLMError(f"{model}: HTTP {status}: {_short(exc)}", retryable=retryable, retry_after=after)
     if isinstance(exc, openai.APITimeoutError):
-        return LLMError(f"{model}: request timed out", retryable=True)
+        return LLMError(f"{model}: request timed out", retryable=True, timed_out=True)
     if isinstance(exc, openai.APIConnectionError):
         return LLMError(f"{model}: connection error: {_short(exc)}", retryable=True)
     return LLMError(f"{model}: {type(exc).__name__}: {_short(exc)}", retryable=False)
@@ -117,23 +118,40 @@ _CHAT_OPTIONS: Any = {"security": {"bearer_auth": True}}
 _POST_TAKES_CONTENT = "content" in inspect.signature(AsyncOpenAI.post).parameters
 
 
-def _result(raw: bytes, model: str, latency: float) -> LLMResult:
-    """An `LLMResult` from the body of a chat completion; a malformed one is a retryable error."""
+def _result(raw: bytes, model: str, latency: float, max_tokens: int | None = None) -> LLMResult:
+    """An `LLMResult` from the body of a chat completion; a malformed one is a retryable error,
+    one cut at `max_tokens` (`finish_reason` "length") a final one that still carries its usage."""
     try:
         body = orjson.loads(raw)
         choices = body.get("choices") or []
         if not choices:
             raise LLMError(f"{model}: the answer has no choices", retryable=True)
         text = (choices[0].get("message") or {}).get("content") or ""
-        usage = body.get("usage") or {}
-        return LLMResult(
-            text=text if isinstance(text, str) else str(text),
-            usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
-            model=body.get("model") or model,
-            latency_s=latency,
-        )
+        raw_usage = body.get("usage") or {}
+        usage = Usage(int(raw_usage.get("prompt_tokens") or 0), int(raw_usage.get("completion_tokens") or 0))
+        finish = choices[0].get("finish_reason")
     except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError) as e:
         raise LLMError(f"{model}: the answer is not a chat completion: {e}", retryable=True) from None
+    if finish == "length":  # the same request would be cut again: not retried
+        raise LLMError(
+            f"{model}: answer truncated at max_tokens={max_tokens} ({usage.completion_tokens} tokens)",
+            retryable=False,
+            usage=usage,
+        )
+    return LLMResult(
+        text=text if isinstance(text, str) else str(text),
+        usage=usage,
+        model=body.get("model") or model,
+        latency_s=latency,
+    )
+
+
+def _refuses_format(exc: openai.OpenAIError) -> bool:
+    """Whether a server refused a request for its `response_format` (HTTP 400 or 422 naming it)."""
+    if not isinstance(exc, openai.APIStatusError) or exc.status_code not in (400, 422):
+        return False
+    text = f"{exc.message} {exc.body}".lower()
+    return any(word in text for word in ("response_format", "json_schema", "schema"))
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
@@ -148,7 +166,8 @@ class OpenAIModel:
     unless `transport` is "httpx"; over httpx (https, or that setting), `connections` is how many
     calls may be in flight (match the limiter's
     concurrency), spread round-robin over httpx clients of at most 64 connections each.
-    `client` overrides all that.
+    `client` overrides all that. `structured_output` says how a request's schema is sent
+    (`agent.llm.structured`); under "auto", a server that refuses a format gets the next one.
     """
 
     def __init__(
@@ -161,8 +180,17 @@ class OpenAIModel:
         connections: int = 64,
         client: AsyncOpenAI | None = None,
         transport: Literal["streams", "httpx"] = "streams",
+        structured_output: str = "auto",
     ) -> None:
+        if structured_output not in STRUCTURED_OUTPUTS:
+            raise ValueError(
+                f"unknown structured_output {structured_output!r}; valid: {', '.join(STRUCTURED_OUTPUTS)}"
+            )
         self.name = model
+        self.auto_format = structured_output == "auto"
+        self.structured_output = FALLBACK_ORDER[0] if self.auto_format else structured_output
+        # (mode, id(schema)) -> (schema, response_format); the schema is kept so its id stays its own
+        self._formats: dict[tuple[str, int], tuple[Any, dict[str, Any] | None]] = {}
         # what the requests go over: "streams" (StreamTransport), "httpx", or "given" (`client`)
         self.transport = "given" if client is not None else "httpx"
         if client is not None:
@@ -205,10 +233,23 @@ class OpenAIModel:
             timeout_s=profile.timeout_s,
             connections=connections,
             transport=profile.transport,
+            structured_output=profile.structured_output,
         )
 
+    def _format(self, request: LLMRequest) -> dict[str, Any] | None:
+        """The `response_format` of a request in the current mode (built once per schema)."""
+        schema = request.schema
+        if schema is None:
+            return None
+        key = (self.structured_output, id(schema))
+        hit = self._formats.get(key)
+        if hit is None or hit[0] is not schema:
+            hit = (schema, response_format(self.structured_output, schema, name=request.kind))
+            self._formats[key] = hit
+        return hit[1]
+
     async def complete(self, request: LLMRequest) -> LLMResult:
-        """One chat completion; JSON mode when the request carries a schema.
+        """One chat completion; the request's schema as `structured_output` says.
 
         Sent with the SDK's `post` as JSON bytes (a mapping for SDKs older than `content=`)
         and read as bytes: the body we build is already the wire format, so the SDK's TypedDict
@@ -222,25 +263,47 @@ class OpenAIModel:
         }
         if request.max_tokens is not None:
             params["max_tokens"] = request.max_tokens
-        if request.schema is not None:
-            params["response_format"] = {"type": "json_object"}
         started = time.perf_counter()
-        try:
-            client = next(self._next_client)
-            if _POST_TAKES_CONTENT:
-                raw = await client.post(
-                    "/chat/completions", content=orjson.dumps(params), cast_to=bytes, options=_CHAT_OPTIONS
-                )
-            else:  # pragma: no cover - older SDKs
-                raw = await client.post(
-                    "/chat/completions", body=params, cast_to=bytes, options=_CHAT_OPTIONS
-                )
-        except openai.OpenAIError as exc:
-            err = translate_error(exc, self.name)
-            log.debug("agent %s: %s call failed: %s", request.agent_id, request.kind, err)
-            raise err from exc
+        while True:
+            mode = self.structured_output
+            fmt = self._format(request)
+            if fmt is not None:
+                params["response_format"] = fmt
+            else:
+                params.pop("response_format", None)
+            try:
+                raw = await self._post(params)
+                break
+            except openai.OpenAIError as exc:
+                if fmt is not None and self.auto_format and _refuses_format(exc):
+                    if self.structured_output != mode:  # a call at the same time already stepped down
+                        continue
+                    fallback = next_mode(mode)
+                    if fallback is not None:
+                        self.structured_output = fallback
+                        log.warning(
+                            "model %s: the server refused response_format %s (%s); using %s from now on",
+                            self.name,
+                            mode,
+                            _short(exc, 160),
+                            fallback,
+                        )
+                        continue
+                err = translate_error(exc, self.name)
+                log.debug("agent %s: %s call failed: %s", request.agent_id, request.kind, err)
+                raise err from exc
         latency = time.perf_counter() - started
-        return _result(raw, self.name, latency)
+        return _result(raw, self.name, latency, request.max_tokens)
+
+    async def _post(self, params: dict[str, Any]) -> bytes:
+        client = next(self._next_client)
+        if _POST_TAKES_CONTENT:
+            return await client.post(
+                "/chat/completions", content=orjson.dumps(params), cast_to=bytes, options=_CHAT_OPTIONS
+            )
+        return await client.post(  # pragma: no cover - older SDKs
+            "/chat/completions", body=params, cast_to=bytes, options=_CHAT_OPTIONS
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP clients."""

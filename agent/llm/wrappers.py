@@ -128,7 +128,8 @@ class Limiter:
 
     At most `concurrency` calls are in flight; `requests_per_minute` and `tokens_per_minute`
     (0 = unlimited) are token buckets holding one minute's allowance. Tokens are reserved from an
-    estimate when a call starts and settled against the real usage when it ends.
+    estimate when a call starts and settled against the real usage when it ends. `hold(s)` keeps
+    every new call waiting `s` seconds (a server presumed still busy with a call we gave up on).
     """
 
     def __init__(
@@ -152,6 +153,8 @@ class Limiter:
         self.in_flight = 0
         self.max_in_flight = 0
         self.waited_s = 0.0  # total time callers slept on the per-minute buckets
+        self.held_until = 0.0  # on `clock`: no call starts before this
+        self.holds = 0
 
     @classmethod
     def from_limits(cls, limits: LLMLimits) -> Limiter:
@@ -162,6 +165,8 @@ class Limiter:
         """Wait for a slot and the per-minute allowance; returns the tokens reserved."""
         await self._slots.acquire()
         try:
+            while (wait := self.held_until - self._clock()) > 0:  # a hold may grow meanwhile
+                await self._sleep(wait)
             reserved = await self._take(tokens)
         except BaseException:
             self._slots.release()
@@ -169,6 +174,11 @@ class Limiter:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         return reserved
+
+    def hold(self, seconds: float) -> None:
+        """Start no call for `seconds` from now (longer holds win)."""
+        self.holds += 1
+        self.held_until = max(self.held_until, self._clock() + seconds)
 
     def release(self, reserved: int, used: int | None) -> None:
         """Free the slot; settle the reservation against `used` tokens (None: keep it all)."""
@@ -201,12 +211,15 @@ class Limiter:
 
 
 class LimitedModel:
-    """Passes every call through a shared `Limiter`."""
+    """Passes every call through a shared `Limiter`. With `hold_on_timeout_s`, a call that timed
+    out (the server may still be working on it) holds the limiter's next calls that long, so
+    neither its retry nor the queue behind it is sent onto a server still busy with it."""
 
-    def __init__(self, inner: LanguageModel, limiter: Limiter) -> None:
+    def __init__(self, inner: LanguageModel, limiter: Limiter, *, hold_on_timeout_s: float = 0.0) -> None:
         self.inner = inner
         self.name = inner.name
         self.limiter = limiter
+        self.hold_on_timeout_s = hold_on_timeout_s
 
     async def complete(self, request: LLMRequest) -> LLMResult:
         """The inner answer, once the limiter lets the call through."""
@@ -216,6 +229,17 @@ class LimitedModel:
             result = await self.inner.complete(request)
             used = result.usage.total
             return result
+        except (LLMError, asyncio.CancelledError) as err:  # cancelled: the caller's timeout
+            if self.hold_on_timeout_s > 0 and (isinstance(err, asyncio.CancelledError) or err.timed_out):
+                self.limiter.hold(self.hold_on_timeout_s)
+                log.info(
+                    "agent %s: %s given up while the server works on it; no call to %s for %.0fs",
+                    request.agent_id,
+                    request.kind,
+                    self.name,
+                    self.hold_on_timeout_s,
+                )
+            raise
         finally:
             self.limiter.release(reserved, used)
 
@@ -296,8 +320,10 @@ class MeteredModel:
         try:
             result = await self.inner.complete(request)
         except (Exception, asyncio.CancelledError) as exc:  # a cancelled call is a timed-out one
+            spent = None
             if isinstance(exc, LLMError):
                 error = str(exc)
+                spent = exc.usage  # an answer cut at max_tokens still cost its tokens
             elif isinstance(exc, asyncio.CancelledError):
                 error = "cancelled (timed out or shut down)"
             else:
@@ -307,8 +333,8 @@ class MeteredModel:
                     request.agent_id,
                     request.kind,
                     self.name,
-                    0,
-                    0,
+                    spent.prompt_tokens if spent else 0,
+                    spent.completion_tokens if spent else 0,
                     self._clock() - started,
                     ok=False,
                     cached=False,

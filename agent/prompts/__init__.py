@@ -4,6 +4,7 @@ A `PromptBook` loads every template once; `PromptBook.render(kind, context)` (or
 `render`, which uses the packaged book) turns a kind and its context into a system and a user
 message. Each kind names its answer model (agent/prompts/schemas.py), whose JSON schema is put into the
 system message and is what `answer_model(kind)` returns for the caller's `LLMRequest.schema`.
+Each kind also bounds its answer with `max_tokens` (`PromptBook.max_tokens(kind)`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class PromptTemplate:
     system: string.Template
     user: string.Template
     answer: type[Answer]
+    max_tokens: int  # the answer's bound: a longer one is cut by the server and counted as failed
     untrusted: tuple[str, ...] = ()
 
 
@@ -128,11 +130,18 @@ class PromptBook:
             model_name = spec.get("answer")
             if model_name not in ANSWER_MODELS:
                 raise ValueError(f"{path}: kind {kind!r} names unknown answer model {model_name!r}")
+            max_tokens = spec.get("max_tokens")
+            if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+                raise ValueError(
+                    f"{path}: kind {kind!r} needs max_tokens, a positive integer fitted to its answer "
+                    f"(got {max_tokens!r})"
+                )
             templates[kind] = PromptTemplate(
                 kind=kind,
                 system=string.Template(spec["system"]),
                 user=string.Template(spec["user"]),
                 answer=ANSWER_MODELS[model_name],
+                max_tokens=max_tokens,
                 untrusted=tuple(spec.get("untrusted", ())),
             )
         self._templates = MappingProxyType(templates)
@@ -163,6 +172,10 @@ class PromptBook:
     def answer_model(self, kind: str) -> type[Answer]:
         """The pydantic model the answer to `kind` is parsed into."""
         return self.template(kind).answer
+
+    def max_tokens(self, kind: str) -> int:
+        """The most tokens an answer to `kind` may take (`max_tokens` in the prompt data)."""
+        return self.template(kind).max_tokens
 
     def schema(self, kind: str) -> Mapping[str, Any]:
         """The JSON schema of `kind`'s answer model (read-only)."""

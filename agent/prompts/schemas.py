@@ -51,6 +51,31 @@ def _trim_list(limit: int) -> BeforeValidator:
     return BeforeValidator(trim)
 
 
+def _clamp(lo: int, hi: int) -> BeforeValidator:
+    """A whole number kept within [lo, hi]: a number out of range (or given as a string) is
+    clamped and rounded, so a model that says 300 minutes gets 240, not a re-ask."""
+
+    def clamp(value: Any) -> Any:
+        if isinstance(value, bool) or value is None:
+            return value
+        try:
+            number = float(value.strip() if isinstance(value, str) else value)
+        except (TypeError, ValueError):
+            return value  # let pydantic report it
+        if number != number:  # NaN
+            return value
+        return int(min(float(hi), max(float(lo), round(number))))
+
+    return BeforeValidator(clamp)
+
+
+# int answer fields kept within their bounds by clamping (the schema still states the bounds)
+StayMinutes = Annotated[int, _clamp(5, 240), Field(ge=5, le=240)]
+Minutes = Annotated[int, _clamp(1, 240), Field(ge=1, le=240)]
+Hour = Annotated[int, _clamp(0, 23), Field(ge=0, le=23)]
+Quantity = Annotated[int, _clamp(1, 99), Field(ge=1, le=99)]
+
+
 def _blank_to_none(value: Any) -> Any:
     if isinstance(value, str) and value.strip().lower() in {"", "none", "null"}:
         return None
@@ -85,7 +110,7 @@ class QAChoice(Answer):
 
     building: Annotated[str, Field(min_length=1)]
     purpose: Line
-    minutes: Annotated[int, Field(ge=5, le=240)] = 60  # how long to stay there
+    minutes: StayMinutes = 60  # how long to stay there
 
 
 class DailyPlan(Answer):
@@ -97,7 +122,7 @@ class DailyPlan(Answer):
 class HourSlot(Answer):
     """One hour of the schedule."""
 
-    hour: Annotated[int, Field(ge=0, le=23)]
+    hour: Hour
     activity: Line
     building: Annotated[str, Field(min_length=1)]
 
@@ -112,7 +137,7 @@ class TaskStep(Answer):
     """One decomposed task of an hour."""
 
     task: Line
-    minutes: Annotated[int, Field(ge=1, le=240)] = 20
+    minutes: Minutes = 20
     building: Annotated[str, Field(min_length=1)]
 
 
@@ -136,9 +161,9 @@ class ActDecision(Answer):
     equipment: OptionalId = None  # equipment id, for "use"
     operation: OptionalId = None  # one of the equipment's operations, for "use"
     target: OptionalId = None  # agent id, for "chat"
-    minutes: Annotated[int | None, Field(ge=1, le=240)] = None  # how long a use or a wait lasts
+    minutes: Minutes | None = None  # how long a use or a wait lasts
     order: Annotated[
-        dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[int, Field(ge=1, le=99)]],
+        dict[Annotated[str, Field(min_length=1, max_length=64)], Quantity],
         BeforeValidator(lambda v: {} if v is None else v),
         Field(max_length=12),
     ] = Field(default_factory=dict)  # menu item -> quantity, for "use" of an equipment with a menu

@@ -7,10 +7,11 @@ the whole batch in one transaction, so the database always holds the town as of 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from agent.interfaces import MemoryRecord
 from server.db import schema as t
 from server.db.bulk import Bulk, tuples
-from server.errors import Unavailable
+from server.errors import GameError, Unavailable
 from server.records import Changes, Entry, StoredTown
+from server.world.names import name_key
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +211,10 @@ class Repository:
             row = (await conn.execute(sa.select(t.meta.c.value).where(t.meta.c.key == "commit_id"))).first()
             return row is not None and json.loads(row[0]) == marker
 
-        await self._with_retry(lambda conn: self._write(conn, ch), applied=applied)
+        try:
+            await self._with_retry(lambda conn: self._write(conn, ch), applied=applied)
+        except exc.DataError as e:  # a value the columns cannot hold: refused, not an internal error
+            raise Unstorable(f"the database refused a value, nothing was stored: {e.orig}") from e
         self._start_checkpoint()
 
     async def _write(self, conn: AsyncConnection, ch: Changes) -> None:
@@ -231,7 +236,8 @@ class Repository:
             await bulk.flush()
             await conn.execute(sa.delete(t.agents).where(t.agents.c.id.in_(ch.agents_removed)))
             await conn.execute(sa.delete(t.jobs).where(t.jobs.c.agent_id.in_(ch.agents_removed)))
-        await _replace(bulk, t.agents, "id", ch.agents)
+        await _replace(bulk, t.agents, "id", [{**r, "name_key": _key(r["name"])} for r in ch.agents])
+        await _replace(bulk, t.agent_ids, "id", list({r["id"]: r for r in ch.agent_ids}.values()))
         await _replace(bulk, t.buildings, "id", ch.buildings)
         await _replace(bulk, t.equipment, "id", ch.equipment)
         await _replace(bulk, t.tasks, "id", ch.tasks)
@@ -317,6 +323,7 @@ class Repository:
         ]
         tasks = [dict(r._mapping) for r in await conn.execute(sa.select(t.tasks).order_by(t.tasks.c.id))]
         jobs = [dict(r._mapping) for r in await conn.execute(sa.select(t.jobs).order_by(t.jobs.c.agent_id))]
+        ids = {r[0] for r in await conn.execute(sa.select(t.agent_ids.c.id))}
         open_talks = [
             dict(r._mapping)
             for r in await conn.execute(
@@ -325,7 +332,18 @@ class Repository:
                 .order_by(t.conversations.c.id)
             )
         ]
-        return StoredTown(meta, agents, buildings, equipment, balances, memories, tasks, jobs, open_talks)
+        return StoredTown(
+            meta,
+            agents,
+            buildings,
+            equipment,
+            balances,
+            memories,
+            tasks,
+            jobs,
+            agent_ids=ids,
+            conversations=open_talks,
+        )
 
     async def ledger_entries(self, account: str | None = None, last: int | None = None) -> list[Entry]:
         """Ledger entries, oldest first; those touching `account` when given; only the `last` N
@@ -374,6 +392,25 @@ class Repository:
             q = q.where(tb.c[k] == v)
         async with self.engine.connect() as conn:
             return [dict(r._mapping) for r in await conn.execute(q)]
+
+    async def rows_after(
+        self, wanted: Mapping[str, tuple[str, Any, Sequence[str]]], limit: int
+    ) -> dict[str, list[dict[str, Any]]]:
+        """For each table: its first `limit` rows whose `order` column is above `after`, in that
+        order, only `columns` (`wanted`: table -> (order, after, columns)). All are read in one
+        transaction, so they are one consistent snapshot of the database."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        async with self.engine.connect() as conn:
+            for table, (order, after, columns) in wanted.items():
+                tb = t.metadata.tables[table]
+                q = (
+                    sa.select(*(tb.c[c] for c in columns))
+                    .where(tb.c[order] > after)
+                    .order_by(tb.c[order])
+                    .limit(limit)
+                )
+                out[table] = [dict(r._mapping) for r in await conn.execute(q)]
+        return out
 
     async def llm_usage(self) -> list[dict[str, Any]]:
         """Metered calls summed in the database per (kind, agent_id): calls, failed, tokens,
@@ -441,16 +478,54 @@ class Repository:
             return int((await conn.execute(sa.select(sa.func.count()).select_from(tb))).scalar_one())
 
     async def wipe(self) -> None:
-        """Delete the whole town (admin reset)."""
+        """Delete the whole town (admin reset). Claimed player names are kept."""
 
         async def work(conn: AsyncConnection) -> None:
             for tb in reversed(t.metadata.sorted_tables):
+                if tb is t.players:
+                    continue
                 if tb is t.meta:
                     await conn.execute(sa.delete(tb).where(tb.c.key != "schema_version"))
                 else:
                     await conn.execute(sa.delete(tb))
 
         await self._with_retry(work)
+
+    # ---------------------------------------------------------------- players
+
+    async def player(self, key: str) -> dict[str, Any] | None:
+        """The claim of the player whose name has `key`, or None."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(t.players).where(t.players.c.key == key))).first()
+        return None if row is None else dict(row._mapping)
+
+    async def claim_player(self, key: str, name: str, secret_hash: str, tick: int) -> bool:
+        """Claim a player name; False when it is claimed already (by a concurrent login)."""
+
+        async def work(conn: AsyncConnection) -> bool:
+            if (await conn.execute(sa.select(t.players.c.key).where(t.players.c.key == key))).first():
+                return False
+            await conn.execute(
+                sa.insert(t.players).values(key=key, name=name, secret_hash=secret_hash, created_tick=tick)
+            )
+            return True
+
+        try:
+            return bool(await self._with_retry(work))
+        except exc.IntegrityError:
+            return False
+
+
+@functools.lru_cache(maxsize=65536)
+def _key(name: str) -> str:
+    """`name_key`, cached: every changed agent's row carries it, every tick."""
+    return name_key(name)
+
+
+class Unstorable(GameError):
+    """The database refused a value (a text its columns cannot hold); nothing was stored."""
+
+    code = "unstorable"
 
 
 async def _migrate(conn: AsyncConnection, version: int) -> None:
@@ -471,6 +546,8 @@ async def _migrate(conn: AsyncConnection, version: int) -> None:
                     await conn.exec_driver_sql(f"DROP INDEX {ix['name']}{on}")
     if version < 5:
         await _migrate_conversations(conn)
+    if version < 6:
+        await _migrate_identity(conn)
 
 
 async def _migrate_conversations(conn: AsyncConnection) -> None:
@@ -487,6 +564,51 @@ async def _migrate_conversations(conn: AsyncConnection) -> None:
 
 def _columns_of(sync_conn: Any, table: str) -> set[str]:
     return {col["name"] for col in sa.inspect(sync_conn).get_columns(table)}
+
+
+async def _migrate_identity(conn: AsyncConnection) -> None:
+    """Schema 5 (issue 13): what "the same name" and "the same id" mean, in the database too.
+
+    On MySQL every table is converted to utf8mb4 with the binary collation (tables made before
+    took the server's default: latin1 refused emoji, utf8mb4_general_ci saw "Café" and "Cafe" as
+    one key). `agents.name_key` is added, filled and made unique (a name whose key clashes with
+    an earlier agent's gets the agent id appended to its key, so the migration never fails); the
+    old unique index on `agents.name` stays, now binary, and is implied by the new one. The
+    `agent_ids` table (made by `create_all`) is filled with every agent id the history names."""
+    mysql_db = conn.dialect.name == "mysql"
+    if mysql_db:
+        for tb in t.metadata.sorted_tables:
+            await conn.exec_driver_sql(
+                f"ALTER TABLE `{tb.name}` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            )
+    columns = await conn.run_sync(lambda c: {col["name"] for col in sa.inspect(c).get_columns("agents")})
+    if "name_key" not in columns:
+        kind = "VARCHAR(64) COLLATE utf8mb4_bin" if mysql_db else "VARCHAR(64)"
+        await conn.exec_driver_sql(f"ALTER TABLE agents ADD COLUMN name_key {kind} NOT NULL DEFAULT ''")
+        seen: set[str] = set()
+        for aid, name in (
+            await conn.execute(sa.select(t.agents.c.id, t.agents.c.name).order_by(t.agents.c.id))
+        ).all():
+            key = name_key(name)[:64]
+            if key in seen:
+                key = f"{key[:30]}#{aid}"[:64]
+            seen.add(key)
+            await conn.execute(sa.update(t.agents).where(t.agents.c.id == aid).values(name_key=key))
+        await conn.exec_driver_sql("CREATE UNIQUE INDEX ix_agents_name_key ON agents (name_key)")
+    ids: set[str] = set()
+    for col in (t.agents.c.id, t.memories.c.agent_id, t.events.c.agent_id, t.events.c.other_id):
+        ids.update(r[0] for r in await conn.execute(sa.select(col).distinct()) if r[0])
+    for col in (t.ledger.c.src, t.ledger.c.dst):
+        ids.update(
+            r[0][6:] for r in await conn.execute(sa.select(col).distinct()) if r[0].startswith("agent:")
+        )
+    live = {r[0] for r in await conn.execute(sa.select(t.agents.c.id))}
+    ids -= {r[0] for r in await conn.execute(sa.select(t.agent_ids.c.id))}
+    if ids:
+        await conn.execute(
+            sa.insert(t.agent_ids),
+            [{"id": i, "created_tick": 0, "removed_tick": None if i in live else 0} for i in sorted(ids)],
+        )
 
 
 def _indexes_of(sync_conn: Any, table: str) -> list[Any]:

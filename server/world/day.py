@@ -26,7 +26,9 @@ _MAX_SEEN_TASKS = 50
 
 
 def needs_step(world: World, a: AgentRecord, open_task_ids: frozenset[str]) -> bool:
-    """Does this agent think this tick? (See the module docstring.)"""
+    """Does this agent think this tick? (See the module docstring.) A player's avatar never does."""
+    if a.avatar:
+        return False
     if a.conversation is not None:
         c = world.conversations.get(a.conversation)
         return c is not None and c.next_speaker == a.id

@@ -36,8 +36,8 @@ class Grid:
         self._cache.clear()
 
     def path(self, start: Point, goal: Point) -> tuple[Point, ...] | None:
-        """The shortest path from start to goal, excluding start; None when unreachable.
-        Results are cached until the grid changes."""
+        """The shortest path from start to goal, excluding start; None when unreachable. The
+        start itself need not be walkable. Results are cached until the grid changes."""
         w = self.width
         key = (start[1] * w + start[0], goal[1] * w + goal[0])
         if key in self._cache:
@@ -52,7 +52,8 @@ class Grid:
     def _astar(self, start: Point, goal: Point) -> tuple[Point, ...] | None:
         if start == goal:
             return ()
-        if not (self.walkable(*start) and self.walkable(*goal)):
+        # the start may be blocked: an agent on a tile a building was just put up on walks off it
+        if not (self.inside(*start) and self.walkable(*goal)):
             return None
         w, h, walk = self.width, self.height, self.walk
         s = start[1] * w + start[0]

@@ -153,6 +153,8 @@ def walk(world: World, a: AgentRecord) -> bool:
     stands still."""
     if a.state is not ActorState.MOVING or a.conversation is not None:
         return False
+    if not _path_open(world, a):
+        return False
     steps = a.path[: world.move_tiles]
     del a.path[: world.move_tiles]
     if steps:
@@ -164,6 +166,23 @@ def walk(world: World, a: AgentRecord) -> bool:
         a.acts_here = 0
     world.dirty.agents.add(a.id)
     return bool(steps)
+
+
+def _path_open(world: World, a: AgentRecord) -> bool:
+    """Whether the agent may walk on: a building put up across its path since it set out makes
+    it find a way around it (from where it stands, blocked or not), or stop when there is none."""
+    grid = world.grid
+    if all(grid.walkable(x, y) for x, y in a.path[: world.move_tiles]):
+        return True
+    way = grid.path((a.x, a.y), a.path[-1])
+    if way:
+        a.path = list(way)
+        return True
+    b = world.buildings.get(a.target or "")
+    a.path, a.state = [], ActorState.IDLE
+    a.label = f"the way to {b.name} is blocked" if b else "the way is blocked"
+    world.dirty.agents.add(a.id)
+    return False
 
 
 def finish_use(world: World, a: AgentRecord) -> None:

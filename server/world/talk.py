@@ -242,14 +242,14 @@ def summary(world: World, c: Conversation, me: str) -> tuple[str, float]:
 
 
 def end_stale(world: World) -> None:
-    """End the conversations that cannot go on: a participant gone, or a player silent for
-    `PLAYER_IDLE_TICKS`."""
+    """End the conversations that cannot go on: a participant gone, or a player (or a player's
+    avatar) silent for `PLAYER_IDLE_TICKS`."""
     now = world.clock.tick
     for c in list(world.conversations.values()):
         agents = [p for p in c.participants if not p.startswith("player:")]
         if any(p not in world.agents for p in agents):
             close(world, c, "partner gone")
-        elif len(agents) < len(c.participants):
+        elif len(agents) < len(c.participants) or any(world.agents[p].avatar for p in agents):
             last = c.turns[-1].tick if c.turns else c.started_tick
             if now - last >= PLAYER_IDLE_TICKS:
                 close(world, c, "player silent")

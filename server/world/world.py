@@ -21,13 +21,14 @@ from typing import Any
 from agent.interfaces import MemoryRecord, PluginRegistry
 from agent.llm.wrappers import CallRecord
 from agent.state import AgentRecord
-from server.db.repository import Repository
+from server.db.repository import Repository, Unstorable
 from server.errors import Conflict, GameError, InvalidTown, LimitReached, NoSuchLLM, NoSuchPlugin, NotFound
 from server.records import Changes, StoredTown
 from server.world import housing
 from server.world.clock import Clock
 from server.world.economy import Ledger
 from server.world.grid import Grid
+from server.world.names import check_name, name_key
 from server.world.talk import Conversation
 from server.world.talk import close as close_conversation
 from server.world.talk import restore as restore_conversations
@@ -88,6 +89,7 @@ class World:
         self.buildings: dict[str, Building] = {}
         self.equipment: dict[str, Equipment] = {}
         self.agents: dict[str, AgentRecord] = {}
+        self.agent_ids: set[str] = set()  # every agent id ever given out: none is given twice
         self.conversations: dict[str, Conversation] = {}  # the open ones, by id
         self.talks = 0  # conversations started in this town (their ids' sequence; stored in meta)
         self.ledger = Ledger()
@@ -101,6 +103,8 @@ class World:
         # memories they make belong to that tick's transaction, not to a command committed meanwhile
         self.stepping: frozenset[str] = frozenset()
         self.stale = False  # a commit failed and so did the reload: memory holds unsaved changes
+        self.commits = 0  # successful commits so far: what was read of the database is current
+        self.reloads = 0  # reloads so far (a reset, a failed commit): what was read may be gone
 
     # ------------------------------------------------------------ lifecycle
 
@@ -185,6 +189,7 @@ class World:
             a.mem.load(by_agent.get(a.id, []))
             self.agents[a.id] = a
         self.jobs = {row["agent_id"]: row["building_id"] for row in snap.jobs}
+        self.agent_ids = set(snap.agent_ids) | set(self.agents)
         restore_conversations(self, snap.conversations, snap.meta)
         self.task_board.restore(self, snap)
 
@@ -234,6 +239,7 @@ class World:
             ch.jobs.extend(extra.jobs)
             ch.jobs_removed.extend(extra.jobs_removed)
             ch.agents_removed.extend(extra.agents_removed)
+            ch.agent_ids.extend(extra.agent_ids)
         self.dirty = Dirty()
         self.new_memories = []
         return ch
@@ -244,8 +250,12 @@ class World:
         ch = self.collect(tick_row)
         try:
             await self.repo.commit(ch)
-        except BaseException:
-            log.exception("commit failed; reloading the town as of the last committed tick")
+            self.commits += 1
+        except BaseException as e:
+            if isinstance(e, Unstorable):  # the database refused a value: the client is told
+                log.warning("commit refused (%s); reloading the town as of the last commit", e.message)
+            else:
+                log.exception("commit failed; reloading the town as of the last committed tick")
             try:
                 await self.reload()
             except Exception:  # noqa: BLE001 - the database is still away; try again before the next command
@@ -268,12 +278,14 @@ class World:
         self.buildings.clear()
         self.equipment.clear()
         self.agents.clear()
+        self.agent_ids = set()
         self.conversations.clear()
         self.ledger = Ledger()
         self.dirty = Dirty()
         self.new_memories = []
         self.grid = Grid.from_rows(self.town.map.tiles, TILE_CHARS)
         self.clock.tick = 0
+        self.reloads += 1
         self._restore(snap)
         self.stale = False
 
@@ -428,7 +440,7 @@ class World:
             self.grid.set_walkable(tx, ty, (tx, ty) in open_tiles)
 
     @staticmethod
-    def _free_id(base: str, taken: dict[str, Any]) -> str:
+    def _free_id(base: str, taken: dict[str, Any] | set[str]) -> str:
         if base not in taken:
             return base
         n = 2
@@ -460,13 +472,17 @@ class World:
         owner: str | None = None,
         facts: list[str] | None = None,
         home: str | None = None,
+        avatar: bool = False,
     ) -> AgentRecord:
         """Create an agent with its starting cash granted through the ledger. In a town with
-        housing it gets a bed (`home` if given) or is refused (see server/world/housing.py)."""
+        housing it gets a bed (`home` if given) or is refused (see server/world/housing.py).
+        A player's `avatar` (server/world/avatar.py) has no home and never thinks."""
         if len(self.agents) >= self.max_agents:
             raise LimitReached(f"the town has its maximum of {self.max_agents} agents")
-        if any(a.name.lower() == name.lower() for a in self.agents.values()):
-            raise Conflict(f"an agent named {name!r} exists")
+        name = check_name(name, "agent name")
+        key = name_key(name)
+        if any(name_key(a.name) == key for a in self.agents.values()):
+            raise Conflict(f"an agent named {name!r} exists (names are compared ignoring case and spacing)")
         if plan not in self.plugins.planner_names():
             raise NoSuchPlugin(f"unknown plan module {plan!r}; valid: {self.plugins.planner_names()}")
         if memory not in self.plugins.memory_names():
@@ -477,8 +493,8 @@ class World:
             at = self._spawn_point()
         elif not self.grid.walkable(*at):
             raise Conflict(f"tile {at} is not walkable")
-        home = housing.bed_for(self, home)
-        aid = self._free_id(slug(name), self.agents)
+        home = None if avatar else housing.bed_for(self, home)
+        aid = self._free_id(slug(name), self.agent_ids)
         a = AgentRecord(
             aid,
             name,
@@ -493,11 +509,18 @@ class World:
             owner=owner,
             created_tick=self.clock.tick,
             facts=list(facts or []),
-            home=home if home is not None else self._home_for(at),  # housing's bed, else the nearest home
+            home=home
+            if home is not None or avatar
+            else self._home_for(at),  # housing's bed, else the nearest home
             news=list(facts or [])[-5:],
+            avatar=avatar,
         )
         self._attach_plugins(a)
         self.agents[aid] = a
+        self.agent_ids.add(aid)
+        self.dirty.extra.append(
+            Changes(agent_ids=[{"id": aid, "created_tick": self.clock.tick, "removed_tick": None}])
+        )
         if cash > 0:
             self.pay("source:grant", f"agent:{aid}", cash, "starting cash")
         self.dirty.agents.add(aid)
@@ -544,7 +567,12 @@ class World:
         del self.agents[agent_id]
         self.jobs.pop(agent_id, None)
         self.dirty.agents.discard(agent_id)
-        self.dirty.extra.append(Changes(agents_removed=[agent_id]))
+        self.dirty.extra.append(
+            Changes(
+                agents_removed=[agent_id],
+                agent_ids=[{"id": agent_id, "created_tick": a.created_tick, "removed_tick": self.clock.tick}],
+            )
+        )
 
     # --------------------------------------------------------------- money
 

@@ -9,6 +9,12 @@ It serves POST /v1/chat/completions and POST /v1/embeddings in the OpenAI JSON s
 Faults queued with `inject(...)` apply to the next requests, one each: an HTTP status ("429" comes
 with a Retry-After header, "500", "400", ...), "timeout" (hang until `hang_s` passes or the server
 stops) or "malformed" (a chat answer that is not valid JSON even when JSON was asked for).
+
+It checks a chat request's `response_format` as the servers it stands for do: `accepts` names the
+structured-output modes it takes ("json_schema" as OpenAI and vLLM, "json_object_schema" as
+llama-cpp-python's server, "json_object"); another type is refused with HTTP 422, and a
+"json_schema" one whose schema breaks OpenAI's strict-mode rules (`strict_schema_errors`) with 400.
+An answer longer than the request's `max_tokens` (counted in words) is cut, `finish_reason` "length".
 """
 
 from __future__ import annotations
@@ -70,9 +76,14 @@ def _text_of(content: Any) -> str:
 
 def chat_completion(body: dict[str, Any], content: str, served: int) -> dict[str, Any]:
     """The chat completion object answering request `body` with `content`; tokens are counted
-    as words."""
+    as words, and an answer of more than the request's `max_tokens` words is cut ("length")."""
     prompt = sum(_count_words(_text_of(m.get("content"))) for m in body.get("messages", []))
     completion = _count_words(content)
+    finish = "stop"
+    limit = body.get("max_tokens")
+    if isinstance(limit, int) and completion > limit:
+        content = " ".join(re.findall(r"\S+", content)[:limit])
+        completion, finish = limit, "length"
     return {
         "id": f"chatcmpl-fake-{served}",
         "object": "chat.completion",
@@ -82,7 +93,7 @@ def chat_completion(body: dict[str, Any], content: str, served: int) -> dict[str
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
+                "finish_reason": finish,
                 "logprobs": None,
             }
         ],
@@ -92,6 +103,70 @@ def chat_completion(body: dict[str, Any], content: str, served: int) -> dict[str
             "total_tokens": prompt + completion,
         },
     }
+
+
+# JSON Schema keywords OpenAI's strict mode refuses (its documented subset keeps the rest)
+STRICT_REFUSED = frozenset(
+    "default minLength maxLength minProperties maxProperties patternProperties unevaluatedProperties "
+    "propertyNames unevaluatedItems contains minContains maxContains uniqueItems".split()
+)
+ALL_FORMATS = ("json_schema", "json_object_schema", "json_object")
+
+
+def strict_schema_errors(schema: Any, where: str = "$") -> list[str]:
+    """What OpenAI's strict structured outputs would refuse in `schema`: an object that is not
+    closed (`additionalProperties: false`) or does not require every property, a refused keyword."""
+    errors: list[str] = []
+    if isinstance(schema, dict):
+        for key in schema:
+            if key in STRICT_REFUSED:
+                errors.append(f"{where}: {key!r} is not permitted")
+        if schema.get("type") == "object" or "properties" in schema:
+            props = schema.get("properties", {})
+            if schema.get("additionalProperties") is not False:
+                errors.append(f"{where}: additionalProperties must be false")
+            if sorted(schema.get("required", [])) != sorted(props):
+                errors.append(f"{where}: required must list every property")
+            for name, sub in props.items():
+                errors.extend(strict_schema_errors(sub, f"{where}.{name}"))
+        for key in ("$defs", "definitions"):
+            for name, sub in schema.get(key, {}).items():
+                errors.extend(strict_schema_errors(sub, f"{where}.{key}.{name}"))
+        for key in ("items", "anyOf"):
+            sub = schema.get(key)
+            for i, part in enumerate(sub if isinstance(sub, list) else [sub] if sub else []):
+                errors.extend(strict_schema_errors(part, f"{where}.{key}[{i}]"))
+    return errors
+
+
+def format_mode(body: dict[str, Any]) -> str | None:
+    """The structured-output mode a chat request asks for, or None for none."""
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict):
+        return None
+    if fmt.get("type") == "json_object":
+        return "json_object_schema" if "schema" in fmt else "json_object"
+    return str(fmt.get("type"))
+
+
+def format_error(body: dict[str, Any], accepts: tuple[str, ...]) -> tuple[int, str] | None:
+    """(status, message) refusing a chat request's `response_format`, or None when it is fine."""
+    mode = format_mode(body)
+    if mode is None or mode == "text":
+        return None
+    if mode not in accepts:
+        return 422, f"response_format {mode} is not supported by this server"
+    if mode == "json_schema":
+        spec = body["response_format"].get("json_schema")
+        if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict):
+            return 400, "response_format json_schema needs a json_schema object with a schema"
+        if not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", str(spec.get("name", ""))):
+            return 400, "response_format json_schema needs a name of letters, digits, _ and -"
+        if spec.get("strict") is True:
+            errors = strict_schema_errors(spec["schema"])
+            if errors:
+                return 400, f"Invalid schema for response_format {spec['name']!r}: " + "; ".join(errors)
+    return None
 
 
 def wants_json(body: dict[str, Any]) -> bool:
@@ -152,6 +227,8 @@ class _Handler(tornado.web.RequestHandler):
                 self._fault_status(fault)
             elif endpoint == "embeddings":
                 self._send(self._embeddings(body))
+            elif (refused := format_error(body, fake.accepts)) is not None:
+                self._error(refused[0], refused[1], "invalid_request_error")
             else:
                 self._send(self._chat(body, malformed=fault is not None and fault.kind == "malformed"))
         finally:
@@ -206,7 +283,7 @@ class FakeOpenAIServer:
     """An OpenAI-compatible server on 127.0.0.1 with settable latency, faults and answers.
 
     `requests` holds what it received (when `record` is set); `served`, `in_flight` and
-    `max_in_flight` count requests.
+    `max_in_flight` count requests; `accepts` is the structured-output modes it takes.
     """
 
     def __init__(
@@ -220,8 +297,10 @@ class FakeOpenAIServer:
         record: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        accepts: tuple[str, ...] = ALL_FORMATS,
     ) -> None:
         self.latency = latency
+        self.accepts = accepts
         self.responder = responder
         self.hang_s = hang_s
         self.embedding_dim = embedding_dim

@@ -54,7 +54,10 @@ export class Forms {
         return;
       }
       const creds = {};
-      if (player) creds.player = player;
+      if (player) {
+        creds.player = player;
+        creds.secret = playerSecret(player);
+      }
       if (token) creds.token = token;
       try {
         await this.login(creds);
@@ -68,7 +71,7 @@ export class Forms {
     $('logout').addEventListener('click', () => window.location.reload());
   }
 
-  /** Log in with `creds` ({player?, token?}); kept in memory to log in again after a reconnect. */
+  /** Log in with `creds` ({player?, secret?, token?}); kept in memory to log in again after a reconnect. */
   async login(creds) {
     const r = await this.conn.request('login', creds);
     this.session.creds = creds;
@@ -92,6 +95,7 @@ export class Forms {
     $('chat-form').hidden = !acting || this.panel.selected?.kind !== 'agent';
     this.refreshChoices();
     this.renderAdmin();
+    this.onSession?.();  // others showing what a session may do (play.js)
   }
 
   /** Selects that depend on `info` and the town: modules, LLMs, homes, templates, payers. */
@@ -332,4 +336,20 @@ export class Forms {
     $('btn-pause').disabled = paused;
     $('btn-step').title = paused ? 'Ticking is paused: start it to step' : 'Run one tick now';
   }
+}
+
+/**
+ * The secret this browser logs in with as `player`: made at random on first use and kept in
+ * localStorage (`aitown.secret:<name>`); the server stores only its hash, and a claimed player
+ * name needs it. Copy it from localStorage to play the same name in another browser.
+ */
+function playerSecret(player) {
+  const key = `aitown.secret:${player.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ')}`;
+  let secret = localStorage.getItem(key);
+  if (!secret) {
+    const bytes = crypto.getRandomValues(new Uint8Array(24));
+    secret = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    localStorage.setItem(key, secret);
+  }
+  return secret;
 }

@@ -14,6 +14,7 @@ import { Sheet } from './sheet.js';
 import { CompactDecoder } from './push.js';
 import { Forms } from './forms.js';
 import { SiteHighlight } from './sites.js';
+import { Play } from './play.js';
 import { $ } from './dom.js';
 import { ReplayView } from './replay.js';
 
@@ -34,6 +35,7 @@ const map = new MapView($('map'), store, {
   onCancelPlace: () => forms.stopPlacing(),
   onPickCluster: (ids, at) => picker.show(ids, at),
   onFollow: (id) => panel.setFollowing(id),
+  onWalk: (x, y) => play.walkTo(x, y),
 });
 const sheet = new Sheet({ onResize: (px) => { map.insetBottom = px; } });
 map.cover = sheet.phone;  // a phone's first view fills the screen with the town
@@ -44,6 +46,8 @@ const sites = new SiteHighlight(conn, store, $('place-sites'));  // where a buil
 map.layers.push(sites);
 const forms = new Forms({ store, conn, map, panel, session });
 new ReplayView(conn, store, $('replay-root'), $('btn-replay'));  // its own view: docs/runs.md
+const play = new Play({ store, conn, map, session, selectedAgent: () => map.selected });
+forms.onSession = () => play.render();
 
 // On a phone the sheet folds while a building is being placed, so the map can be seen.
 $('build-form').addEventListener('submit', () => { if (sheet.phone) sheet.setState('peek'); });
@@ -77,8 +81,9 @@ inspectorTab();
 
 // ----- pushes -----
 
-conn.on('push:tick', (d) => store.applyTick(d));
-conn.on('push:tick_compact', (d) => store.applyTick(decoder.decode(d)));
+conn.on('push:tick', (d) => { store.applyTick(d); play.onTick(d); });
+conn.on('push:tick_compact', (d) => { const t = decoder.decode(d); store.applyTick(t); play.onTick(t); });
+conn.on('push:line', (d) => play.onLine(d));
 conn.on('push:agent_added', (d) => { if (!store.agents.has(d.agent.id)) store.addAgent(d.agent); });
 conn.on('push:agent_removed', (d) => store.removeAgent(d.agent_id));
 conn.on('push:reset', () => { if (conn.connected) sync(); });
@@ -193,6 +198,7 @@ Object.defineProperty(window, '__town', {
     get player() { return session.player; },
     get frames() { return map.frames; },
     get followed() { return map.followed; },
+    get avatar() { const a = play.me; return a ? { id: a.id, x: a.x, y: a.y, state: a.state, cash: a.cash, conversation: a.conversation || null } : null; },
     get sheet() { return sheet.phone ? { tab: sheet.tab, state: sheet.state } : null; },
     get picking() { return picker.open; },
     get selected() { return panel.selected ? { ...panel.selected } : null; },

@@ -40,6 +40,7 @@ export class MapView {
     this.tileLayerKey = null;
     this._selected = null;   // selected agent id
     this.followed = null;    // the agent the camera follows
+    this.mine = null;        // this player's avatar (ringed in blue)
     this.hovered = null;     // agent id under the mouse
     this._placing = null;    // template being placed, or null
     this.hoverTile = null;   // {x, y} under the pointer
@@ -145,6 +146,7 @@ export class MapView {
       this.handlers.onPickCluster?.(c.ids, { x: r.left + c.x, y: r.top + c.y });
       return;
     }
+    if (this.handlers.onWalk?.(Math.floor(t.x), Math.floor(t.y))) return;  // the avatar walks there
     const b = this.store.buildingAt(Math.floor(t.x), Math.floor(t.y));
     if (b) this.handlers.onSelectBuilding(b.id);
   }
@@ -391,6 +393,13 @@ export class MapView {
       g.arc(c.x, c.y, c.r + 4, 0, Math.PI * 2);
       g.fillStyle = 'rgba(255,235,59,0.6)';
       g.fill();
+    }
+    if (this.mine && c.ids.includes(this.mine)) {  // this player's avatar
+      g.beginPath();
+      g.arc(c.x, c.y, c.r + 2.5, 0, Math.PI * 2);
+      g.lineWidth = 3;
+      g.strokeStyle = '#1e63d6';
+      g.stroke();
     }
     g.beginPath();
     g.arc(c.x, c.y, c.r, 0, Math.PI * 2);
