@@ -73,11 +73,11 @@ async def test_interview_answers_from_memory_and_stores_nothing(db_url: str) -> 
 
 async def test_interview_is_for_the_owner_or_the_admin(town: Running, admin: TownClient) -> None:
     owner = await TownClient.connect(town.ws_url)
-    await owner.call("login", player="ana")
+    await owner.call("login", player="ana", secret="ana-secret-1")
     made = await owner.call("register", name="Ana Owner", bio="A baker.", goal="Bake bread.")
     aid = made["agent"]["id"]
     other = await TownClient.connect(town.ws_url)
-    await other.call("login", player="bo")
+    await other.call("login", player="bo", secret="bo-secret-12")
     with pytest.raises(CommandError) as e:
         await other.call("interview", agent_id=aid, question="Who are you?")
     assert e.value.code == "forbidden"
