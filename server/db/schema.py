@@ -136,6 +136,7 @@ frames = sa.Table(
     metadata,
     sa.Column("tick", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("data", sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql"), nullable=False),
+    **MYSQL_TABLE,
 )
 
 # probe answers and scores (server/runs/probes.py): measurements of a run, not its state
@@ -152,6 +153,7 @@ probe_scores = sa.Table(
     sa.Column("calls", sa.Integer, nullable=False),
     sa.Column("tokens", sa.Integer, nullable=False),
     sa.Column("cost_usd", sa.Float, nullable=False),
+    **MYSQL_TABLE,
 )
 
 llm_calls = sa.Table(
