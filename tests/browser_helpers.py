@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 CHROMIUM = os.environ.get("TOWN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -36,6 +38,18 @@ def require_chromium() -> None:
     if os.environ.get("CI"):
         pytest.fail(msg + "; CI requires the browser tests")
     pytest.skip(msg + " (set CI=1 to make this a failure)")
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's headless Chromium (skipped without it, failed in CI), closed after the block."""
+    require_chromium()
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
 
 
 @dataclass

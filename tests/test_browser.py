@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from server.app import Running
 from server.client import TownClient
-from tests.browser_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Console, DropProxy, require_chromium
+from tests.browser_helpers import ARTIFACTS, Console, DropProxy, chromium
 
 pytestmark = pytest.mark.browser
 
@@ -26,13 +26,8 @@ VIEWPORT = {"width": 1400, "height": 860}
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    require_chromium()
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
+    async with chromium() as b:
+        yield b
 
 
 @dataclass

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from server.app import Running, run_town
 from server.client import TownClient
-from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.browser_helpers import chromium
 from tests.conftest import ADMIN, make_settings
 from tests.test_browser import WAIT_MS, View, login, open_page
 from tests.test_browser_crowd import PHONE
@@ -23,13 +23,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    require_chromium()
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
+    async with chromium() as b:
+        yield b
 
 
 async def join(v: View, name: str) -> str:

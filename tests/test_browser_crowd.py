@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from bench._common import presets_file
 from server.app import Running, run_town
 from server.client import TownClient
-from tests.browser_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.browser_helpers import ARTIFACTS, chromium
 from tests.conftest import ADMIN, make_settings
 from tests.test_browser import WAIT_MS, View, open_page, page_matches_server
 
@@ -40,13 +40,8 @@ OVERLAPS = """() => {
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    require_chromium()
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
+    async with chromium() as b:
+        yield b
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from server.app import Running
 from server.client import TownClient
 from server.runs.replay import fields_of
-from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS, Console, require_chromium
+from tests.browser_helpers import Console, chromium
 
 pytestmark = pytest.mark.browser
 
@@ -21,20 +21,13 @@ WAIT_MS = 15_000
 
 @pytest.fixture
 async def page(town: Running) -> AsyncIterator[tuple[Page, Console]]:
-    require_chromium()
-    async with async_playwright() as p:
-        browser: Browser = await p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            pg = await browser.new_page(viewport={"width": 1400, "height": 860})
-            console = Console()
-            console.attach(pg)
-            await pg.goto(town.url)
-            await pg.wait_for_function("() => window.__town && window.__town.loaded", timeout=WAIT_MS)
-            yield pg, console
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        pg = await browser.new_page(viewport={"width": 1400, "height": 860})
+        console = Console()
+        console.attach(pg)
+        await pg.goto(town.url)
+        await pg.wait_for_function("() => window.__town && window.__town.loaded", timeout=WAIT_MS)
+        yield pg, console
 
 
 async def until(p: Page, js: str, arg: object = None) -> None:

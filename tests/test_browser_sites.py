@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from server.app import Running
 from server.client import TownClient
-from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS, Console, require_chromium
+from tests.browser_helpers import Console, chromium
 from tests.conftest import ADMIN
 
 pytestmark = pytest.mark.browser
@@ -23,20 +23,13 @@ WAIT_MS = 15_000
 
 @pytest.fixture
 async def page(town: Running) -> AsyncIterator[tuple[Page, Console]]:
-    require_chromium()
-    async with async_playwright() as p:
-        browser: Browser = await p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            pg = await browser.new_page(viewport={"width": 1400, "height": 860})
-            console = Console()
-            console.attach(pg)
-            await pg.goto(town.url)
-            await until(pg, "t.loaded && t.syncs >= 1")
-            yield pg, console
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        pg = await browser.new_page(viewport={"width": 1400, "height": 860})
+        console = Console()
+        console.attach(pg)
+        await pg.goto(town.url)
+        await until(pg, "t.loaded && t.syncs >= 1")
+        yield pg, console
 
 
 async def until(p: Page, js: str, arg: object = None) -> None:
