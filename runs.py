@@ -51,15 +51,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def progress_line(s: TickSummary) -> str:
-    """One tick's progress line, as tick.py prints it."""
-    return (
-        f"tick {s.tick:>6}  {s.clock}  stepped {s.stepped:>4}  moved {s.moved:>4}  "
-        f"llm {s.llm_calls:>4}  tokens {s.tokens:>7}  failures {s.failures:>3}  "
-        f"{s.wall_ms:8.1f} ms"
-    )
-
-
 class Session:
     """One fork being worked on: the client, the source and new run, and the Ctrl-C flag."""
 
@@ -82,7 +73,7 @@ class Session:
                 await asyncio.sleep(0.5)
                 continue
             done += 1
-            print(progress_line(s), flush=True)
+            print(s.progress_line(), flush=True)
             for err in s.errors[:3]:
                 print(f"      ! {err['agent']}: {err['error']}", flush=True)
         return done

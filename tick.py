@@ -84,12 +84,7 @@ async def drive(args: argparse.Namespace) -> int:
             totals["cost_usd"] += s.cost_usd
             totals["failures"] += s.failures
             if not args.quiet:
-                print(
-                    f"tick {s.tick:>6}  {s.clock}  stepped {s.stepped:>4}  moved {s.moved:>4}  "
-                    f"llm {s.llm_calls:>4}  tokens {s.tokens:>7}  failures {s.failures:>3}  "
-                    f"{s.wall_ms:8.1f} ms",
-                    flush=True,
-                )
+                print(s.progress_line(), flush=True)
                 for err in s.errors[:3]:
                     print(f"      ! {err['agent']}: {err['error']}", flush=True)
             if args.interval > 0:

@@ -127,6 +127,14 @@ class TickSummary(Model):
     phases_ms: dict[str, float]
     ticks: int
 
+    def progress_line(self) -> str:
+        """The tick's progress line, as the drivers print it."""
+        return (
+            f"tick {self.tick:>6}  {self.clock}  stepped {self.stepped:>4}  moved {self.moved:>4}  "
+            f"llm {self.llm_calls:>4}  tokens {self.tokens:>7}  failures {self.failures:>3}  "
+            f"{self.wall_ms:8.1f} ms"
+        )
+
 
 class TaskListing(Model):
     """The answer to `list_tasks`: the tasks, who holds which job, and the tick."""
