@@ -71,27 +71,13 @@ def perception_context(p: Perception, **extra: Any) -> dict[str, Any]:
     Keys: agent_id, name, bio, goal, cash, tick, day, minute_of_day, clock, building_id, job,
     buildings (list of building_context), nearby, tasks, events.
     """
-    ctx: dict[str, Any] = {
-        "agent_id": p.agent_id,
-        "name": p.name,
-        "bio": p.bio,
-        "goal": p.goal,
-        "cash": p.cash,
-        "tick": p.tick,
-        "day": p.day,
-        "minute_of_day": p.minute_of_day,
-        "clock": p.clock,
-        "building_id": p.building_id,
-        "home": p.home,
-        "job": p.job,
+    town = {
         "buildings": [building_context(b) for b in p.buildings],
-        "places": town_places(p),
         "nearby": [_brief(a) for a in p.nearby],
         "tasks": [_task(t) for t in p.tasks],
         "events": list(p.events),
     }
-    ctx.update(extra)
-    return ctx
+    return persona_context(p, **{**town, **extra})  # `extra` wins, as before
 
 
 def fallback_building(p: Perception) -> str:
