@@ -4,7 +4,8 @@
     python mayor.py scenarios/company.json --max-ticks 500 --report-dir var/reports
 
 It reads a scenario (who the mayor is, the tasks with rewards, deadlines and completion
-conditions, or a goal a mayor agent pursues with `mayor_think`), posts the tasks (`post_task`, admin), sends ticks like tick.py, prints one progress
+conditions, or a goal a mayor agent pursues with `mayor_think`, and any probes to ask along the
+way), declares the probes (`set_probes`), posts the tasks (`post_task`, admin), sends ticks like tick.py, prints one progress
 line per task every `--every` ticks, stops when every task is completed or expired (or at
 `--max-ticks`), then prints the outcome and writes the run report (JSON and HTML) to
 `--report-dir`. Exits 0 when every task completed, 1 when some expired or were still open at the
@@ -29,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from townclient import CommandError, ConnectionLost, Report, TaskListing, TaskSpec, TownClient
+from townclient import CommandError, ConnectionLost, Probe, Report, TaskListing, TaskSpec, TownClient
 
 
 class Scenario(BaseModel):
@@ -44,6 +45,11 @@ class Scenario(BaseModel):
     tasks: list[TaskSpec] = Field(default_factory=list, max_length=100)
     goal: str | None = Field(default=None, min_length=1, max_length=500, description="a mayor agent's goal")
     think_every: int = Field(default=25, ge=1, description="ticks between the mayor agent's thinking")
+    probes: list[Probe] = Field(
+        default_factory=list,
+        max_length=20,
+        description="questions asked every k ticks, scored (docs/runs.md)",
+    )
 
     @model_validator(mode="after")
     def _tasks_or_goal(self) -> Scenario:
@@ -145,8 +151,21 @@ async def drive(args: argparse.Namespace) -> int:
 async def _run(
     c: TownClient, sc: Scenario, args: argparse.Namespace, max_ticks: int, stop: asyncio.Event
 ) -> int:
-    """Post the tasks, tick until they are done or the limit, print the outcome, write the report."""
+    """Declare the probes, post the tasks, tick until they are done or the limit, print the
+    outcome, write the report."""
     await c.call("login", token=args.token or "")
+    if sc.probes:
+        try:
+            await c.call("set_probes", probes=[p.model_dump(mode="json") for p in sc.probes])
+        except CommandError as e:
+            print(f"mayor.py: {args.scenario}: cannot declare the probes: {e}", file=sys.stderr)
+            return 2
+        if not args.quiet:
+            for p in sc.probes:
+                who = ", ".join(p.agents) or "every agent"
+                print(
+                    f"probe {p.name}: every {p.every} ticks, {p.metric.kind}, {who}: {p.question}", flush=True
+                )
     ids: list[str] = []
     for spec in sc.tasks:
         try:
@@ -203,6 +222,9 @@ async def _run(
         + (f" (${rep['llm']['cost_usd']:.4f})" if rep["llm"]["cost_usd"] else ""),
         flush=True,
     )
+    for p in rep.get("probes") or []:
+        series = " ".join(f"{t}:{v:.2f}" for t, v in p["mean"][-8:])
+        print(f"  probe {p['name']}: mean score by tick {series}", flush=True)
     rep["scenario"] = {"name": sc.name, "mayor": sc.mayor, "task_ids": ids, "ticks_run": ran}
     path = await asyncio.to_thread(write_report, Path(args.report_dir), sc.name, rep, html)
     print(f"  report: {path} and .html", flush=True)

@@ -2,32 +2,67 @@
 
     python runs.py --name trial --ticks 100            # fork the open run into `trial`, run 100 ticks, keep it
     python runs.py --from base --at 200 --name t2 -i   # fork `base` at its checkpoint of tick 200, then ask
+    python runs.py --name t3 --probes scenarios/company.json --ticks 300   # ... asking its probes
 
-It forks a source run (default: the open one) into a new run, opens it, runs `--ticks` ticks
-with a progress line per tick (as tick.py prints them), and then, with `-i`, reads commands, one a
-line, from the terminal:
+It forks a source run (default: the open one) into a new run, opens it, declares the probes of
+`--probes` on it (a JSON list of probes, or a scenario file with a `probes` list; none: the
+probes the source declared stay), runs `--ticks` ticks with a progress line per tick (as tick.py
+prints them), and then, with `-i`, reads commands, one a line, from the terminal:
 
     run N                        run N more ticks
     interview <agent> <question> ask an agent; it answers from memory and nothing is stored
+    scores                       each probe's mean score at its last few ticks
     fin                          keep the new run (it stays open) and quit
     exit                         discard the new run: open the source again, delete the new run, quit
 
 The end of input counts as `fin`. Ctrl-C during `run` stops after the tick in flight. Exits 0
-when done, 1 on a fatal error (server unreachable, wrong token, a refused fork), 130 when stopped
-by Ctrl-C outside the interactive loop.
+when done, 1 on a fatal error (server unreachable, wrong token, a refused fork, a bad probes
+file), 130 when stopped by Ctrl-C outside the interactive loop.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import sys
+from collections import defaultdict
+from pathlib import Path
 
-from townclient import CommandError, ConnectionLost, TickSummary, TownClient
+from pydantic import TypeAdapter, ValidationError
 
-HELP = "commands: run N | interview <agent> <question> | fin (keep the run) | exit (discard it) | help"
+from townclient import CommandError, ConnectionLost, Probe, TickSummary, TownClient
+
+HELP = (
+    "commands: run N | interview <agent> <question> | scores | fin (keep the run) | exit (discard it) | help"
+)
+
+
+class ProbesError(Exception):
+    """The probes file is missing or invalid; the message names the file and the field."""
+
+
+def load_probes(path: Path) -> list[Probe]:
+    """The probes of a file: a JSON list of probes, or an object (a scenario) with a `probes` list."""
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise ProbesError(f"{path}: file not found") from e
+    except json.JSONDecodeError as e:
+        raise ProbesError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from e
+    if isinstance(raw, dict):
+        if "probes" not in raw:
+            raise ProbesError(f"{path}: no `probes` list in this object")
+        raw = raw["probes"]
+    try:
+        return TypeAdapter(list[Probe]).validate_python(raw)
+    except ValidationError as e:
+        where = "; ".join(
+            f"probes.{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()
+        )
+        raise ProbesError(f"{path}: {where}") from e
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,6 +77,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--at", type=int, help="fork at this kept checkpoint tick of the source (default: now)")
     p.add_argument("--name", required=True, help="the new run's name")
     p.add_argument("--ticks", type=int, default=0, help="ticks to run before the prompt (or before quitting)")
+    p.add_argument(
+        "--probes", type=Path, help="declare these probes on the new run (JSON list or scenario file)"
+    )
     p.add_argument(
         "-i", "--interactive", action="store_true", help="then read run/interview/fin/exit commands"
     )
@@ -82,6 +120,18 @@ class Session:
         ans = await self.c.call("interview", agent_id=agent, question=question)
         print(f"{agent}: {ans['answer']}", flush=True)
 
+    async def scores(self) -> None:
+        """Each probe's mean score over the agents asked, at its last five ticks."""
+        rows = (await self.c.call("probe_scores"))["scores"]
+        by: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for r in rows:
+            by[r["probe"]][r["tick"]].append(r["score"])
+        if not by:
+            print("no probe scores yet", flush=True)
+        for name, ticks in sorted(by.items()):
+            last = sorted(ticks)[-5:]
+            print(f"probe {name}: " + " ".join(f"{t}:{sum(ticks[t]) / len(ticks[t]):.2f}" for t in last))
+
     async def keep(self) -> None:
         runs = {r["name"]: r for r in (await self.c.call("list_runs"))["runs"]}
         r = runs[self.name]
@@ -119,6 +169,8 @@ async def interact(s: Session) -> None:
             elif word == "interview" and len(rest.split(None, 1)) == 2:
                 agent, question = rest.split(None, 1)
                 await s.interview(agent, question.strip())
+            elif word == "scores":
+                await s.scores()
             elif word == "fin":
                 await s.keep()
                 return
@@ -132,6 +184,13 @@ async def interact(s: Session) -> None:
 
 
 async def drive(args: argparse.Namespace) -> int:
+    probes: list[Probe] | None = None
+    if args.probes is not None:
+        try:
+            probes = load_probes(args.probes)
+        except ProbesError as e:
+            print(f"runs.py: bad probes file: {e}", file=sys.stderr)
+            return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -146,6 +205,9 @@ async def drive(args: argparse.Namespace) -> int:
         source = args.source or (await c.call("list_runs"))["open"]
         made = (await c.call("fork_run", name=args.name, source=source, tick=args.at, open=True))["run"]
         print(f"forked {source} at tick {made['fork_tick']} into run {args.name} (open)", flush=True)
+        if probes is not None:
+            await c.call("set_probes", probes=[p.model_dump(mode="json") for p in probes])
+            print(f"declared {len(probes)} probe(s): {', '.join(p.name for p in probes)}", flush=True)
         s = Session(c, source, args.name, stop)
         ran = await s.run(args.ticks)
         if args.interactive:

@@ -235,6 +235,54 @@ class TaskSpec(Model):
 
 
 # ---------------------------------------------------------------------------------------------
+# What a researcher declares (server/runs/probes.py): a scenario's probes, `set_probes`
+
+
+class Keywords(Model):
+    """Score: the share of `keywords` (each one or more words) found in the answer."""
+
+    kind: Literal["keywords"]
+    keywords: list[str] = Field(min_length=1, max_length=50)
+
+
+class Choice(Model):
+    """Score: 1 if the option the answer names first is `expected` (or, with none, any), else 0."""
+
+    kind: Literal["choice"]
+    choices: list[str] = Field(min_length=2, max_length=50)
+    expected: str | None = None
+
+
+class NumberRange(Model):
+    """Score: 1 if the answer's first number lies in [`min`, `max`], else 0."""
+
+    kind: Literal["number"]
+    min: float
+    max: float
+
+
+class Judge(Model):
+    """Score: an LLM profile's rating of the answer against `rubric` (1-10), as (rating - 1) / 9."""
+
+    kind: Literal["judge"]
+    rubric: str = Field(min_length=1, max_length=2000)
+    profile: str = "default"
+
+
+Metric = Annotated[Keywords | Choice | NumberRange | Judge, Field(discriminator="kind")]
+
+
+class Probe(Model):
+    """A question asked every `every` ticks of the chosen `agents` (none: every agent)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[\w.\-]+$")
+    question: str = Field(min_length=1, max_length=1000)
+    every: int = Field(default=10, ge=1)
+    agents: list[str] = Field(default_factory=list, max_length=2000)
+    metric: Metric
+
+
+# ---------------------------------------------------------------------------------------------
 # The client
 
 

@@ -25,6 +25,7 @@ ALL = (
     "day",
     "browser",
     "replay",
+    "checkpoint",
     "report",
     "real_model",
 )

@@ -91,6 +91,13 @@ async def test_company_scenario_completes(town: Running, tmp_path: Path) -> None
     diffusion = {d["fact"]: d for d in rep["diffusion"]}
     carmen = diffusion["The town council will pay a bonus to the first company registered this year."]
     assert carmen["seeded_by"] == "carmen-diaz" and len(carmen["knowers"]) >= 3
+    # the scenario's probe asked every agent every 30 ticks, and saw the news spread
+    (probe,) = rep["probes"]
+    assert probe["name"] == "bonus-news" and probe["metric"] == "keywords"
+    ticks = [t for t, _ in probe["mean"]]
+    assert ticks == list(range(30, 30 * len(ticks) + 1, 30)) and ticks
+    assert all(len(scores) == len(ticks) for scores in probe["agents"].values())
+    assert probe["mean"][-1][1] > probe["mean"][0][1], probe["mean"]
     assert rep["ledger"]["zero_sum"] and w.ledger.total() == 0
 
 
@@ -144,6 +151,27 @@ async def test_bad_scenario_file_exits_2_naming_file_and_field(
     )
     rc, _ = await run_scenario(town, bad, tmp_path)
     assert rc == 2 and "no building 'nowhere'" in capsys.readouterr().err
+    probe = {
+        "name": "p",
+        "question": "Who are you?",
+        "agents": ["nobody"],
+        "metric": {"kind": "number", "min": 1, "max": 2},
+    }
+    bad.write_text(json.dumps({"name": "bad", "probes": [probe], "tasks": [TASKLESS]}))
+    rc, _ = await run_scenario(town, bad, tmp_path)
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot declare the probes" in err and "nobody" in err, err
+    assert (await town_tasks(town)) == [], "no task was posted"
+    bad.write_text(json.dumps({"name": "bad", "probes": [{**probe, "every": 0}], "tasks": [TASKLESS]}))
+    rc, _ = await run_scenario(town, bad, tmp_path)
+    assert rc == 2 and "probes.0.every" in capsys.readouterr().err
+
+
+TASKLESS = {"title": "x", "condition": {"type": "ledger_total", "percent": 110}}
+
+
+async def town_tasks(town: Running) -> list[dict[str, Any]]:
+    return list(await town.services.world.repo.rows("tasks"))
 
 
 async def test_unreachable_server_exits_2(tmp_path: Path) -> None:

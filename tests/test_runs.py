@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from config.settings import RunSettings
 from server.app import Running, run_town
 from server.client import CommandError, TownClient
+from server.runs.store import checkpoint_slot
 from tests.conftest import ADMIN, make_settings
 from tests.db_rows import table_rows
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -132,6 +134,30 @@ async def test_fork_open_archive_delete_never_touch_another_run(db_url: str) -> 
         admin = await admin_of(r)
         assert set(runs_by_name(await admin.call("list_runs"))) == {"main", "now", "early"}
         assert r.services.world.clock.tick == 6
+        admin.close()
+
+
+async def test_a_checkpoint_is_copied_while_the_town_ticks_on(db_url: str) -> None:
+    """A checkpoint holds the world only while its snapshot begins: when `after_tick` returns the
+    copy is still to be made and the world's lock is free, ticks commit meanwhile, and the
+    checkpoint is the run exactly as it was at its tick."""
+    async with run_town(make_settings(db_url, runs={"checkpoint_every": 0})) as r:
+        admin = await admin_of(r)
+        store, w = r.services.runs, r.services.world
+        assert store is not None
+        for _ in range(4):
+            await admin.call("tick")
+        at_4 = table_rows(store.url("main"))
+        store.settings = RunSettings(checkpoint_every=4)
+        assert await store.after_tick(4, w.lock) == 4
+        assert store.copying and not w.lock.locked()
+        moved = [(await admin.call("tick"))["moved"] for _ in range(3)]
+        assert sum(moved) > 0, "the town changed while the checkpoint was copied"
+        assert runs_by_name(await admin.call("list_runs"))["main"]["checkpoints"] == [4]
+        assert not store.copying
+        assert table_rows(store.url(checkpoint_slot("main", 4))) == at_4
+        early = (await admin.call("fork_run", name="early", tick=4))["run"]
+        assert (early["tick"], early["fork_tick"]) == (4, 4)
         admin.close()
 
 

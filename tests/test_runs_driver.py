@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 
@@ -64,3 +65,48 @@ async def test_ticks_then_fin_keeps_the_fork_open(town: Running, admin) -> None:
     assert runs["main"]["tick"] == 2
     code, _, err = await runs_py("", "--url", town.ws_url, "--token", ADMIN, "--name", "kept")
     assert code == 1 and "exists already" in err
+
+
+async def test_probes_file_is_declared_on_the_fork_and_scored(town: Running, admin, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`--probes` declares a scenario file's probes on the fork (its source declares none), and
+    `scores` prints their mean at each tick that asked; a bad probes file forks nothing."""
+    aid = sorted(town.services.world.agents)[0]
+    name = town.services.world.agents[aid].name
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(
+        json.dumps(
+            {
+                "name": "probed",
+                "goal": "unused here",
+                "probes": [
+                    {
+                        "name": "name",
+                        "question": "What is your name?",
+                        "every": 2,
+                        "agents": [aid],
+                        "metric": {"kind": "keywords", "keywords": [name]},
+                    }
+                ],
+            }
+        )
+    )
+    code, out, err = await runs_py(
+        "scores\nfin\n",
+        "--url", town.ws_url, "--token", ADMIN, "--name", "probed", "--ticks", "4", "-i",
+        "--probes", str(scenario),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "declared 1 probe(s): name" in out
+    assert "probe name: 2:1.00 4:1.00" in out.splitlines(), out  # the scripted answer: "I'm <name>. ..."
+    scores = (await admin.call("probe_scores", run="probed"))["scores"]
+    assert [(s["tick"], s["agent_id"], s["score"]) for s in scores] == [(2, aid, 1.0), (4, aid, 1.0)]
+    assert (await admin.call("probe_scores", run="main"))["scores"] == []
+
+    bad = tmp_path / "probes.json"
+    bad.write_text('[{"name": "p", "question": "q?", "metric": {"kind": "keywords", "keywords": []}}]')
+    code, _, err = await runs_py(
+        "", "--url", town.ws_url, "--token", ADMIN, "--name", "never", "--probes", str(bad)
+    )
+    assert code == 1 and str(bad) in err and "probes.0.metric.keywords.keywords" in err, err
+    listing = await admin.call("list_runs")
+    assert "never" not in {r["name"] for r in listing["runs"]}, "a bad probes file forks nothing"

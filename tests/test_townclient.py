@@ -25,6 +25,7 @@ from command import get_report, list_tasks
 from command import tick as tick_command
 from server import protocol
 from server.app import Running, run_town
+from server.runs import probes
 from server.world import task_specs
 from tests.conftest import ADMIN, make_settings
 
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MIRRORS = [
     (tc.RequestFrame, protocol.RequestFrame),
     (tc.TaskSpec, task_specs.TaskSpec),
+    (tc.Probe, probes.Probe),
 ]
 # Answers the client reads: the same fields with the same types, except that a record the server
 # types as a model (a task, a job, the report) the client keeps as a dict.

@@ -7,34 +7,28 @@ database of its own too, `<name>__c<T, 8 digits>`. A run's lineage is kept in it
 table under the key `run`: `{"parent": ..., "fork_tick": ..., "archived": ...}`.
 
 A database per run keeps each tick's commit exactly as it was (no run key on any row, no wider
-index), makes a fork a whole-database copy (SQLite's backup API; MySQL `CREATE TABLE ... LIKE`
-and `INSERT ... SELECT` in one transaction) that needs no knowledge of the schema, and makes
-deleting a run dropping one database, which cannot touch another run's rows.
+index), makes a fork a whole-database copy that needs no knowledge of the schema
+(server/runs/backends.py), and makes deleting a run dropping one database, which cannot touch
+another run's rows. A checkpoint holds the world only while its snapshot begins; the copy is made
+in the background while the town ticks on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
-import os
 import re
-import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-
 from config.settings import RunSettings
-from server.db.repository import engine_url
 from server.errors import Conflict, InvalidRequest, NotFound
+from server.runs.backends import HOME, Backend, MySQLRuns, Snapshot, SQLiteRuns, copy_and_close
 
 log = logging.getLogger(__name__)
 
-HOME = "main"
 _NAME = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 _CKPT = re.compile(r"^(?P<run>[a-z0-9]+(?:[-_][a-z0-9]+)*)__c(?P<tick>\d{8})$")
 MAX_NAME = 32
@@ -68,185 +62,6 @@ class RunInfo:
     checkpoints: tuple[int, ...]
 
 
-class _Backend:
-    """Where the databases of the runs live and how they are copied, read and dropped."""
-
-    async def slots(self) -> list[str]:
-        raise NotImplementedError
-
-    def url(self, slot: str) -> str:
-        raise NotImplementedError
-
-    async def copy(self, src: str, dst: str) -> None:
-        raise NotImplementedError
-
-    async def drop(self, slot: str) -> None:
-        raise NotImplementedError
-
-    async def read(self, slot: str) -> tuple[dict[str, Any], int]:
-        """The slot's meta (values decoded) and its number of agents."""
-        raise NotImplementedError
-
-    async def write_meta(self, slot: str, key: str, value: Any) -> None:
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        """Release what the backend holds."""
-
-
-class _SQLiteRuns(_Backend):
-    """One SQLite file per run, in a directory beside the configured file."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.dir = home.with_name(home.stem + ".runs")
-
-    def path(self, slot: str) -> Path:
-        return self.home if slot == HOME else self.dir / f"{slot}.sqlite3"
-
-    def url(self, slot: str) -> str:
-        return f"sqlite:///{self.path(slot)}"
-
-    async def slots(self) -> list[str]:
-        found = sorted(p.stem for p in self.dir.glob("*.sqlite3")) if self.dir.is_dir() else []
-        return [HOME, *found]
-
-    async def copy(self, src: str, dst: str) -> None:
-        await asyncio.to_thread(self._copy, self.path(src), self.path(dst))
-
-    @staticmethod
-    def _copy(src: Path, dst: Path) -> None:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name(dst.name + ".part")
-        tmp.unlink(missing_ok=True)
-        source = sqlite3.connect(src)
-        try:
-            target = sqlite3.connect(tmp)
-            try:
-                source.backup(target)  # a consistent copy, even of a database in WAL mode
-            finally:
-                target.close()
-        finally:
-            source.close()
-        os.replace(tmp, dst)  # whole or not at all: a half-made copy is never a run
-
-    async def drop(self, slot: str) -> None:
-        p = self.path(slot)
-        for f in (p, p.with_name(p.name + "-wal"), p.with_name(p.name + "-shm")):
-            f.unlink(missing_ok=True)
-
-    async def read(self, slot: str) -> tuple[dict[str, Any], int]:
-        return await asyncio.to_thread(self._read, self.path(slot))
-
-    @staticmethod
-    def _read(path: Path) -> tuple[dict[str, Any], int]:
-        if not path.exists():
-            return {}, 0
-        c = sqlite3.connect(path)
-        try:
-            meta = {k: json.loads(v) for k, v in c.execute("SELECT key, value FROM meta")}
-            agents = int(c.execute("SELECT count(*) FROM agents").fetchone()[0])
-        except sqlite3.OperationalError:  # not a town database (yet)
-            return {}, 0
-        finally:
-            c.close()
-        return meta, agents
-
-    async def write_meta(self, slot: str, key: str, value: Any) -> None:
-        await asyncio.to_thread(self._write_meta, self.path(slot), key, json.dumps(value))
-
-    @staticmethod
-    def _write_meta(path: Path, key: str, value: str) -> None:
-        c = sqlite3.connect(path, timeout=30)
-        try:
-            with c:
-                c.execute(
-                    "INSERT INTO meta (key, value) VALUES (?, ?) "
-                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    (key, value),
-                )
-        finally:
-            c.close()
-
-
-class _MySQLRuns(_Backend):
-    """One MySQL database per run, `<db>__<slot>`, on the configured server."""
-
-    def __init__(self, url: str) -> None:
-        self.base_url = url
-        self.base = sa.engine.make_url(engine_url(url)).database or ""
-        if not self.base:
-            raise ValueError(f"{url}: a MySQL URL must name its database")
-        self.engine: AsyncEngine = create_async_engine(engine_url(url), pool_size=1, max_overflow=2)
-
-    def db(self, slot: str) -> str:
-        return self.base if slot == HOME else f"{self.base}__{slot}"
-
-    def url(self, slot: str) -> str:
-        head, _, tail = self.base_url.partition("?")
-        head = head.rsplit("/", 1)[0] + "/" + self.db(slot)
-        return head + (f"?{tail}" if tail else "")
-
-    async def slots(self) -> list[str]:
-        prefix = self.base + "__"
-        async with self.engine.connect() as c:
-            rows = await c.execute(sa.text("SELECT schema_name FROM information_schema.schemata"))
-            names = [str(r[0]) for r in rows]
-        return [HOME, *sorted(n[len(prefix) :] for n in names if n.startswith(prefix))]
-
-    async def copy(self, src: str, dst: str) -> None:
-        s, d = self.db(src), self.db(dst)
-        async with self.engine.connect() as c:
-            tables = [
-                str(r[0])
-                for r in await c.execute(
-                    sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = :s"),
-                    {"s": s},
-                )
-            ]
-            await c.exec_driver_sql(f"CREATE DATABASE `{d}` CHARACTER SET utf8mb4")
-            try:
-                for tb in tables:
-                    await c.exec_driver_sql(f"CREATE TABLE `{d}`.`{tb}` LIKE `{s}`.`{tb}`")
-                await c.commit()
-                await c.exec_driver_sql("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-                for tb in tables:
-                    await c.exec_driver_sql(f"INSERT INTO `{d}`.`{tb}` SELECT * FROM `{s}`.`{tb}`")
-                await c.exec_driver_sql("COMMIT")
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await c.exec_driver_sql(f"DROP DATABASE IF EXISTS `{d}`")
-                raise
-
-    async def drop(self, slot: str) -> None:
-        if slot == HOME:
-            raise Conflict("the configured database is never dropped")
-        async with self.engine.connect() as c:
-            await c.exec_driver_sql(f"DROP DATABASE IF EXISTS `{self.db(slot)}`")
-
-    async def read(self, slot: str) -> tuple[dict[str, Any], int]:
-        db = self.db(slot)
-        try:
-            async with self.engine.connect() as c:
-                rows: Any = await c.exec_driver_sql(f"SELECT `key`, `value` FROM `{db}`.`meta`")
-                meta = {str(r[0]): json.loads(r[1]) for r in rows}
-                agents = (await c.exec_driver_sql(f"SELECT count(*) FROM `{db}`.`agents`")).scalar_one()
-        except sa.exc.DBAPIError:  # not a town database (yet)
-            return {}, 0
-        return meta, int(agents)
-
-    async def write_meta(self, slot: str, key: str, value: Any) -> None:
-        async with self.engine.begin() as c:
-            await c.exec_driver_sql(
-                f"INSERT INTO `{self.db(slot)}`.`meta` (`key`, `value`) VALUES (%s, %s) "
-                "ON DUPLICATE KEY UPDATE `value` = VALUES(`value`)",
-                (key, json.dumps(value)),
-            )
-
-    async def aclose(self) -> None:
-        await self.engine.dispose()
-
-
 class RunStore:
     """The runs of one server: list, fork, archive, delete, and checkpoints of the open run.
 
@@ -258,19 +73,25 @@ class RunStore:
         self.settings = settings
         self.current = HOME
         self.probes: list[Any] = []  # the open run's probes (server/runs/probes.py Probe)
+        self._copying: asyncio.Task[None] | None = None  # the checkpoint being copied
+        self.last_hold_s = 0.0  # how long the last checkpoint held the world (its snapshot's start)
+        self.last_copy_s = 0.0  # how long its copy took, in the background
         if db_url.startswith("sqlite"):
             path = Path(db_url.split(":///", 1)[1]) if ":///" in db_url else Path("")
             if str(path) in ("", ":memory:"):
                 raise ValueError("named runs need a database file, not an in-memory SQLite database")
-            self.backend: _Backend = _SQLiteRuns(path if path.is_absolute() else root / path)
+            self.backend: Backend = SQLiteRuns(path if path.is_absolute() else root / path)
         else:
-            self.backend = _MySQLRuns(db_url)
+            self.backend = MySQLRuns(db_url)
 
     def url(self, name: str) -> str:
         """The database URL of run `name`."""
         return self.backend.url(name)
 
-    async def _all(self) -> tuple[list[str], dict[str, list[int]]]:
+    async def _all(self, settle: bool = True) -> tuple[list[str], dict[str, list[int]]]:
+        """The runs' names and each one's checkpoint ticks (after the checkpoint being copied)."""
+        if settle:
+            await self.settled()
         runs: list[str] = []
         ckpts: dict[str, list[int]] = {}
         for slot in await self.backend.slots():
@@ -330,7 +151,7 @@ class RunStore:
     async def fork(self, source: str, name: str, *, tick: int | None, lock: asyncio.Lock) -> RunInfo:
         """Copy run `source` (as it is now, or its checkpoint at `tick`) into a new run `name`.
 
-        `lock` is the world's: held while the open run is copied, so no commit lands midway."""
+        `lock` is the world's: the open run is copied as it was while the lock was held."""
         check_name(name)
         runs, ckpts = await self._all()
         if source not in runs:
@@ -338,8 +159,7 @@ class RunStore:
         if name in runs or name == HOME:
             raise Conflict(f"a run named {name!r} exists already")
         if tick is None:
-            async with lock:
-                await self.backend.copy(source, name)
+            await self.backend.copy(source, name, lock if source == self.current else None)
             meta, _ = await self.backend.read(name)
             fork_tick = int(meta.get("tick", 0))
         else:
@@ -388,19 +208,60 @@ class RunStore:
         return list(info.checkpoints)
 
     async def after_tick(self, tick: int, lock: asyncio.Lock) -> int | None:
-        """Keep a checkpoint of the open run when `tick` is a multiple of `checkpoint_every`,
-        dropping the oldest beyond `keep_checkpoints`; the tick kept, or None."""
+        """Begin a checkpoint of the open run when `tick` is a multiple of `checkpoint_every`; the
+        tick, or None. The world's `lock` is held only while the snapshot begins: the copy is made
+        in the background (`settled` waits for it), then the oldest checkpoints beyond
+        `keep_checkpoints` are dropped. A checkpoint still being copied when the next is due is
+        waited for first."""
         every = self.settings.checkpoint_every
         if every <= 0 or tick % every:
             return None
-        slot = checkpoint_slot(self.current, tick)
-        async with lock:
-            await self.backend.drop(slot)  # a reset run may pass the same tick again
-            await self.backend.copy(self.current, slot)
-        kept = await self.checkpoints(self.current)
-        for old in kept[: max(0, len(kept) - self.settings.keep_checkpoints)]:
-            await self.backend.drop(checkpoint_slot(self.current, old))
+        await self.settled()
+        run, slot = self.current, checkpoint_slot(self.current, tick)
+        await self.backend.drop(slot)  # a reset run may pass the same tick again
+        snap = await asyncio.to_thread(self.backend.snapshot, run, True)
+        t0 = time.perf_counter()
+        try:
+            async with lock:
+                await asyncio.to_thread(snap.begin)
+        except BaseException:
+            await asyncio.to_thread(snap.close)
+            raise
+        self.last_hold_s = time.perf_counter() - t0
+        self._copying = asyncio.create_task(self._keep(snap, run, slot, tick))
         return tick
 
+    async def _keep(self, snap: Snapshot, run: str, slot: str, tick: int) -> None:
+        """Copy a begun checkpoint snapshot into its slot, then drop the oldest beyond the limit."""
+        t0 = time.perf_counter()
+        try:
+            await asyncio.to_thread(copy_and_close, snap, slot)
+        except Exception as e:  # the run goes on without this checkpoint
+            log.warning("checkpoint of run %r at tick %d failed: %s: %s", run, tick, e.__class__.__name__, e)
+            return
+        self.last_copy_s = time.perf_counter() - t0
+        log.info(
+            "checkpoint of run %r at tick %d: world held %.1f ms, copied in %.0f ms",
+            run,
+            tick,
+            self.last_hold_s * 1000,
+            self.last_copy_s * 1000,
+        )
+        kept = (await self._all(settle=False))[1].get(run, [])
+        for old in kept[: max(0, len(kept) - self.settings.keep_checkpoints)]:
+            await self.backend.drop(checkpoint_slot(run, old))
+
+    @property
+    def copying(self) -> bool:
+        """A checkpoint is being copied in the background."""
+        return self._copying is not None and not self._copying.done()
+
+    async def settled(self) -> None:
+        """Wait for the checkpoint being copied, if any."""
+        task = self._copying
+        if task is not None and not task.done():
+            await asyncio.wait({task})  # a caller cancelled here does not cancel the copy
+
     async def aclose(self) -> None:
+        await self.settled()
         await self.backend.aclose()
