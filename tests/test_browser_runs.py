@@ -119,7 +119,9 @@ async def test_admin_forks_opens_and_replays_runs(browser: Browser, town: Runnin
     await v.until("t.tick === 3")
     await page_matches_server(v, town)
     assert town.services.world.clock.tick == 3
-    page_agents = {a["id"]: (a["x"], a["y"], a["state"], a["label"], a["cash"]) for a in await v.state("agents()")}
+    page_agents = {
+        a["id"]: (a["x"], a["y"], a["state"], a["label"], a["cash"]) for a in await v.state("agents()")
+    }
     assert page_agents == seen[3]
 
     # the fork ticks on its own; the parent stays at tick 7 with its agents as they were

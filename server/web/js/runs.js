@@ -27,7 +27,10 @@ export class RunsPanel {
     this.loads = 0;   // completed list loads, for tests
     this.build();
     box.addEventListener('toggle', () => { if (box.open) this.refresh(); });
-    conn.on('push:reset', () => { if (!box.hidden) this.refresh(); });
+    conn.on('push:reset', (d) => {
+      if (d.run) this.open = d.run;  // the run now open, also when another admin opened it
+      if (!box.hidden && box.open) this.refresh();
+    });
     // the open run's tick moves with the town: say so without rebuilding the selects
     store.subscribe((what) => { if (what === 'tick' || what === 'town') this.liveTick(store.tick); });
     const view = this;
