@@ -9,7 +9,7 @@ import { SPRITES } from './paint.js';
 const AUTO_TICK_MS = 2000;
 
 /** The text to show for a failed request. */
-function explain(err) {
+export function explain(err) {
   if (err?.code === 'disconnected') return 'Not connected to the server; try again once it is back.';
   return err?.message || String(err);
 }

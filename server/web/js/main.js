@@ -17,6 +17,7 @@ import { SiteHighlight } from './sites.js';
 import { Play } from './play.js';
 import { $ } from './dom.js';
 import { ReplayView } from './replay.js';
+import { RunsPanel } from './runs.js';
 
 const store = new TownStore();
 const conn = new Connection();
@@ -45,9 +46,10 @@ const panel = new Panel(store, conn, { onSelect: (id) => selectAgent(id), onFoll
 const sites = new SiteHighlight(conn, store, $('place-sites'));  // where a building fits, while placing
 map.layers.push(sites);
 const forms = new Forms({ store, conn, map, panel, session });
-new ReplayView(conn, store, $('replay-root'), $('btn-replay'));  // its own view: docs/runs.md
+const replay = new ReplayView(conn, store, $('replay-root'), $('btn-replay'));  // its own view: docs/runs.md
+const runs = new RunsPanel({ conn, store, session, box: $('runs-box'), replay });  // the admin's runs
 const play = new Play({ store, conn, map, session, selectedAgent: () => map.selected });
-forms.onSession = () => play.render();
+forms.onSession = () => { play.render(); runs.render(); };
 
 // On a phone the sheet folds while a building is being placed, so the map can be seen.
 $('build-form').addEventListener('submit', () => { if (sheet.phone) sheet.setState('peek'); });

@@ -38,6 +38,7 @@ export class ReplayView {
     this.loads = 0;            // completed seeks, for tests
     this.build();
     toggle.addEventListener('click', () => (this.root.hidden ? this.open() : this.close()));
+    window.addEventListener('resize', () => { if (!this.root.hidden) this.fit(); });
     const view = this;
     Object.defineProperty(window, '__replay', {
       value: Object.freeze({
@@ -80,12 +81,19 @@ export class ReplayView {
 
   async open() {
     this.root.hidden = false;
+    this.fit();
     try {
       const res = await this.conn.request('list_runs', { archived: true });
       fillSelect(this.runSel, res.runs.map((r) => ({ value: r.name, label: r.parent ? `${r.name} (from ${r.parent} @${r.fork_tick})` : r.name })), false);
       this.runSel.value = this.run && res.runs.some((r) => r.name === this.run) ? this.run : res.open;
       await this.pickRun(this.runSel.value);
     } catch (err) { this.error.textContent = err.message; }
+  }
+
+  /** Open the view on run `name` (the runs panel's Replay button). */
+  show(name) {
+    this.run = name;
+    return this.open();
   }
 
   close() {
@@ -206,6 +214,17 @@ export class ReplayView {
   select(id) {
     this.selected = id;
     this.render();
+  }
+
+  /** Size the canvas's pixels to its width on screen and the map's shape (sharp on a phone). */
+  fit() {
+    const W = this.store.width || 40, H = this.store.height || 30;
+    const w = Math.round((this.canvas.clientWidth || 480) * (window.devicePixelRatio || 1));
+    const h = Math.round((w * H) / W);
+    if (w === this.canvas.width && h === this.canvas.height) return;
+    this.canvas.width = w;
+    this.canvas.height = h;
+    if (!this.root.hidden) this.draw();
   }
 
   cell() {
