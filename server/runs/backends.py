@@ -195,22 +195,27 @@ class _MySQLSnapshot(Snapshot):
         self.runs = runs
         self.src = runs.db(src)
         self.read = runs.raw()
-        self.tables = runs.tables_of(self.read, self.src)
 
     def begin(self) -> None:
         with self.read.cursor() as cur:
             cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
 
+    @property
+    def tables(self) -> list[str]:
+        """The source's tables (read after `begin`, inside the snapshot)."""
+        return self.runs.tables_of(self.read, self.src)
+
     def copy_to(self, dst: str) -> None:
         import pymysql.cursors
 
         write = self.runs.raw()
+        tables = self.tables
         try:
-            final, part = self.runs.make_part(write, self.src, dst, self.tables)
+            final, part = self.runs.make_part(write, self.src, dst, tables)
             try:
                 with write.cursor() as w:
                     w.execute("SET SESSION foreign_key_checks = 0, unique_checks = 0")
-                    for tb in self.tables:
+                    for tb in tables:
                         with self.read.cursor(pymysql.cursors.SSCursor) as r:
                             r.execute(f"SELECT * FROM `{self.src}`.`{tb}`")
                             marks = ", ".join(["%s"] * len(r.description or ()))
@@ -218,7 +223,7 @@ class _MySQLSnapshot(Snapshot):
                             while rows := r.fetchmany(ROWS_PER_BATCH):
                                 w.executemany(sql, rows)
                 write.commit()
-                self.runs.publish_part(write, part, final, self.tables)
+                self.runs.publish_part(write, part, final, tables)
             except BaseException:
                 self.runs.drop_db(write, part)
                 raise
@@ -239,15 +244,16 @@ class _MySQLPlain(_MySQLSnapshot):
 
     def copy_to(self, dst: str) -> None:
         write = self.runs.raw()
+        tables = self.tables
         try:
-            final, part = self.runs.make_part(write, self.src, dst, self.tables)
+            final, part = self.runs.make_part(write, self.src, dst, tables)
             try:
                 with write.cursor() as w:
                     w.execute("SET SESSION foreign_key_checks = 0")
-                    for tb in self.tables:
+                    for tb in tables:
                         w.execute(f"INSERT INTO `{part}`.`{tb}` SELECT * FROM `{self.src}`.`{tb}`")
                 write.commit()
-                self.runs.publish_part(write, part, final, self.tables)
+                self.runs.publish_part(write, part, final, tables)
             except BaseException:
                 self.runs.drop_db(write, part)
                 raise
@@ -299,9 +305,7 @@ class MySQLRuns(Backend):
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = %s ORDER BY table_name",
                 (db,),
             )
-            out = [str(r[0]) for r in cur.fetchall()]
-        conn.commit()
-        return out
+            return [str(r[0]) for r in cur.fetchall()]
 
     def make_part(self, conn: Any, src: str, dst: str, tables: list[str]) -> tuple[str, str]:
         """The copy's final database name and the `__part` one it is made in, with `src`'s tables."""

@@ -218,7 +218,6 @@ class RunStore:
             return None
         await self.settled()
         run, slot = self.current, checkpoint_slot(self.current, tick)
-        await self.backend.drop(slot)  # a reset run may pass the same tick again
         snap = await asyncio.to_thread(self.backend.snapshot, run, True)
         t0 = time.perf_counter()
         try:
@@ -235,6 +234,11 @@ class RunStore:
         """Copy a begun checkpoint snapshot into its slot, then drop the oldest beyond the limit."""
         t0 = time.perf_counter()
         try:
+            try:
+                await self.backend.drop(slot)  # a reset run may pass the same tick again
+            except BaseException:
+                await asyncio.to_thread(snap.close)
+                raise
             await asyncio.to_thread(copy_and_close, snap, slot)
         except Exception as e:  # the run goes on without this checkpoint
             log.warning("checkpoint of run %r at tick %d failed: %s: %s", run, tick, e.__class__.__name__, e)
