@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 _TEXT_MAX = 600
 _LINE_MAX = 400
+_QA_LINE_MAX = 150
 _LIST_MAX = 12
 
 
@@ -84,6 +85,9 @@ def _blank_to_none(value: Any) -> Any:
 
 Text = Annotated[str, _cut(_TEXT_MAX)]
 Line = Annotated[str, _cut(_LINE_MAX), Field(min_length=1)]
+# A question or answer of the qa plan's round: its length is in the schema too, so a server that
+# builds a grammar from the schema (llama.cpp) stops a small model's rambling within max_tokens
+QALine = Annotated[str, _cut(_QA_LINE_MAX), Field(min_length=1, max_length=_QA_LINE_MAX)]
 OptionalId = Annotated[str | None, BeforeValidator(_blank_to_none)]
 
 
@@ -96,13 +100,13 @@ class Answer(BaseModel):
 class QAQuestions(Answer):
     """qa_ask: questions about the goal."""
 
-    questions: Annotated[list[Line], _trim_list(5), Field(min_length=1)]
+    questions: Annotated[list[QALine], _trim_list(5), Field(min_length=1, max_length=5)]
 
 
 class QAAnswers(Answer):
     """qa_answer: one answer per question, in order."""
 
-    answers: Annotated[list[Line], _trim_list(5), Field(min_length=1)]
+    answers: Annotated[list[QALine], _trim_list(5), Field(min_length=1, max_length=5)]
 
 
 class QAChoice(Answer):
