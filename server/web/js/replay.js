@@ -216,11 +216,12 @@ export class ReplayView {
     this.render();
   }
 
-  /** Size the canvas's pixels to its width on screen and the map's shape (sharp on a phone). */
+  /** Size the canvas's pixels to its width on screen and the map's shape (sharp on a phone): a
+   * whole number of pixels a tile, so the map fills the canvas to its edges. */
   fit() {
     const W = this.store.width || 40, H = this.store.height || 30;
-    const w = Math.round((this.canvas.clientWidth || 480) * (window.devicePixelRatio || 1));
-    const h = Math.round((w * H) / W);
+    const s = Math.max(2, Math.floor(((this.canvas.clientWidth || 480) * (window.devicePixelRatio || 1)) / W));
+    const w = s * W, h = s * H;
     if (w === this.canvas.width && h === this.canvas.height) return;
     this.canvas.width = w;
     this.canvas.height = h;
