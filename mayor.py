@@ -30,7 +30,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from townclient import CommandError, ConnectionLost, Probe, Report, TaskListing, TaskSpec, TownClient
+from townclient import (
+    BadFile,
+    CommandError,
+    ConnectionLost,
+    Probe,
+    Report,
+    TaskListing,
+    TaskSpec,
+    TownClient,
+    read_json,
+    validation_lines,
+)
 
 
 class Scenario(BaseModel):
@@ -67,18 +78,12 @@ class ScenarioError(Exception):
 def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario file."""
     try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise ScenarioError(f"{path}: file not found") from e
-    except json.JSONDecodeError as e:
-        raise ScenarioError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from e
-    try:
-        return Scenario.model_validate(raw)
+        return Scenario.model_validate(read_json(path))
+    except BadFile as e:
+        raise ScenarioError(str(e)) from e
     except ValidationError as e:
         lines = [f"{path}: {e.error_count()} problem(s)"]
-        for err in e.errors():
-            loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-            lines.append(f"  {path}: field {loc}: {err['msg']}")
+        lines += ["  " + line for line in validation_lines(path, e)]
         raise ScenarioError("\n".join(lines)) from e
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -33,36 +32,34 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from townclient import CommandError, ConnectionLost, Probe, TickSummary, TownClient
+from townclient import (
+    BadFile,
+    CommandError,
+    ConnectionLost,
+    Probe,
+    TickSummary,
+    TownClient,
+    read_json,
+    validation_lines,
+)
 
 HELP = (
     "commands: run N | interview <agent> <question> | scores | fin (keep the run) | exit (discard it) | help"
 )
 
 
-class ProbesError(Exception):
-    """The probes file is missing or invalid; the message names the file and the field."""
-
-
 def load_probes(path: Path) -> list[Probe]:
-    """The probes of a file: a JSON list of probes, or an object (a scenario) with a `probes` list."""
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise ProbesError(f"{path}: file not found") from e
-    except json.JSONDecodeError as e:
-        raise ProbesError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from e
+    """The probes of a file: a JSON list of probes, or an object (a scenario) with a `probes`
+    list; BadFile saying what is wrong."""
+    raw = read_json(path)
     if isinstance(raw, dict):
         if "probes" not in raw:
-            raise ProbesError(f"{path}: no `probes` list in this object")
+            raise BadFile(f"{path}: no `probes` list in this object")
         raw = raw["probes"]
     try:
         return TypeAdapter(list[Probe]).validate_python(raw)
     except ValidationError as e:
-        where = "; ".join(
-            f"probes.{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()
-        )
-        raise ProbesError(f"{path}: {where}") from e
+        raise BadFile("; ".join(validation_lines(path, e, prefix="probes"))) from e
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -188,7 +185,7 @@ async def drive(args: argparse.Namespace) -> int:
     if args.probes is not None:
         try:
             probes = load_probes(args.probes)
-        except ProbesError as e:
+        except BadFile as e:
             print(f"runs.py: bad probes file: {e}", file=sys.stderr)
             return 1
     stop = asyncio.Event()

@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic_core
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
@@ -49,10 +51,14 @@ __all__ = [
     "RawPush",
     "Report",
     "RequestFrame",
+    "BadFile",
+    "Probe",
     "TaskListing",
     "TaskSpec",
     "TickSummary",
     "TownClient",
+    "read_json",
+    "validation_lines",
 ]
 
 log = logging.getLogger(__name__)
@@ -280,6 +286,29 @@ class Probe(Model):
     every: int = Field(default=10, ge=1)
     agents: list[str] = Field(default_factory=list, max_length=2000)
     metric: Metric
+
+
+class BadFile(Exception):
+    """A driver's input file is missing or invalid; the message names the file (and the field)."""
+
+
+def read_json(path: Path) -> Any:
+    """The JSON in file `path`; BadFile when it is missing or not JSON (saying where)."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise BadFile(f"{path}: file not found") from e
+    except json.JSONDecodeError as e:
+        raise BadFile(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from e
+
+
+def validation_lines(path: Path, e: ValidationError, prefix: str = "") -> list[str]:
+    """One line per problem pydantic found in file `path`: `<path>: field <a.b.c>: <message>`."""
+    out = []
+    for err in e.errors():
+        loc = ".".join([prefix, *(str(x) for x in err["loc"])] if prefix else [str(x) for x in err["loc"]])
+        out.append(f"{path}: field {loc or '(top level)'}: {err['msg']}")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,8 @@ def copy_and_close(snap: Snapshot, dst: str) -> None:
 class Backend:
     """Where the databases of the runs live and how they are copied, read and dropped."""
 
+    held_s = 0.0  # how long the last snapshot begun under a lock held it
+
     async def slots(self) -> list[str]:
         raise NotImplementedError
 
@@ -66,21 +69,27 @@ class Backend:
         `live`: something writes `src` meanwhile."""
         raise NotImplementedError
 
-    async def copy(self, src: str, dst: str, lock: asyncio.Lock | None = None) -> None:
-        """Copy slot `src` into the new slot `dst`. With `lock` (the world's, when `src` is the
-        open run), the copy is `src` as it was while `lock` was held, and the lock is held only
-        to begin the snapshot."""
+    async def begun(self, src: str, lock: asyncio.Lock | None = None) -> Snapshot:
+        """A snapshot of slot `src`, begun (under `lock`, the world's, when `src` is the open
+        run: the snapshot shows `src` as it was while the lock was held, and the lock is held
+        for nothing else). The caller copies and closes it (`copy_and_close`)."""
         snap = await asyncio.to_thread(self.snapshot, src, lock is not None)
         try:
             if lock is None:
                 await asyncio.to_thread(snap.begin)
             else:
                 async with lock:
+                    t0 = time.perf_counter()
                     await asyncio.to_thread(snap.begin)
+                    self.held_s = time.perf_counter() - t0
         except BaseException:
             await asyncio.to_thread(snap.close)
             raise
-        await asyncio.to_thread(copy_and_close, snap, dst)
+        return snap
+
+    async def copy(self, src: str, dst: str, lock: asyncio.Lock | None = None) -> None:
+        """Copy slot `src` into the new slot `dst`, as it was when `begun` (with `lock`) began."""
+        await asyncio.to_thread(copy_and_close, await self.begun(src, lock), dst)
 
     async def drop(self, slot: str) -> None:
         raise NotImplementedError
@@ -206,8 +215,6 @@ class _MySQLSnapshot(Snapshot):
         return self.runs.tables_of(self.read, self.src)
 
     def copy_to(self, dst: str) -> None:
-        import pymysql.cursors
-
         write = self.runs.raw()
         tables = self.tables
         try:
@@ -216,12 +223,7 @@ class _MySQLSnapshot(Snapshot):
                 with write.cursor() as w:
                     w.execute("SET SESSION foreign_key_checks = 0, unique_checks = 0")
                     for tb in tables:
-                        with self.read.cursor(pymysql.cursors.SSCursor) as r:
-                            r.execute(f"SELECT * FROM `{self.src}`.`{tb}`")
-                            marks = ", ".join(["%s"] * len(r.description or ()))
-                            sql = f"INSERT INTO `{part}`.`{tb}` VALUES ({marks})"
-                            while rows := r.fetchmany(ROWS_PER_BATCH):
-                                w.executemany(sql, rows)
+                        self.fill(w, part, tb)
                 write.commit()
                 self.runs.publish_part(write, part, final, tables)
             except BaseException:
@@ -229,6 +231,17 @@ class _MySQLSnapshot(Snapshot):
                 raise
         finally:
             write.close()
+
+    def fill(self, w: Any, part: str, tb: str) -> None:
+        """Copy table `tb` of the snapshot into database `part` over the cursor `w`."""
+        import pymysql.cursors
+
+        with self.read.cursor(pymysql.cursors.SSCursor) as r:
+            r.execute(f"SELECT * FROM `{self.src}`.`{tb}`")
+            marks = ", ".join(["%s"] * len(r.description or ()))
+            sql = f"INSERT INTO `{part}`.`{tb}` VALUES ({marks})"
+            while rows := r.fetchmany(ROWS_PER_BATCH):
+                w.executemany(sql, rows)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -242,23 +255,8 @@ class _MySQLPlain(_MySQLSnapshot):
     def begin(self) -> None:
         pass
 
-    def copy_to(self, dst: str) -> None:
-        write = self.runs.raw()
-        tables = self.tables
-        try:
-            final, part = self.runs.make_part(write, self.src, dst, tables)
-            try:
-                with write.cursor() as w:
-                    w.execute("SET SESSION foreign_key_checks = 0")
-                    for tb in tables:
-                        w.execute(f"INSERT INTO `{part}`.`{tb}` SELECT * FROM `{self.src}`.`{tb}`")
-                write.commit()
-                self.runs.publish_part(write, part, final, tables)
-            except BaseException:
-                self.runs.drop_db(write, part)
-                raise
-        finally:
-            write.close()
+    def fill(self, w: Any, part: str, tb: str) -> None:
+        w.execute(f"INSERT INTO `{part}`.`{tb}` SELECT * FROM `{self.src}`.`{tb}`")
 
 
 class MySQLRuns(Backend):

@@ -218,15 +218,8 @@ class RunStore:
             return None
         await self.settled()
         run, slot = self.current, checkpoint_slot(self.current, tick)
-        snap = await asyncio.to_thread(self.backend.snapshot, run, True)
-        t0 = time.perf_counter()
-        try:
-            async with lock:
-                await asyncio.to_thread(snap.begin)
-        except BaseException:
-            await asyncio.to_thread(snap.close)
-            raise
-        self.last_hold_s = time.perf_counter() - t0
+        snap = await self.backend.begun(run, lock)
+        self.last_hold_s = self.backend.held_s
         self._copying = asyncio.create_task(self._keep(snap, run, slot, tick))
         return tick
 
