@@ -4,7 +4,7 @@ answer's schema as a grammar and each kind's `max_tokens`, the ticks sent over a
 to the real server (`run_town`, port 0).
 
 The town: the first `AGENTS` preset agents of `config/agents.json` (Alice: qa plan, long-term
-memory; a second would be Bob: daily plan, memory stream), `TICKS` ticks. Figures:
+memory; Bob: daily plan, memory stream), `TICKS` ticks. Figures:
 
 - `first_try_valid_share`: calls whose first answer parsed into its kind's model (read back from
   the record cache, which keeps every request and answer); target at least 0.95;
@@ -33,7 +33,7 @@ from typing import Any
 
 from bench._common import ADMIN, ROOT, emit, main_async, scratch, settings
 
-AGENTS = 1
+AGENTS = 2
 TICKS = 3
 TICK_SECONDS = 10
 TARGET_VALID = 0.95
