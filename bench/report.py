@@ -162,7 +162,12 @@ async def _polled(
         for p in pollers:
             p.send_signal(signal.SIGCONT)
             p.send_signal(signal.SIGINT)
-            printed, _ = await asyncio.wait_for(p.communicate(), 60)
+            try:
+                printed, _ = await asyncio.wait_for(p.communicate(), 20)
+            except TimeoutError:  # seen once: a poller that never ended; its count is lost
+                p.kill()
+                await p.wait()
+                continue
             fetched += int(printed.decode().strip() or 0)
         await _report_times(report_url, admin, 0)  # after the pollers' last requests, served in turn
     return quiet, polled, fetched
