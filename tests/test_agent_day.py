@@ -42,7 +42,9 @@ async def test_no_model_call_during_an_action_until_it_ends(town: Running, admin
     async with w.lock:  # at the cafe, a 20-minute breakfast
         alice.x, alice.y, alice.path, alice.state = *w.buildings["cafe"].entrance, [], ActorState.IDLE
         alice.target, alice.visit_minutes = "cafe", 20
-        rules.apply(w, alice, Action("use", equipment_id="cafe/1-cafe-table", operation="sit and chat", minutes=20))
+        rules.apply(
+            w, alice, Action("use", equipment_id="cafe/1-cafe-table", operation="sit and chat", minutes=20)
+        )
         await w.commit()
     start, ends = w.clock.tick, alice.busy_until
     assert ends - start == day.ticks_for(20, w.clock.tick_seconds) == 120
@@ -63,7 +65,9 @@ async def test_a_known_person_arriving_interrupts_an_action(town: Running, admin
     async with w.lock:
         alice.x, alice.y, alice.path, alice.state = *w.buildings["cafe"].entrance, [], ActorState.IDLE
         alice.target, alice.visit_minutes = "cafe", 60
-        rules.apply(w, alice, Action("use", equipment_id="cafe/1-cafe-table", operation="sit and chat", minutes=60))
+        rules.apply(
+            w, alice, Action("use", equipment_id="cafe/1-cafe-table", operation="sit and chat", minutes=60)
+        )
         alice.acquaintances[bob.id] = -10_000  # they talked long ago
         rules.apply(w, bob, Action("move", building_id="cafe", purpose="eat lunch at the cafe", minutes=30))
         await w.commit()
