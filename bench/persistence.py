@@ -164,6 +164,7 @@ async def _backend(
     from agent.registry import plugin_registry
     from config.settings import ROOT
     from server.db.repository import Repository
+    from server.world import population
     from server.world.town import TownFiles
     from server.world.world import World
 
@@ -174,7 +175,7 @@ async def _backend(
         )
         await world.start([])
         for i in range(n):
-            world.add_agent(f"Bench {i:04d}", "A bench agent.", "Earn money.", cash=100)
+            population.add_agent(world, f"Bench {i:04d}", "A bench agent.", "Earn money.", cash=100)
         await world.commit()
         agents = list(world.agents.values())
         alone = _ServerAlone(url.rsplit("/", 1)[1], twin) if twin else None

@@ -11,6 +11,7 @@ from server.errors import Forbidden, InsufficientFunds
 from server.protocol import Model
 from server.session import Role
 from server.views import BuildingInfo
+from server.world import placing
 
 PERMISSION = "player"
 
@@ -47,7 +48,7 @@ async def handle(ctx: Context, req: Request) -> Response:
                 raise Forbidden(f"agent {payer.id} is not yours to pay with")
             if payer.cash < price:
                 raise InsufficientFunds(f"{payer.name} has {payer.cash}, a {req.template} costs {price}")
-        b = w.place_building(req.template, req.x, req.y, name=req.name, owner=s.player)
+        b = placing.place_building(w, req.template, req.x, req.y, name=req.name, owner=s.player)
         if payer is not None:
             w.pay(f"agent:{payer.id}", "town", price, f"built {b.name}")
         w.event("build", f"{b.name} was built", payer.id if payer else None)

@@ -9,6 +9,7 @@ from pydantic import Field
 from server.context import Context
 from server.errors import Forbidden
 from server.protocol import Model
+from server.world import population
 
 PERMISSION = "player"
 
@@ -33,7 +34,7 @@ async def handle(ctx: Context, req: Request) -> Response:
         if not ctx.session.may_act_as(a.owner):
             raise Forbidden(f"agent {a.id} is not yours to delete")
         cash = a.cash
-        w.remove_agent(a.id)
+        population.remove_agent(w, a.id)
         w.event("delete_agent", f"{a.name} left town", a.id)
         await w.commit()
     ctx.services.hub.forget([a.id])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from server.context import Context
 from server.protocol import Model
-from server.world import avatar
+from server.world import avatar, population
 
 PERMISSION = "player"
 
@@ -27,7 +27,7 @@ async def handle(ctx: Context, req: Request) -> Response:
     async with w.lock:
         a = avatar.mine(w, ctx.session.player)
         cash = a.cash
-        w.remove_agent(a.id)
+        population.remove_agent(w, a.id)
         w.event("leave", f"{a.name} left the town", a.id)
         await w.commit()
     ctx.services.hub.forget([a.id])

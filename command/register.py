@@ -11,6 +11,7 @@ from server.errors import Forbidden, LimitReached, NotFound
 from server.protocol import Model
 from server.session import Role
 from server.views import AgentInfo
+from server.world import population
 from server.world.names import name_key
 
 PERMISSION = "player"
@@ -58,7 +59,8 @@ async def handle(ctx: Context, req: Request) -> Response:
             owned = sum(1 for x in w.agents.values() if x.owner is not None and name_key(x.owner) == key)
             if owned >= quota:
                 raise LimitReached(f"player {owner!r} owns {owned} agents, the most one player may own")
-        a = w.add_agent(
+        a = population.add_agent(
+            w,
             req.name,
             req.bio,
             req.goal,

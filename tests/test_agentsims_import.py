@@ -14,6 +14,7 @@ from server.app import run_town
 from server.client import TownClient
 from server.errors import Conflict
 from server.tools.import_agentsims import main
+from server.world import placing
 from server.world.sites import free_sites
 from tests.conftest import make_settings
 
@@ -81,7 +82,7 @@ async def test_imported_town_runs_and_every_entrance_reaches_every_other(
         # the open cells inside a building are walkable, but nothing may be built on them
         house = world.town.templates["house"]
         with pytest.raises(Conflict, match=r"tile \(2,2\) is inside corner store"):
-            world.place_building("house", store.x + 1, store.y + 1)
+            placing.place_building(world, "house", store.x + 1, store.y + 1)
         inside = store.open_tiles()
         w, h = house.footprint.w, house.footprint.h
         sites = free_sites(world, house)

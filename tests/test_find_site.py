@@ -9,6 +9,7 @@ import pytest
 from server.app import Running
 from server.client import CommandError, TownClient
 from server.errors import GameError
+from server.world import placing
 
 
 async def sites(c: TownClient, template: str, **kw: Any) -> list[tuple[int, int]]:
@@ -32,7 +33,7 @@ async def test_every_position_left_out_is_refused_by_the_world(
         for x in range(w.grid.width - tpl.footprint.w + 2):
             if (x, y) not in found:
                 with pytest.raises(GameError):
-                    w.place_building(template, x, y)
+                    placing.place_building(w, template, x, y)
     assert (len(w.buildings), bytes(w.grid.walk)) == before
 
 

@@ -18,7 +18,7 @@ from config.settings import ROOT
 from server.app import Running, run_town
 from server.client import CommandError, TownClient
 from server.errors import GameError
-from server.world import rules
+from server.world import placing, rules
 from server.world.things import Building
 from tests.conftest import ADMIN, make_settings
 
@@ -210,7 +210,7 @@ async def test_agent_walks_around_a_building_put_up_on_its_path(town: Running) -
                     if probe.entrance == (px, py):
                         continue  # its entrance on the path would not block it
                     try:
-                        placed = w.place_building(tpl.name, px - dx, py - dy)
+                        placed = placing.place_building(w, tpl.name, px - dx, py - dy)
                         break
                     except GameError:
                         continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from agent.state import ActorState, AgentRecord
 from server.errors import ActionRefused, Conflict, NoAvatar, NotFound
-from server.world import day, talk
+from server.world import day, population, talk
 from server.world.world import World
 
 START_CASH = 100  # an avatar's starting cash, granted through the ledger (`source:grant`)
@@ -47,7 +47,8 @@ def join(
         if at not in world.buildings:
             raise NotFound(f"no building {at!r}")
         x_y = world.buildings[at].entrance
-    a = world.add_agent(
+    a = population.add_agent(
+        world,
         name,
         AVATAR_BIO,
         "",

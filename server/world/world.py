@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 import random
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,15 +21,13 @@ from agent.interfaces import MemoryRecord, PluginRegistry
 from agent.llm.wrappers import CallRecord
 from agent.state import AgentRecord
 from server.db.repository import Repository, Unstorable
-from server.errors import Conflict, GameError, InvalidTown, LimitReached, NoSuchLLM, NoSuchPlugin, NotFound
+from server.errors import GameError, InvalidTown, NotFound
 from server.records import Changes, StoredTown
-from server.world import housing
+from server.world import placing, population
 from server.world.clock import Clock
 from server.world.economy import Ledger
 from server.world.grid import Grid
-from server.world.names import check_name, name_key
 from server.world.talk import Conversation
-from server.world.talk import close as close_conversation
 from server.world.talk import restore as restore_conversations
 from server.world.tasks import TaskBoard
 from server.world.things import Building, Equipment
@@ -51,10 +48,6 @@ class Dirty:
     meta: dict[str, Any] = field(default_factory=dict)
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> row
     extra: list[Changes] = field(default_factory=list)  # changes other modules add (tasks, jobs)
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:32] or "x"
 
 
 class World:
@@ -130,7 +123,7 @@ class World:
         or a preset the world refuses raises TownFileError naming the file and the field."""
         for i, b in enumerate(self.town.map.buildings):
             try:
-                self.place_building(b.template, b.x, b.y, name=b.name, building_id=b.id)
+                placing.place_building(self, b.template, b.x, b.y, name=b.name, building_id=b.id)
             except GameError as e:
                 raise TownFileError(f"{self.town.path}: field buildings.{i}: {e.message}") from None
         for i, p in enumerate(presets):
@@ -140,7 +133,8 @@ class World:
                     f"known: {sorted(self.buildings)}"
                 )
             try:
-                self.add_agent(
+                population.add_agent(
+                    self,
                     p.name,
                     p.bio,
                     p.goal,
@@ -170,7 +164,7 @@ class World:
             b = Building(
                 row["id"], tpl, row["name"], row["x"], row["y"], row["owner"], row["created_tick"], row["seq"]
             )
-            self._block(b)
+            placing.block(self, b)
             self.buildings[b.id] = b
         for row in snap.equipment:
             b = self.buildings[row["building_id"]]
@@ -382,71 +376,7 @@ class World:
         self.dirty.events.append(ev)
         return ev
 
-    # ------------------------------------------------------------ buildings
-
-    def place_building(
-        self,
-        template: str,
-        x: int,
-        y: int,
-        *,
-        name: str | None = None,
-        building_id: str | None = None,
-        owner: str | None = None,
-    ) -> Building:
-        """Put up a building on free walkable tiles. Raises without changing anything."""
-        tpl = self.town.templates.get(template)
-        if tpl is None:
-            raise NotFound(f"no building template {template!r}; known: {sorted(self.town.templates)}")
-        bid = building_id or self._free_id(slug(name or tpl.name), self.buildings)
-        if bid in self.buildings:
-            raise Conflict(f"a building with id {bid!r} exists")
-        seq = max((x.seq for x in self.buildings.values()), default=0) + 1
-        b = Building(bid, tpl, name or tpl.name, x, y, owner, self.clock.tick, seq)
-        occupied = {(a.x, a.y) for a in self.agents.values()}
-        # walkable, but not to build on: entrances and the open cells inside other buildings
-        doors = {t: o for o in self.buildings.values() for t in o.open_tiles()}
-        for tx, ty in b.tiles():
-            if not self.grid.inside(tx, ty):
-                raise Conflict(
-                    f"{tpl.name} at ({x},{y}) does not fit the {self.grid.width}x{self.grid.height} map"
-                )
-            if not self.grid.walkable(tx, ty):
-                raise Conflict(
-                    f"tile ({tx},{ty}) is not free: {tpl.name} needs {tpl.footprint.w}x{tpl.footprint.h} free tiles at ({x},{y})"
-                )
-            if (tx, ty) in doors:
-                o = doors[(tx, ty)]
-                raise Conflict(
-                    f"tile ({tx},{ty}) is the entrance of {o.name}"
-                    if (tx, ty) == o.entrance
-                    else f"tile ({tx},{ty}) is inside {o.name}"
-                )
-            if (tx, ty) in occupied and (tx, ty) != b.entrance:
-                raise Conflict(f"tile ({tx},{ty}) has an agent standing on it")
-        self._block(b)
-        self.buildings[b.id] = b
-        for i, spec_name in enumerate(tpl.equipment):
-            eq = Equipment(f"{b.id}/{i}-{slug(spec_name)}", b.id, self.town.equipment[spec_name])
-            b.equipment.append(eq)
-            self.equipment[eq.id] = eq
-            self.dirty.equipment.add(eq.id)
-        self.dirty.buildings.add(b.id)
-        return b
-
-    def _block(self, b: Building) -> None:
-        open_tiles = b.open_tiles()
-        for tx, ty in b.tiles():
-            self.grid.set_walkable(tx, ty, (tx, ty) in open_tiles)
-
-    @staticmethod
-    def _free_id(base: str, taken: dict[str, Any] | set[str]) -> str:
-        if base not in taken:
-            return base
-        n = 2
-        while f"{base}-{n}" in taken:
-            n += 1
-        return f"{base}-{n}"
+    # ------------------------------------------------------------- agents and buildings
 
     def building_at(self, x: int, y: int) -> Building | None:
         """The building whose entrance is at (x, y)."""
@@ -455,124 +385,11 @@ class World:
                 return b
         return None
 
-    # --------------------------------------------------------------- agents
-
-    def add_agent(
-        self,
-        name: str,
-        bio: str,
-        goal: str,
-        *,
-        cash: int = 100,
-        sprite: str = "default",
-        llm: str = "default",
-        plan: str = "qa",
-        memory: str = "long_term",
-        at: tuple[int, int] | None = None,
-        owner: str | None = None,
-        facts: list[str] | None = None,
-        home: str | None = None,
-        avatar: bool = False,
-    ) -> AgentRecord:
-        """Create an agent with its starting cash granted through the ledger. In a town with
-        housing it gets a bed (`home` if given) or is refused (see server/world/housing.py).
-        A player's `avatar` (server/world/avatar.py) has no home and never thinks."""
-        if len(self.agents) >= self.max_agents:
-            raise LimitReached(f"the town has its maximum of {self.max_agents} agents")
-        name = check_name(name, "agent name")
-        key = name_key(name)
-        if any(name_key(a.name) == key for a in self.agents.values()):
-            raise Conflict(f"an agent named {name!r} exists (names are compared ignoring case and spacing)")
-        if plan not in self.plugins.planner_names():
-            raise NoSuchPlugin(f"unknown plan module {plan!r}; valid: {self.plugins.planner_names()}")
-        if memory not in self.plugins.memory_names():
-            raise NoSuchPlugin(f"unknown memory module {memory!r}; valid: {self.plugins.memory_names()}")
-        if llm not in self.llm_names:
-            raise NoSuchLLM(f"unknown llm {llm!r}; valid: {self.llm_names}")
-        if at is None:
-            at = self._spawn_point()
-        elif not self.grid.walkable(*at):
-            raise Conflict(f"tile {at} is not walkable")
-        home = None if avatar else housing.bed_for(self, home)
-        aid = self._free_id(slug(name), self.agent_ids)
-        a = AgentRecord(
-            aid,
-            name,
-            bio,
-            goal,
-            sprite,
-            llm,
-            plan,
-            memory,
-            at[0],
-            at[1],
-            owner=owner,
-            created_tick=self.clock.tick,
-            facts=list(facts or []),
-            home=home
-            if home is not None or avatar
-            else self._home_for(at),  # housing's bed, else the nearest home
-            news=list(facts or [])[-5:],
-            avatar=avatar,
-        )
-        self._attach_plugins(a)
-        self.agents[aid] = a
-        self.agent_ids.add(aid)
-        self.dirty.extra.append(
-            Changes(agent_ids=[{"id": aid, "created_tick": self.clock.tick, "removed_tick": None}])
-        )
-        if cash > 0:
-            self.pay("source:grant", f"agent:{aid}", cash, "starting cash")
-        self.dirty.agents.add(aid)
-        for fact in a.facts:
-            assert a.mem is not None
-            a.mem.load([MemoryRecord(aid, "observation", fact, self.clock.tick, importance=8.0)])
-            self.new_memories.append(MemoryRecord(aid, "observation", fact, self.clock.tick, importance=8.0))
-        return a
-
-    def _home_for(self, at: tuple[int, int]) -> str | None:
-        """A home for an agent without one: the home building nearest to where it starts."""
-        homes = [b for b in self.buildings.values() if b.template.kind == "home"]
-        if not homes:
-            return None
-        return min(homes, key=lambda b: (abs(b.entrance[0] - at[0]) + abs(b.entrance[1] - at[1]), b.id)).id
-
-    def _spawn_point(self) -> tuple[int, int]:
-        walk = [
-            (x, y)
-            for y in range(self.grid.height)
-            for x in range(self.grid.width)
-            if self.grid.walkable(x, y)
-        ]
-        if not walk:
-            raise Conflict("the map has no walkable tile")
-        return self.rng.choice(walk)
-
     def agent(self, agent_id: str) -> AgentRecord:
         a = self.agents.get(agent_id)
         if a is None:
             raise NotFound(f"no agent {agent_id!r}")
         return a
-
-    def remove_agent(self, agent_id: str) -> None:
-        """Delete an agent; its remaining cash leaves the town (sink:consumption), its job ends."""
-        a = self.agent(agent_id)
-        if a.cash > 0:
-            self.pay(f"agent:{a.id}", "sink:consumption", a.cash, "agent removed")
-        if a.using and a.using in self.equipment:
-            self.equipment[a.using].users.remove(a.id)
-            self.dirty.equipment.add(a.using)
-        if a.conversation in self.conversations:
-            close_conversation(self, self.conversations[a.conversation], "partner gone")
-        del self.agents[agent_id]
-        self.jobs.pop(agent_id, None)
-        self.dirty.agents.discard(agent_id)
-        self.dirty.extra.append(
-            Changes(
-                agents_removed=[agent_id],
-                agent_ids=[{"id": agent_id, "created_tick": a.created_tick, "removed_tick": self.clock.tick}],
-            )
-        )
 
     # --------------------------------------------------------------- money
 
