@@ -31,7 +31,7 @@ HOME = "main"
 ROWS_PER_BATCH = 2000  # rows a streamed MySQL copy moves per statement
 
 
-class Snapshot:
+class CopySource:
     """The source of a copy, frozen when `begin` returns; `copy_to` and `close` may block."""
 
     def begin(self) -> None:
@@ -44,7 +44,7 @@ class Snapshot:
         raise NotImplementedError
 
 
-def copy_and_close(snap: Snapshot, dst: str) -> None:
+def copy_and_close(snap: CopySource, dst: str) -> None:
     """Copy a begun snapshot into `dst`, then close it: one call for one thread, so a caller
     cancelled meanwhile never closes the snapshot under the copy."""
     try:
@@ -64,16 +64,16 @@ class Backend:
     def url(self, slot: str) -> str:
         raise NotImplementedError
 
-    def snapshot(self, src: str, live: bool) -> Snapshot:
+    def copy_source(self, src: str, live: bool) -> CopySource:
         """A connection to `src` ready to `begin` a snapshot (blocking: call it in a thread);
         `live`: something writes `src` meanwhile."""
         raise NotImplementedError
 
-    async def begun(self, src: str, lock: asyncio.Lock | None = None) -> Snapshot:
+    async def begun(self, src: str, lock: asyncio.Lock | None = None) -> CopySource:
         """A snapshot of slot `src`, begun (under `lock`, the world's, when `src` is the open
         run: the snapshot shows `src` as it was while the lock was held, and the lock is held
         for nothing else). The caller copies and closes it (`copy_and_close`)."""
-        snap = await asyncio.to_thread(self.snapshot, src, lock is not None)
+        snap = await asyncio.to_thread(self.copy_source, src, lock is not None)
         try:
             if lock is None:
                 await asyncio.to_thread(snap.begin)
@@ -105,7 +105,7 @@ class Backend:
         """Release what the backend holds."""
 
 
-class _SQLiteSnapshot(Snapshot):
+class _SQLiteSource(CopySource):
     """A read transaction on the source file; SQLite's backup API copies what it shows."""
 
     def __init__(self, runs: SQLiteRuns, src: Path) -> None:
@@ -150,8 +150,8 @@ class SQLiteRuns(Backend):
         found = sorted(p.stem for p in self.dir.glob("*.sqlite3")) if self.dir.is_dir() else []
         return [HOME, *found]
 
-    def snapshot(self, src: str, live: bool) -> Snapshot:
-        return _SQLiteSnapshot(self, self.path(src))
+    def copy_source(self, src: str, live: bool) -> CopySource:
+        return _SQLiteSource(self, self.path(src))
 
     async def drop(self, slot: str) -> None:
         p = self.path(slot)
@@ -192,7 +192,7 @@ class SQLiteRuns(Backend):
             c.close()
 
 
-class _MySQLSnapshot(Snapshot):
+class _MySQLSource(CopySource):
     """An InnoDB consistent snapshot on the source database, read row by row (plain SELECTs are
     non-locking reads of the snapshot) and written into the copy over a second connection.
 
@@ -249,7 +249,7 @@ class _MySQLSnapshot(Snapshot):
         self.read.close()
 
 
-class _MySQLPlain(_MySQLSnapshot):
+class _MySQLPlain(_MySQLSource):
     """A copy made on the server (`INSERT ... SELECT`), for a source no one writes."""
 
     def begin(self) -> None:
@@ -332,8 +332,8 @@ class MySQLRuns(Backend):
         with contextlib.suppress(Exception), conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
 
-    def snapshot(self, src: str, live: bool) -> Snapshot:
-        return _MySQLSnapshot(self, src) if live else _MySQLPlain(self, src)
+    def copy_source(self, src: str, live: bool) -> CopySource:
+        return _MySQLSource(self, src) if live else _MySQLPlain(self, src)
 
     async def drop(self, slot: str) -> None:
         if slot == HOME:

@@ -25,7 +25,7 @@ from typing import Any
 
 from config.settings import RunSettings
 from server.errors import Conflict, InvalidRequest, NotFound
-from server.runs.backends import HOME, Backend, MySQLRuns, Snapshot, SQLiteRuns, copy_and_close
+from server.runs.backends import HOME, Backend, CopySource, MySQLRuns, SQLiteRuns, copy_and_close
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ class RunStore:
         self._copying = asyncio.create_task(self._keep(snap, run, slot, tick))
         return tick
 
-    async def _keep(self, snap: Snapshot, run: str, slot: str, tick: int) -> None:
+    async def _keep(self, snap: CopySource, run: str, slot: str, tick: int) -> None:
         """Copy a begun checkpoint snapshot into its slot, then drop the oldest beyond the limit."""
         t0 = time.perf_counter()
         try:
