@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Dialog, Page, expect
+from playwright.async_api import Browser, Dialog, Page, WebSocketRoute, expect
 
 from server.app import Running, run_town
 from server.client import TownClient
 from server.runs.replay import fields_of
-from tests.browser_helpers import chromium
+from tests.browser_helpers import Console, chromium
 from tests.conftest import make_settings
-from tests.test_browser import WAIT_MS, View, login, open_page, page_matches_server
+from tests.test_browser import VIEWPORT, WAIT_MS, View, login, open_page, page_matches_server
 from tests.test_browser_crowd import PHONE
 
 pytestmark = pytest.mark.browser
@@ -215,6 +215,46 @@ async def test_runs_box_follows_another_admins_changes(
     assert await p.evaluate("window.__runs.loads") == loads
     await p.locator("#runs-box summary").click()
     await expect(row(p, "later")).to_be_visible()
+    v.assert_clean()
+
+
+async def test_a_stale_row_shows_the_servers_refusal(
+    browser: Browser, town: Running, admin: TownClient
+) -> None:
+    """A click made before the `runs` push arrives (here the push is held back on the way to the
+    page) meets the server's refusal, shown under the run's row."""
+    await admin.call("fork_run", name="early")
+    ctx = await browser.new_context(viewport={"width": VIEWPORT["width"], "height": VIEWPORT["height"]})
+    page = await ctx.new_page()
+    held: list[str | bytes] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(msg: str | bytes) -> None:
+            if isinstance(msg, str) and msg.startswith('{"type":"runs"'):
+                held.append(msg)
+            else:
+                ws.send(msg)
+
+        server.on_message(from_server)
+
+    await page.route_web_socket("**/ws", route)
+    console = Console()
+    console.attach(page)
+    await page.goto(town.url)
+    v = View(page, console)
+    await v.until("t.syncs >= 1 && t.loaded")
+    await login(v, token="test-admin-token")
+    await page.locator("#runs-box summary").click()
+    await until_runs(page, "r.shown && r.runs().some((x) => x.name === 'early')")
+    await admin.call("archive_run", name="early")
+    await admin.call("tick")  # pushed after the held `runs` push
+    await v.until("t.tick === 1")
+    assert len(held) == 1
+    await row(page, "early").get_by_role("button", name="Open").click()
+    await expect(row(page, "early").locator(".error")).to_contain_text("run 'early' is archived")
+    assert town.services.runs is not None and town.services.runs.current == "main"
     v.assert_clean()
 
 
