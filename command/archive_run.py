@@ -1,6 +1,6 @@
 """Archive a run (admin), or bring it back with `archived=false`. An archived run is kept whole
 but listed only on request and cannot be opened; it can still be forked. The open run cannot be
-archived."""
+archived. Subscribers get a `runs` push (`change` `archived` or `unarchived`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pydantic import Field
 from server.context import Context
 from server.protocol import Model
 from server.runs.models import RunView
-from server.runs.switch import store_of
+from server.runs.switch import runs_changed, store_of
 
 PERMISSION = "admin"
 
@@ -28,4 +28,6 @@ class Response(Model):
 
 
 async def handle(ctx: Context, req: Request) -> Response:
-    return Response(run=RunView.of(await store_of(ctx.services).archive(req.name, req.archived)))
+    info = await store_of(ctx.services).archive(req.name, req.archived)
+    runs_changed(ctx.services, "archived" if req.archived else "unarchived", info.name)
+    return Response(run=RunView.of(info))

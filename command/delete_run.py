@@ -1,6 +1,6 @@
 """Delete a run and its checkpoints for good (admin): its database is dropped; no other run is
 touched. Never `main` (the configured database) and never the open run: open another first.
-`confirm` must be true."""
+`confirm` must be true. Subscribers get a `runs` push (`change` `deleted`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pydantic import Field
 from server.context import Context
 from server.errors import InvalidRequest
 from server.protocol import Model
-from server.runs.switch import store_of
+from server.runs.switch import runs_changed, store_of
 
 PERMISSION = "admin"
 
@@ -31,4 +31,6 @@ class Response(Model):
 async def handle(ctx: Context, req: Request) -> Response:
     if not req.confirm:
         raise InvalidRequest(f"delete_run drops run {req.name!r} for good: send it with confirm=true")
-    return Response(name=req.name, checkpoints=await store_of(ctx.services).delete(req.name))
+    checkpoints = await store_of(ctx.services).delete(req.name)
+    runs_changed(ctx.services, "deleted", req.name)
+    return Response(name=req.name, checkpoints=checkpoints)

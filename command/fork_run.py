@@ -1,7 +1,8 @@
 """Fork a run into a new named run (admin): a whole copy of `source` (default: the open run) as it
 is now, or as it was at one of its kept checkpoints (`tick`; one every `runs.checkpoint_every`
-ticks). The new run records its parent and fork tick. With `open=true` the server then opens it
-(subscribers get a `reset` push). The source is not changed."""
+ticks). The new run records its parent and fork tick. Subscribers get a `runs` push (`change`
+`forked`); with `open=true` the server then opens it (and they get a `reset` push). The source is
+not changed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pydantic import Field
 from server.context import Context
 from server.protocol import Model
 from server.runs.models import RunView
-from server.runs.switch import open_run, store_of
+from server.runs.switch import open_run, runs_changed, store_of
 
 PERMISSION = "admin"
 
@@ -33,6 +34,7 @@ class Response(Model):
 async def handle(ctx: Context, req: Request) -> Response:
     runs = store_of(ctx.services)
     info = await runs.fork(req.source or runs.current, req.name, tick=req.tick, lock=ctx.world.lock)
+    runs_changed(ctx.services, "forked", info.name)
     if req.open:
         info = await open_run(ctx.services, info.name)
     return Response(run=RunView.of(info))

@@ -1,6 +1,6 @@
 """Receive state pushes on this connection: `tick` deltas (agents moved, chats, events),
-`agent_added`, `agent_removed`, `building_added`, `chat` lines, `paused` and `reset`. Open to
-everyone. With `compact`, tick deltas come as `tick_compact` pushes instead (positions as flat
+`agent_added`, `agent_removed`, `building_added`, `chat` lines, `paused`, `reset` and `runs` (a
+run was forked, archived, unarchived or deleted). Open to everyone. With `compact`, tick deltas come as `tick_compact` pushes instead (positions as flat
 arrays, strings sent once; see docs/protocol.md, "Compact tick pushes"), and the answer carries
 the string table so far."""
 

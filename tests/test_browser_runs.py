@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Dialog, Page, expect
+from playwright.async_api import Browser, Dialog, Page, WebSocketRoute, expect
 
 from server.app import Running, run_town
 from server.client import TownClient
 from server.runs.replay import fields_of
-from tests.browser_helpers import chromium
+from tests.browser_helpers import Console, chromium
 from tests.conftest import make_settings
-from tests.test_browser import WAIT_MS, View, login, open_page, page_matches_server
+from tests.test_browser import VIEWPORT, WAIT_MS, View, login, open_page, page_matches_server
 from tests.test_browser_crowd import PHONE
 
 pytestmark = pytest.mark.browser
@@ -160,9 +160,10 @@ async def test_admin_forks_opens_and_replays_runs(browser: Browser, town: Runnin
     await expect(row(p, "copy").get_by_role("button", name="Open")).to_be_disabled()
     await row(p, "copy").get_by_role("button", name="Unarchive").click()
     await expect(row(p, "copy")).not_to_have_class("archived")
-    await admin.call("archive_run", name="early")  # behind the page's back: its list is stale
-    await row(p, "early").get_by_role("button", name="Open").click()
-    await expect(row(p, "early").locator(".error")).to_contain_text("run 'early' is archived")
+    # another admin archives a run: the page hears of it (a `runs` push) and shows it archived
+    await admin.call("archive_run", name="early")
+    await expect(row(p, "early")).to_have_class("archived")
+    await expect(row(p, "early").get_by_role("button", name="Open")).to_be_disabled()
 
     # delete asks first: cancelling keeps the run, accepting drops it
     async def dismiss(d: Dialog) -> None:
@@ -181,6 +182,79 @@ async def test_admin_forks_opens_and_replays_runs(browser: Browser, town: Runnin
     names = {r["name"] for r in (await admin.call("list_runs", archived=True))["runs"]}
     assert names == {"main", "early", "next"}
     assert shown((await admin.call("replay_state", run="main", tick=7))["agents"]) == seen[7]
+    v.assert_clean()
+
+
+async def test_runs_box_follows_another_admins_changes(
+    browser: Browser, town: Running, admin: TownClient
+) -> None:
+    """Forks, archives and deletions made by another admin client over the websocket show in an
+    open Runs box by themselves (the `runs` push), without a click."""
+    await admin.call("tick", count=2)
+    v = await admin_page(browser, town)
+    p = v.page
+    await expect(row(p, "main")).to_have_class("open")
+    loads = await p.evaluate("window.__runs.loads")
+    await admin.call("fork_run", name="elsewhere")
+    await expect(row(p, "elsewhere").locator(".run-lineage")).to_have_text("from main @ 2")
+    assert await p.locator("#fork-source option").all_inner_texts() == ["main (open)", "elsewhere"]
+    await admin.call("archive_run", name="elsewhere")
+    await expect(row(p, "elsewhere")).to_have_class("archived")
+    await admin.call("delete_run", name="elsewhere", confirm=True)
+    await expect(row(p, "elsewhere")).to_have_count(0)
+    await expect(p.locator("#fork-source option")).to_have_count(1)
+    await until_runs(p, "r.loads >= arg + 3", loads)
+    assert [r["name"] for r in await p.evaluate("window.__runs.runs()")] == ["main"]
+    # a closed box loads nothing on a push; opening it loads the list as it is then
+    await p.locator("#runs-box summary").click()
+    await until_runs(p, "!r.shown")
+    loads = await p.evaluate("window.__runs.loads")
+    await admin.call("fork_run", name="later")
+    await admin.call("tick")  # the page has had the push before this tick's
+    await v.until("t.tick === 3")
+    assert await p.evaluate("window.__runs.loads") == loads
+    await p.locator("#runs-box summary").click()
+    await expect(row(p, "later")).to_be_visible()
+    v.assert_clean()
+
+
+async def test_a_stale_row_shows_the_servers_refusal(
+    browser: Browser, town: Running, admin: TownClient
+) -> None:
+    """A click made before the `runs` push arrives (here the push is held back on the way to the
+    page) meets the server's refusal, shown under the run's row."""
+    await admin.call("fork_run", name="early")
+    ctx = await browser.new_context(viewport={"width": VIEWPORT["width"], "height": VIEWPORT["height"]})
+    page = await ctx.new_page()
+    held: list[str | bytes] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(msg: str | bytes) -> None:
+            if isinstance(msg, str) and msg.startswith('{"type":"runs"'):
+                held.append(msg)
+            else:
+                ws.send(msg)
+
+        server.on_message(from_server)
+
+    await page.route_web_socket("**/ws", route)
+    console = Console()
+    console.attach(page)
+    await page.goto(town.url)
+    v = View(page, console)
+    await v.until("t.syncs >= 1 && t.loaded")
+    await login(v, token="test-admin-token")
+    await page.locator("#runs-box summary").click()
+    await until_runs(page, "r.shown && r.runs().some((x) => x.name === 'early')")
+    await admin.call("archive_run", name="early")
+    await admin.call("tick")  # pushed after the held `runs` push
+    await v.until("t.tick === 1")
+    assert len(held) == 1
+    await row(page, "early").get_by_role("button", name="Open").click()
+    await expect(row(page, "early").locator(".error")).to_contain_text("run 'early' is archived")
+    assert town.services.runs is not None and town.services.runs.current == "main"
     v.assert_clean()
 
 

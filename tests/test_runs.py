@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import townclient as tc
 from config.settings import RunSettings
 from server.app import Running, run_town
 from server.client import CommandError, TownClient
@@ -207,3 +208,46 @@ async def test_a_fork_replayed_from_the_llm_cache_reproduces_its_parent(tmp_path
         skip = (*TIMINGS, "llm_calls.cached", "llm_calls.cost_usd")  # replayed calls are cached, free
         assert table_rows(store.url("again"), skip) == table_rows(store.url("main"), skip)
         admin.close()
+
+
+async def test_run_changes_publish_a_runs_push(town: Running, admin: TownClient) -> None:
+    """fork_run, archive_run and delete_run tell every subscriber (a `runs` push); a refused change
+    tells nobody; the drivers' client reads past the push to the one it waits for."""
+    watcher = await TownClient.connect(town.ws_url)
+    await watcher.call("subscribe")
+    driver = await tc.TownClient.connect(town.ws_url)
+    await driver.subscribe()
+
+    async def next_push() -> tuple[str, dict[str, Any]]:
+        p = await watcher.next_push(timeout=5)
+        return p["type"], p["data"]
+
+    await admin.call("fork_run", name="side")
+    assert await next_push() == ("runs", {"change": "forked", "name": "side"})
+    await admin.call("archive_run", name="side")
+    assert await next_push() == ("runs", {"change": "archived", "name": "side"})
+    await admin.call("archive_run", name="side", archived=False)
+    assert await next_push() == ("runs", {"change": "unarchived", "name": "side"})
+    await admin.call("delete_run", name="side", confirm=True)
+    assert await next_push() == ("runs", {"change": "deleted", "name": "side"})
+    for refused in (
+        admin.call("delete_run", name="side", confirm=True),  # gone already
+        admin.call("fork_run", name="main"),  # the name is taken
+        admin.call("archive_run", name="main"),  # the open run
+    ):
+        with pytest.raises(CommandError):
+            await refused
+    # forking with open=true: the new run is listed, then opened (and the refusals sent nothing)
+    await admin.call("fork_run", name="next", open=True)
+    assert await next_push() == ("runs", {"change": "forked", "name": "next"})
+    kind, data = await next_push()
+    assert (kind, data["run"]) == ("reset", "next")
+
+    # the driver's client decodes the push, and waiting for a tick skips it
+    first = await driver.next_push(timeout=5)
+    assert (first.type, first.data) == ("runs", {"change": "forked", "name": "side"})
+    await admin.call("tick")
+    assert (await driver.next_push("tick", timeout=5)).data["tick"] == town.services.world.clock.tick
+    assert (await next_push())[0] == "tick"
+    watcher.close()
+    await driver.close()

@@ -24,6 +24,12 @@ def store_of(services: Services) -> RunStore:
     return services.runs
 
 
+def runs_changed(services: Services, change: str, name: str) -> None:
+    """Tell subscribers the list of runs changed: a `runs` push naming the run and the change
+    (`forked`, `archived`, `unarchived` or `deleted`). Opening a run sends `reset` instead."""
+    services.hub.publish("runs", {"change": change, "name": name})
+
+
 async def open_run(services: Services, name: str) -> RunInfo:
     """Switch the server to run `name` (refused when archived); subscribers get a `reset` push."""
     runs = store_of(services)

@@ -18,6 +18,7 @@ import { Play } from './play.js';
 import { $ } from './dom.js';
 import { ReplayView } from './replay.js';
 import { RunsPanel } from './runs.js';
+import { Interview } from './interview.js';
 
 const store = new TownStore();
 const conn = new Connection();
@@ -49,7 +50,8 @@ const forms = new Forms({ store, conn, map, panel, session });
 const replay = new ReplayView(conn, store, $('replay-root'), $('btn-replay'));  // its own view: docs/runs.md
 const runs = new RunsPanel({ conn, store, session, box: $('runs-box'), replay });  // the admin's runs
 const play = new Play({ store, conn, map, session, selectedAgent: () => map.selected });
-forms.onSession = () => { play.render(); runs.render(); };
+const interview = new Interview({ store, conn, session, box: $('inspector') });  // asks; stores nothing
+forms.onSession = () => { play.render(); runs.render(); interview.render(); };
 
 // On a phone the sheet folds while a building is being placed, so the map can be seen.
 $('build-form').addEventListener('submit', () => { if (sheet.phone) sheet.setState('peek'); });
@@ -58,6 +60,7 @@ function selectAgent(id) {
   map.selected = id;
   list.select(id);
   forms.onSelectAgent(id);
+  interview.show(id);
   panel.showAgent(id);
   inspectorTab();
   if (sheet.phone) {
@@ -70,6 +73,7 @@ function selectBuilding(id) {
   map.selected = null;
   list.select(null);
   $('chat-form').hidden = true;
+  interview.show(null);
   panel.showBuilding(id);
   inspectorTab();
   if (sheet.phone) sheet.show('inspector');

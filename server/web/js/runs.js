@@ -2,7 +2,9 @@
 // marked, and per run Open, Replay, Archive/Unarchive and Delete; a form forks a run into a new
 // name, as it is now or at one of its kept checkpoints, and may open the new run at once. It lives
 // in the Play card as the "Runs" box, shown to the admin. Opening a run makes the server send a
-// `reset` push, on which the page reloads the town (main.js) and this list refreshes.
+// `reset` push, on which the page reloads the town (main.js) and this list refreshes; a fork, an
+// archive or a deletion (from this page or any other client) sends a `runs` push, on which an
+// open box refreshes its list.
 // `window.__runs` is a read-only view of it for tests.
 
 import { el, fillSelect } from './dom.js';
@@ -31,6 +33,7 @@ export class RunsPanel {
       if (d.run) this.open = d.run;  // the run now open, also when another admin opened it
       if (!box.hidden && box.open) this.refresh();
     });
+    conn.on('push:runs', () => { if (!box.hidden && box.open) this.refresh(); });  // forked, archived, deleted
     // the open run's tick moves with the town: say so without rebuilding the selects
     store.subscribe((what) => { if (what === 'tick' || what === 'town') this.liveTick(store.tick); });
     const view = this;
