@@ -230,8 +230,13 @@ class ScriptedModel:
         return text
 
     def _focus(self, ctx: Mapping[str, Any]) -> str:
-        """The agent's goal, to end a sentence with (its own final full stop dropped)."""
-        return _str(ctx, "goal").rstrip(" .") or "get by in town"
+        """The agent's goal, to end a sentence with (its own final full stop dropped, and a
+        capital on its first word dropped: "Become a cook" reads "to become a cook")."""
+        goal = _str(ctx, "goal").rstrip(" .") or "get by in town"
+        first = goal.split(" ", 1)[0]
+        if len(first) > 1 and first[0].isupper() and first[1:].islower():
+            goal = first[0].lower() + goal[1:]
+        return goal
 
     # ------------------------------------------------------------------ kinds
 
@@ -413,11 +418,17 @@ class ScriptedModel:
             ((len(asked & word_set(m)), -i, m) for i, m in enumerate(_strs(ctx, "memories"))), reverse=True
         )
         quoted = [m[:160] for hits, _, m in ranked[:2] if hits > 0]
-        if not quoted:
+        if quoted:
+            return {"text": f"I'm {name}. What I remember: " + " / ".join(quoted)}
+        recalled = _strs(ctx, "memories")
+        if recalled:  # nothing shares a word with the question: what memory brought up first
             return {
-                "text": f"I'm {name}. I don't remember anything about that; I'm busy trying to {self._focus(ctx)}."
+                "text": f"I'm {name}. Nothing comes to mind about that exactly. "
+                f"The last thing I remember: {recalled[0][:160]}"
             }
-        return {"text": f"I'm {name}. What I remember: " + " / ".join(quoted)}
+        return {
+            "text": f"I'm {name}. I don't remember anything about that; I'm busy trying to {self._focus(ctx)}."
+        }
 
     def _probe_judge(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         wanted = word_set(_str(ctx, "rubric"))

@@ -94,7 +94,7 @@ export class Interview {
           el('strong', {}, `${this.store.nameOf(id)}: `), r.answer,
           r.failed ? el('em', {}, ' (the model failed; a fallback answer)') : null),
         el('p', { class: 'meta interview-cost' },
-          `${r.calls} model call${r.calls === 1 ? '' : 's'} · ${r.tokens} tokens${cost} · ${r.memories.length} memories drawn on · nothing stored`));
+          `${r.calls} model call${r.calls === 1 ? '' : 's'} · ${r.tokens} tokens${cost} · ${r.memories.length} ${r.memories.length === 1 ? 'memory' : 'memories'} drawn on · nothing stored`));
       this.asked += 1;
     } catch (err) {
       if (id !== this.agentId) return;
