@@ -215,6 +215,15 @@ async def test_runs_box_follows_another_admins_changes(
     assert await p.evaluate("window.__runs.loads") == loads
     await p.locator("#runs-box summary").click()
     await expect(row(p, "later")).to_be_visible()
+    # the Replay view's run picker follows too, and leaves a deleted run for the open one
+    await p.locator("#btn-replay").click()
+    await p.locator("#replay-run").select_option("later")
+    await p.wait_for_function("() => window.__replay.run === 'later' && window.__replay.loads >= 2")
+    await admin.call("fork_run", name="third")
+    await expect(p.locator("#replay-run option[value='third']")).to_have_count(1)
+    await admin.call("delete_run", name="later", confirm=True)
+    await expect(p.locator("#replay-run option[value='later']")).to_have_count(0)
+    await p.wait_for_function("() => window.__replay.run === 'main'")
     v.assert_clean()
 
 

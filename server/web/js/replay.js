@@ -38,6 +38,7 @@ export class ReplayView {
     this.loads = 0;            // completed seeks, for tests
     this.build();
     toggle.addEventListener('click', () => (this.root.hidden ? this.open() : this.close()));
+    conn.on('push:runs', () => this.runsChanged());
     window.addEventListener('resize', () => { if (!this.root.hidden) this.fit(); });
     const view = this;
     Object.defineProperty(window, '__replay', {
@@ -83,10 +84,25 @@ export class ReplayView {
     this.root.hidden = false;
     this.fit();
     try {
-      const res = await this.conn.request('list_runs', { archived: true });
-      fillSelect(this.runSel, res.runs.map((r) => ({ value: r.name, label: r.parent ? `${r.name} (from ${r.parent} @${r.fork_tick})` : r.name })), false);
-      this.runSel.value = this.run && res.runs.some((r) => r.name === this.run) ? this.run : res.open;
+      await this.listRuns();
       await this.pickRun(this.runSel.value);
+    } catch (err) { this.error.textContent = err.message; }
+  }
+
+  /** Fill the run picker; keep the run shown if it is still there (true), else pick the open one. */
+  async listRuns() {
+    const res = await this.conn.request('list_runs', { archived: true });
+    fillSelect(this.runSel, res.runs.map((r) => ({ value: r.name, label: r.parent ? `${r.name} (from ${r.parent} @${r.fork_tick})` : r.name })), false);
+    const kept = !!this.run && res.runs.some((r) => r.name === this.run);
+    this.runSel.value = kept ? this.run : res.open;
+    return kept;
+  }
+
+  /** A run was forked, archived or deleted (the `runs` push): the picker follows while open. */
+  async runsChanged() {
+    if (this.root.hidden) return;
+    try {
+      if (!(await this.listRuns())) await this.pickRun(this.runSel.value);  // the run shown is gone
     } catch (err) { this.error.textContent = err.message; }
   }
 
