@@ -217,6 +217,7 @@ async def test_runs_box_follows_another_admins_changes(
     await expect(row(p, "later")).to_be_visible()
     # the Replay view's run picker follows too, and leaves a deleted run for the open one
     await p.locator("#btn-replay").click()
+    await p.wait_for_function("() => window.__replay.open && window.__replay.loads >= 1")
     await p.locator("#replay-run").select_option("later")
     await p.wait_for_function("() => window.__replay.run === 'later' && window.__replay.loads >= 2")
     await admin.call("fork_run", name="third")
