@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,9 @@ from townclient import (
     TaskListing,
     TaskSpec,
     TownClient,
+    connect_driver,
     read_json,
+    stop_on_signals,
     validation_lines,
 )
 
@@ -125,22 +126,12 @@ async def drive(args: argparse.Namespace) -> int:
         print(f"mayor.py: bad scenario file:\n{e}", file=sys.stderr)
         return 2
     max_ticks = args.max_ticks or sc.max_ticks
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-            handled.append(sig)
-        except (RuntimeError, ValueError):  # not the main thread (tests): no signal handling
-            pass
-    try:
-        c = await TownClient.connect(args.url, retry_for=args.connect_timeout, open_timeout=5)
-    except OSError as e:  # CannotConnect
-        print(f"mayor.py: cannot reach {args.url}: {e}", file=sys.stderr)
+    c = await connect_driver("mayor.py", args.url, args.connect_timeout)
+    if c is None:
         return 2
     try:
-        return await _run(c, sc, args, max_ticks, stop)
+        with stop_on_signals() as stop:
+            return await _run(c, sc, args, max_ticks, stop)
     except CommandError as e:
         print(f"mayor.py: the server refused: {e}", file=sys.stderr)
         return 2
@@ -149,8 +140,6 @@ async def drive(args: argparse.Namespace) -> int:
         return 2
     finally:
         await c.close()
-        for sig in handled:
-            loop.remove_signal_handler(sig)
 
 
 async def _run(

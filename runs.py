@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -39,7 +38,9 @@ from townclient import (
     Probe,
     TickSummary,
     TownClient,
+    connect_driver,
     read_json,
+    stop_on_signals,
     validation_lines,
 )
 
@@ -188,14 +189,13 @@ async def drive(args: argparse.Namespace) -> int:
         except BadFile as e:
             print(f"runs.py: bad probes file: {e}", file=sys.stderr)
             return 1
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        c = await TownClient.connect(args.url, retry_for=args.connect_timeout, open_timeout=5)
-    except OSError as e:  # CannotConnect
-        print(f"runs.py: cannot reach {args.url}: {e}", file=sys.stderr)
+    with stop_on_signals() as stop:
+        return await _drive(args, probes, stop)
+
+
+async def _drive(args: argparse.Namespace, probes: list[Probe] | None, stop: asyncio.Event) -> int:
+    c = await connect_driver("runs.py", args.url, args.connect_timeout)
+    if c is None:
         return 1
     try:
         await c.call("login", token=args.token or "")

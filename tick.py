@@ -16,11 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 import time
 
-from townclient import CommandError, ConnectionLost, TickSummary, TownClient
+from townclient import CommandError, ConnectionLost, TickSummary, connect_driver, stop_on_signals
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,14 +50,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def drive(args: argparse.Namespace) -> int:
     """Send the ticks; the exit code as described in the module docstring."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        c = await TownClient.connect(args.url, retry_for=args.connect_timeout, open_timeout=5)
-    except OSError as e:  # CannotConnect
-        print(f"tick.py: cannot reach {args.url}: {e}", file=sys.stderr)
+    with stop_on_signals() as stop:
+        return await _drive(args, stop)
+
+
+async def _drive(args: argparse.Namespace, stop: asyncio.Event) -> int:
+    c = await connect_driver("tick.py", args.url, args.connect_timeout)
+    if c is None:
         return 1
     totals: dict[str, float] = {"ticks": 0, "llm_calls": 0, "tokens": 0, "cost_usd": 0.0, "failures": 0}
     t_start = time.monotonic()

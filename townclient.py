@@ -25,11 +25,14 @@ and `get_report` commands, `server/world/task_specs.py`); tests/test_townclient.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
+import signal
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -57,7 +60,9 @@ __all__ = [
     "TaskSpec",
     "TickSummary",
     "TownClient",
+    "connect_driver",
     "read_json",
+    "stop_on_signals",
     "validation_lines",
 ]
 
@@ -311,6 +316,27 @@ def validation_lines(path: Path, e: ValidationError, prefix: str = "") -> list[s
     return out
 
 
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[asyncio.Event]:
+    """An event that SIGINT or SIGTERM sets while the block runs (a driver stops after the tick
+    in flight); the handlers go with the block. Off the main thread (a driver's coroutine run in
+    a test) no handler is set, and only the caller sets the event."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+        except (RuntimeError, ValueError):  # not the main thread
+            pass
+    try:
+        yield stop
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+
+
 # ---------------------------------------------------------------------------------------------
 # The client
 
@@ -527,6 +553,16 @@ class TownClient:
         else:
             log.warning("townclient: an answer to no request (id %d) was dropped", a.id)
         return True
+
+
+async def connect_driver(prog: str, url: str, retry_for: float) -> TownClient | None:
+    """A driver's connection to `url`, retried for `retry_for` seconds while the server is not
+    up; None once it printed to stderr why it could not connect (`prog: cannot reach ...`)."""
+    try:
+        return await TownClient.connect(url, retry_for=retry_for, open_timeout=5)
+    except OSError as e:  # CannotConnect
+        print(f"{prog}: cannot reach {url}: {e}", file=sys.stderr)
+        return None
 
 
 def _closed(e: ConnectionClosed) -> str:
