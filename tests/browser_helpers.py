@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 CHROMIUM = os.environ.get("TOWN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -50,6 +50,21 @@ async def chromium() -> AsyncIterator[Browser]:
             yield b
         finally:
             await b.close()
+
+
+@contextlib.asynccontextmanager
+async def town_page(url: str, wait_ms: int = 15_000) -> AsyncIterator[tuple[Page, Console]]:
+    """The browser client at `url` in Chromium on a desktop viewport (1400x860), its console
+    watched, once the town is loaded and synced; closed after the block."""
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1400, "height": 860})
+        console = Console()
+        console.attach(page)
+        await page.goto(url)
+        await page.wait_for_function(
+            "() => { const t = window.__town; return !!t && t.loaded && t.syncs >= 1; }", timeout=wait_ms
+        )
+        yield page, console
 
 
 @dataclass

@@ -12,7 +12,7 @@ from playwright.async_api import Page, expect
 from server.app import Running
 from server.client import TownClient
 from server.runs.replay import fields_of
-from tests.browser_helpers import Console, chromium
+from tests.browser_helpers import Console, town_page
 
 pytestmark = pytest.mark.browser
 
@@ -21,13 +21,8 @@ WAIT_MS = 15_000
 
 @pytest.fixture
 async def page(town: Running) -> AsyncIterator[tuple[Page, Console]]:
-    async with chromium() as browser:
-        pg = await browser.new_page(viewport={"width": 1400, "height": 860})
-        console = Console()
-        console.attach(pg)
-        await pg.goto(town.url)
-        await pg.wait_for_function("() => window.__town && window.__town.loaded", timeout=WAIT_MS)
-        yield pg, console
+    async with town_page(town.url, WAIT_MS) as opened:
+        yield opened
 
 
 async def until(p: Page, js: str, arg: object = None) -> None:

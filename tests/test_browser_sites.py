@@ -13,7 +13,7 @@ from playwright.async_api import Page, expect
 
 from server.app import Running
 from server.client import TownClient
-from tests.browser_helpers import Console, chromium
+from tests.browser_helpers import Console, town_page
 from tests.conftest import ADMIN
 
 pytestmark = pytest.mark.browser
@@ -23,13 +23,8 @@ WAIT_MS = 15_000
 
 @pytest.fixture
 async def page(town: Running) -> AsyncIterator[tuple[Page, Console]]:
-    async with chromium() as browser:
-        pg = await browser.new_page(viewport={"width": 1400, "height": 860})
-        console = Console()
-        console.attach(pg)
-        await pg.goto(town.url)
-        await until(pg, "t.loaded && t.syncs >= 1")
-        yield pg, console
+    async with town_page(town.url, WAIT_MS) as opened:
+        yield opened
 
 
 async def until(p: Page, js: str, arg: object = None) -> None:
