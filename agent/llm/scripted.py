@@ -414,13 +414,11 @@ class ScriptedModel:
     def _interview(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         name = _str(ctx, "name", "a resident here")
         asked = word_set(_str(ctx, "question"))
-        ranked = sorted(
-            ((len(asked & word_set(m)), -i, m) for i, m in enumerate(_strs(ctx, "memories"))), reverse=True
-        )
+        recalled = _strs(ctx, "memories")
+        ranked = sorted(((len(asked & word_set(m)), -i, m) for i, m in enumerate(recalled)), reverse=True)
         quoted = [m[:160] for hits, _, m in ranked[:2] if hits > 0]
         if quoted:
             return {"text": f"I'm {name}. What I remember: " + " / ".join(quoted)}
-        recalled = _strs(ctx, "memories")
         if recalled:  # nothing shares a word with the question: what memory brought up first
             return {
                 "text": f"I'm {name}. Nothing comes to mind about that exactly. "
